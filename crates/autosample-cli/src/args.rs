@@ -1,0 +1,207 @@
+//! Command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Find the best negative sampler for an implicit-feedback recommender, on your data and model.
+#[derive(Debug, Parser)]
+#[command(name = "autosample", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// No progress bars; only warnings and errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More log detail (-v debug, -vv trace). AUTOSAMPLE_LOG=<filter> overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Worker threads for evaluation and sampling (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one model with one sampler, early-stopped on validation; test read once at the end.
+    Train(TrainArgs),
+    /// Re-evaluate a finished run's best checkpoint on validation and test.
+    Evaluate(EvaluateArgs),
+    /// Inspect datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// `autosample data …`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Users, items, interactions, density, popularity skew (Gini) and per-split counts.
+    Stats(StatsArgs),
+}
+
+/// Where the data comes from and how to read it.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// A dataset directory, a single interaction file, `synthetic` (the embedded default) or
+    /// `synthetic:tiny`.
+    #[arg(long, value_name = "DIR|FILE|synthetic")]
+    pub data: Option<String>,
+    /// File format (default: detected per file; see docs/data-formats.md).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Whether the files start with a header line (default: detected).
+    #[arg(long, value_name = "BOOL")]
+    pub header: Option<bool>,
+    /// Keep only interactions with rating ≥ this (explicit data such as MovieLens).
+    #[arg(long, value_name = "R")]
+    pub rating_threshold: Option<f64>,
+    /// Fraction of each user's train items carved out as validation when no valid file exists.
+    #[arg(long, value_name = "F")]
+    pub valid_fraction: Option<f64>,
+    /// Fraction of each user's interactions held out as test when a single file is split.
+    #[arg(long, value_name = "F")]
+    pub test_fraction: Option<f64>,
+    /// How a single interaction file is split.
+    #[arg(long, value_enum)]
+    pub split: Option<SplitArg>,
+    /// Seed of the split (default 2024). Recorded in the run.
+    #[arg(long, value_name = "SEED")]
+    pub split_seed: Option<u64>,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// Detect per file.
+    Auto,
+    /// LightGCN/NGCF lists: `user item item ...`.
+    List,
+    /// Pairs/columns: `user item [rating [timestamp]]`, TSV/CSV/space.
+    Pairs,
+    /// RecBole atomic `.inter` files.
+    Recbole,
+    /// MovieLens `u.data` / `ratings.dat`.
+    Movielens,
+}
+
+/// `--split` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SplitArg {
+    /// Temporal when every row has a timestamp, else random.
+    Auto,
+    /// Random per user.
+    Random,
+    /// By timestamp per user: the latest interactions go to test.
+    Temporal,
+}
+
+/// Models.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ModelArg {
+    /// Matrix factorisation (BPR-MF).
+    Mf,
+}
+
+/// Optimizers.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OptimizerArg {
+    /// Row-sparse (lazy) Adam.
+    Adam,
+    /// Row-sparse SGD.
+    Sgd,
+}
+
+/// `autosample train`
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The model.
+    #[arg(long, value_enum, default_value = "mf")]
+    pub model: ModelArg,
+    /// The negative sampler: `uniform` (more in later releases).
+    #[arg(long, default_value = "uniform", value_name = "SPEC")]
+    pub sampler: String,
+    /// Run directory (default: runs/<data>-<model>-<sampler>-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing run in --out.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// A training config JSON (the `train` object of a run's config.json); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Embedding width.
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Optimizer of the embedding tables.
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// L2 coefficient.
+    #[arg(long)]
+    pub l2: Option<f64>,
+    /// Standard deviation of the initial embeddings.
+    #[arg(long)]
+    pub init_std: Option<f32>,
+    /// Training pairs per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Maximum epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Evaluate on validation every N epochs.
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<usize>,
+    /// Early-stopping patience in evaluations (0 = off).
+    #[arg(long, value_name = "N")]
+    pub patience: Option<usize>,
+    /// Negatives per positive (K-pair BPR when > 1).
+    #[arg(long, value_name = "K")]
+    pub negatives: Option<usize>,
+    /// Metric cut-offs, comma-separated (e.g. 20,50).
+    #[arg(long, value_delimiter = ',', value_name = "K,...")]
+    pub ks: Option<Vec<usize>>,
+    /// Validation metric for early stopping (e.g. recall@20, ndcg@20).
+    #[arg(long)]
+    pub monitor: Option<String>,
+    /// Root seed of the run.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `autosample evaluate`
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A run directory written by `autosample train`.
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The data (default: as recorded in the run's config.json); read options likewise.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Metric cut-offs (default: the run's).
+    #[arg(long, value_delimiter = ',', value_name = "K,...")]
+    pub ks: Option<Vec<usize>>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `autosample data stats`
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

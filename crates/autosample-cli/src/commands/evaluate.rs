@@ -1,0 +1,89 @@
+//! `autosample evaluate`
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use autosample_train::{RunFiles, TrainedModel, evaluate_model};
+use serde::Serialize;
+
+use super::train::{RunConfig, Summary};
+use crate::args::EvaluateArgs;
+use crate::data_source::DataSpec;
+
+#[derive(Serialize)]
+struct Evaluation {
+    run: String,
+    dataset: String,
+    fingerprint: String,
+    valid: BTreeMap<String, f64>,
+    test: BTreeMap<String, f64>,
+    valid_users: usize,
+    test_users: usize,
+    seconds: f64,
+}
+
+/// Runs `autosample evaluate`.
+pub fn run(args: &EvaluateArgs) -> Result<()> {
+    let config_path = args.run.join(RunFiles::CONFIG);
+    let text = std::fs::read_to_string(&config_path).with_context(|| {
+        format!("{}: cannot read; is this a run directory?", config_path.display())
+    })?;
+    let config: RunConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a run config", config_path.display()))?;
+    let spec = DataSpec::from_args(&args.data, Some(&config.data))?;
+    let dataset = spec.load()?;
+
+    // The split must be the one the model was selected on, or the numbers mean nothing.
+    let summary_path = args.run.join(RunFiles::SUMMARY);
+    if let Ok(text) = std::fs::read_to_string(&summary_path) {
+        if let Ok(summary) = serde_json::from_str::<Summary>(&text) {
+            if summary.dataset.fingerprint != dataset.fingerprint() {
+                bail!(
+                    "the data differs from the run's (fingerprint {} here, {} in {}): different \
+                     files, read options or split seed. Pass the same --data and read flags as \
+                     the run used (recorded in {})",
+                    dataset.fingerprint(),
+                    summary.dataset.fingerprint,
+                    summary_path.display(),
+                    config_path.display()
+                );
+            }
+        }
+    } else {
+        tracing::warn!("{} is missing (unfinished run?); evaluating its best checkpoint", summary_path.display());
+    }
+
+    let ckpt = args.run.join(RunFiles::BEST);
+    if !ckpt.exists() {
+        bail!("{}: no checkpoint; the run ended before its first evaluation", ckpt.display());
+    }
+    let model = TrainedModel::load(&config.train.model, &ckpt, dataset.n_users(), dataset.n_items())?;
+    let ks = args.ks.clone().unwrap_or_else(|| config.train.ks.clone());
+    let started = std::time::Instant::now();
+    let valid = evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], &ks)?;
+    let train_valid = dataset.train.union(&dataset.valid);
+    let test = evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &ks)?;
+    let result = Evaluation {
+        run: args.run.display().to_string(),
+        dataset: dataset.name.clone(),
+        fingerprint: dataset.fingerprint(),
+        valid: valid.to_map(),
+        test: test.to_map(),
+        valid_users: valid.n_users,
+        test_users: test.n_users,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!("run   {}", result.run);
+        println!("data  {} (fingerprint {})", result.dataset, result.fingerprint);
+        println!("users valid {}, test {}; {:.2}s", result.valid_users, result.test_users, result.seconds);
+        println!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
+        for (name, v) in &result.valid {
+            let t = result.test.get(name).copied().unwrap_or(f64::NAN);
+            println!("{name:<14} {v:>10.4} {t:>10.4}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! `autosample train`
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use autosample_data::Dataset;
+use autosample_models::{MfConfig, OptimizerConfig};
+use autosample_samplers::SamplerConfig;
+use autosample_train::{ModelConfig, Progress, RunDir, RunFiles, TrainConfig, train};
+use serde::{Deserialize, Serialize};
+
+use crate::args::{ModelArg, OptimizerArg, TrainArgs};
+use crate::data_source::DataSpec;
+use crate::meta::{build_info, utc_stamp};
+
+/// A run's `config.json`: everything needed to reproduce or re-evaluate it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The training configuration, fully resolved.
+    pub train: TrainConfig,
+    /// The data and how it was read.
+    pub data: DataSpec,
+    /// Versions and commit of the binary that wrote it.
+    pub build: serde_json::Value,
+}
+
+/// Facts about the dataset a run used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Name.
+    pub name: String,
+    /// Where it was read from.
+    pub source: String,
+    /// Fingerprint of the three splits.
+    pub fingerprint: String,
+    /// How the splits were made.
+    pub provenance: autosample_data::SplitProvenance,
+    /// Users.
+    pub n_users: usize,
+    /// Items.
+    pub n_items: usize,
+    /// Interactions per split.
+    pub interactions: BTreeMap<String, usize>,
+}
+
+impl DatasetInfo {
+    /// Describes `d`.
+    pub fn of(d: &Dataset) -> Self {
+        Self {
+            name: d.name.clone(),
+            source: d.source.clone(),
+            fingerprint: d.fingerprint(),
+            provenance: d.provenance.clone(),
+            n_users: d.n_users(),
+            n_items: d.n_items(),
+            interactions: [("train", d.train.nnz()), ("valid", d.valid.nnz()), ("test", d.test.nnz())]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
+    }
+}
+
+/// A run's `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// Versions and commit.
+    pub build: serde_json::Value,
+    /// Root seed.
+    pub seed: u64,
+    /// The dataset.
+    pub dataset: DatasetInfo,
+    /// Model name.
+    pub model: String,
+    /// Sampler spec.
+    pub sampler: String,
+    /// Epoch whose parameters were kept (best validation).
+    pub best_epoch: usize,
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+    /// Validation metrics of the kept parameters.
+    pub valid: BTreeMap<String, f64>,
+    /// Test metrics of the kept parameters (test read once, at the end).
+    pub test: BTreeMap<String, f64>,
+    /// Users evaluated in test.
+    pub test_users: usize,
+    /// Timing.
+    pub timing: Timing,
+    /// Seconds since the Unix epoch when the run finished.
+    pub finished_at_unix: u64,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timing {
+    /// Sampling and model steps.
+    pub train_seconds: f64,
+    /// Validation evaluations.
+    pub eval_seconds: f64,
+    /// Loading or generating the data.
+    pub data_seconds: f64,
+    /// The whole command.
+    pub total_seconds: f64,
+    /// Training triples processed.
+    pub triplets: u64,
+    /// Training triples per second (sampling included, evaluation excluded).
+    pub triplets_per_sec: f64,
+}
+
+fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
+    let mut cfg = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str::<TrainConfig>(&text).with_context(|| {
+                format!(
+                    "{}: not a valid training config (the `train` object of a run's config.json; \
+                     unknown keys are rejected)",
+                    path.display()
+                )
+            })?
+        }
+        None => TrainConfig::default(),
+    };
+    match args.model {
+        ModelArg::Mf => {
+            if !matches!(cfg.model, ModelConfig::Mf(_)) {
+                cfg.model = ModelConfig::Mf(MfConfig::default());
+            }
+        }
+    }
+    let ModelConfig::Mf(mf) = &mut cfg.model else { bail!("unsupported model") };
+    if let Some(d) = args.dim {
+        mf.dim = d;
+    }
+    if let Some(s) = args.init_std {
+        mf.init_std = s;
+    }
+    if let Some(l2) = args.l2 {
+        mf.l2 = l2;
+    }
+    match (args.optimizer, args.lr) {
+        (Some(OptimizerArg::Sgd), lr) => {
+            mf.optimizer = OptimizerConfig::Sgd { lr: lr.unwrap_or(0.5) };
+        }
+        (Some(OptimizerArg::Adam), lr) => {
+            mf.optimizer = OptimizerConfig::adam(lr.unwrap_or(1e-3));
+        }
+        (None, Some(lr)) => match &mut mf.optimizer {
+            OptimizerConfig::Adam { lr: l, .. } | OptimizerConfig::Sgd { lr: l } => *l = lr,
+        },
+        (None, None) => {}
+    }
+    cfg.sampler = args
+        .sampler
+        .parse::<SamplerConfig>()
+        .with_context(|| format!("--sampler {:?}", args.sampler))?;
+    macro_rules! set {
+        ($($field:ident),*) => {$( if let Some(v) = args.$field.clone() { cfg.$field = v; } )*};
+    }
+    set!(batch_size, epochs, eval_every, patience, negatives, ks, monitor, seed);
+    cfg.validate().context("checking the training configuration")?;
+    Ok(cfg)
+}
+
+/// Runs `autosample train`.
+pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
+    let started = Instant::now();
+    let cfg = resolve_config(args)?;
+    let spec = DataSpec::from_args(&args.data, None)?;
+    let t = Instant::now();
+    let dataset = spec.load()?;
+    let data_seconds = t.elapsed().as_secs_f64();
+    tracing::info!(
+        dataset = %dataset.name,
+        users = dataset.n_users(),
+        items = dataset.n_items(),
+        train = dataset.train.nnz(),
+        valid = dataset.valid.nnz(),
+        test = dataset.test.nnz(),
+        "data ready in {data_seconds:.2}s"
+    );
+
+    let out = args.out.clone().unwrap_or_else(|| {
+        let (_, stamp) = utc_stamp();
+        PathBuf::from("runs").join(format!(
+            "{}-{}-{}-{stamp}",
+            dataset.name,
+            cfg.model.name(),
+            cfg.sampler.spec().replace([':', ',', '='], "_")
+        ))
+    });
+    let mut run_dir = RunDir::create(&out, args.overwrite)?;
+    let build = serde_json::to_value(build_info())?;
+    run_dir.write_json(
+        RunFiles::CONFIG,
+        &RunConfig { train: cfg.clone(), data: spec, build: build.clone() },
+    )?;
+
+    let progress = if quiet { Progress::Quiet } else { Progress::Bar };
+    let outcome = train(&dataset, &cfg, Some(&mut run_dir), progress)
+        .with_context(|| format!("training (run directory {})", out.display()))?;
+
+    let summary = Summary {
+        build,
+        seed: cfg.seed,
+        dataset: DatasetInfo::of(&dataset),
+        model: cfg.model.name().to_owned(),
+        sampler: cfg.sampler.spec(),
+        best_epoch: outcome.best_epoch,
+        epochs_run: outcome.epochs_run,
+        stopped_early: outcome.stopped_early,
+        valid: outcome.best_valid.to_map(),
+        test: outcome.test.to_map(),
+        test_users: outcome.test.n_users,
+        timing: Timing {
+            train_seconds: outcome.train_seconds,
+            eval_seconds: outcome.eval_seconds,
+            data_seconds,
+            total_seconds: started.elapsed().as_secs_f64(),
+            triplets: outcome.triplets,
+            triplets_per_sec: outcome.triplets_per_sec(),
+        },
+        finished_at_unix: utc_stamp().0,
+    };
+    run_dir.write_json(RunFiles::SUMMARY, &summary)?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary, &out);
+    }
+    Ok(())
+}
+
+fn print_summary(s: &Summary, out: &std::path::Path) {
+    println!("run        {}", out.display());
+    println!(
+        "data       {} ({} users, {} items; fingerprint {})",
+        s.dataset.name, s.dataset.n_users, s.dataset.n_items, s.dataset.fingerprint
+    );
+    println!("model      {} with sampler {} (seed {})", s.model, s.sampler, s.seed);
+    println!(
+        "epochs     {} run, best {}{}",
+        s.epochs_run,
+        s.best_epoch,
+        if s.stopped_early { " (early stopped)" } else { "" }
+    );
+    println!(
+        "speed      {:.0} triplets/s; train {:.1}s, eval {:.1}s, total {:.1}s",
+        s.timing.triplets_per_sec,
+        s.timing.train_seconds,
+        s.timing.eval_seconds,
+        s.timing.total_seconds
+    );
+    println!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
+    for (name, v) in &s.valid {
+        let t = s.test.get(name).copied().unwrap_or(f64::NAN);
+        println!("{name:<14} {v:>10.4} {t:>10.4}");
+    }
+}

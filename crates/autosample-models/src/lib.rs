@@ -1,0 +1,30 @@
+//! # autosample-models
+//!
+//! Brief overview: recommender models whose embedding tables live in plain `Vec<f32>`
+//! ([`EmbeddingTable`]) and are updated by hand-written row-sparse optimizers
+//! ([`RowSparseOptimizer`]), while the loss of each mini-batch is built and differentiated by
+//! burn autodiff over the batch's *gathered unique rows* only ([`bpr`]). This "hybrid" keeps
+//! burn for the part that changes (the loss) and avoids burn's dense embedding backward, whose
+//! cost grows with the table size (5–30× slower at our sizes; see docs/decisions).
+//!
+//! - [`Mf`]: matrix factorisation scored by inner product, trained with BPR.
+//! - [`bpr`]: the K-pair BPR loss with LightGCN/MixGCF-style L2, over gathered rows.
+//! - [`checkpoint`]: burnpack checkpoints of the tables with a JSON sidecar.
+//!
+//! Models implement [`autosample_metrics::RankingScorer`] (full ranking) and
+//! [`autosample_samplers::Scorer`] (hard-negative samplers).
+#![deny(clippy::unwrap_used)]
+
+pub mod bpr;
+pub mod checkpoint;
+mod device;
+mod error;
+mod mf;
+mod optim;
+mod table;
+
+pub use device::{backend_name, training_device};
+pub use error::{ModelError, Result};
+pub use mf::{Mf, MfConfig, TrainBatch};
+pub use optim::{OptimizerConfig, RowSparseOptimizer};
+pub use table::EmbeddingTable;

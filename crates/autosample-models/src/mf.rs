@@ -1,0 +1,278 @@
+//! [`Mf`]: matrix factorisation trained with BPR (Rendle et al., UAI 2009).
+//!
+//! `s(u, i) = ⟨e_u, e_i⟩` with `e_u`, `e_i` rows of two [`EmbeddingTable`]s. A training step
+//! dedupes the batch's rows, gathers them, lets burn differentiate the loss over those rows only
+//! ([`crate::bpr`]), and hands the row gradients to the row-sparse optimizer.
+
+use autosample_data::{ItemId, UserId};
+use autosample_metrics::{DotScorer, RankingScorer};
+use autosample_samplers::Scorer;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::bpr::{GatheredBatch, loss_and_grads};
+use crate::{EmbeddingTable, ModelError, OptimizerConfig, Result, RowSparseOptimizer};
+
+/// MF hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfConfig {
+    /// Embedding width (default 64, the width of the NGCF/LightGCN comparisons).
+    #[serde(default = "default_dim")]
+    pub dim: usize,
+    /// Standard deviation of the N(0, σ²) initialisation (default 0.1, as LightGCN's code).
+    #[serde(default = "default_init_std")]
+    pub init_std: f32,
+    /// L2 coefficient of the batch regulariser (default 1e-4; see [`crate::bpr`]).
+    #[serde(default = "default_l2")]
+    pub l2: f64,
+    /// Optimizer of both tables (default lazy Adam, lr 1e-3).
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+}
+
+fn default_dim() -> usize {
+    64
+}
+fn default_init_std() -> f32 {
+    0.1
+}
+fn default_l2() -> f64 {
+    1e-4
+}
+
+impl Default for MfConfig {
+    fn default() -> Self {
+        Self {
+            dim: default_dim(),
+            init_std: default_init_std(),
+            l2: default_l2(),
+            optimizer: OptimizerConfig::default(),
+        }
+    }
+}
+
+impl MfConfig {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<()> {
+        if self.dim == 0 {
+            return Err(ModelError::Config("dim must be at least 1".into()));
+        }
+        if !(self.init_std > 0.0 && self.init_std.is_finite()) {
+            return Err(ModelError::Config(format!(
+                "init_std must be a positive number, got {}",
+                self.init_std
+            )));
+        }
+        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
+            return Err(ModelError::Config(format!("l2 must be ≥ 0, got {}", self.l2)));
+        }
+        self.optimizer.validate()
+    }
+}
+
+/// One mini-batch of training triples in dense ids.
+///
+/// `negatives` holds `K` entries per pair, row-major: pair `b`'s negatives are
+/// `negatives[b·K .. (b+1)·K]`.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainBatch<'a> {
+    /// Users, `[B]`.
+    pub users: &'a [UserId],
+    /// Positive items, `[B]`.
+    pub positives: &'a [ItemId],
+    /// Negative items, `[B·K]`.
+    pub negatives: &'a [ItemId],
+}
+
+/// What one step reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    /// Total loss.
+    pub loss: f32,
+    /// BPR part.
+    pub bpr: f32,
+    /// L2 part.
+    pub reg: f32,
+}
+
+/// Reusable buffers that map a batch's ids to unique rows without hashing.
+#[derive(Debug, Clone)]
+struct Dedup {
+    /// `slot[id]` = compact index of `id` in the current batch, or `u32::MAX`.
+    slot: Vec<u32>,
+    unique: Vec<u32>,
+}
+
+impl Dedup {
+    fn new(rows: usize) -> Self {
+        Self { slot: vec![u32::MAX; rows], unique: Vec::new() }
+    }
+
+    /// Compact indices of `ids` into `out`; the unique ids, in first-seen order, stay in
+    /// `self.unique` until [`Dedup::reset`].
+    fn map(&mut self, ids: &[u32], out: &mut Vec<u32>) {
+        for &id in ids {
+            let s = &mut self.slot[id as usize];
+            if *s == u32::MAX {
+                *s = self.unique.len() as u32;
+                self.unique.push(id);
+            }
+            out.push(*s);
+        }
+    }
+
+    fn reset(&mut self) {
+        for &id in &self.unique {
+            self.slot[id as usize] = u32::MAX;
+        }
+        self.unique.clear();
+    }
+}
+
+/// Matrix factorisation with BPR training.
+#[derive(Debug, Clone)]
+pub struct Mf {
+    config: MfConfig,
+    users: EmbeddingTable,
+    items: EmbeddingTable,
+    user_opt: RowSparseOptimizer,
+    item_opt: RowSparseOptimizer,
+    device: Device,
+    user_dedup: Dedup,
+    item_dedup: Dedup,
+    step: u64,
+}
+
+impl Mf {
+    /// A fresh model: both tables N(0, init_std²) from seeds derived from `seed`.
+    pub fn new(n_users: usize, n_items: usize, config: MfConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let users = EmbeddingTable::normal(n_users, config.dim, config.init_std, seed);
+        let items = EmbeddingTable::normal(
+            n_items,
+            config.dim,
+            config.init_std,
+            seed ^ 0x9e37_79b9_7f4a_7c15,
+        );
+        Ok(Self::from_tables(config, users, items))
+    }
+
+    /// A model around existing tables (e.g. loaded from a checkpoint), with fresh optimizer
+    /// state.
+    ///
+    /// # Panics
+    /// If the tables' widths differ from `config.dim` (a programming error).
+    pub fn from_tables(config: MfConfig, users: EmbeddingTable, items: EmbeddingTable) -> Self {
+        assert!(users.dim() == config.dim && items.dim() == config.dim, "table width ≠ dim");
+        let user_opt = RowSparseOptimizer::new(config.optimizer.clone(), users.rows(), config.dim);
+        let item_opt = RowSparseOptimizer::new(config.optimizer.clone(), items.rows(), config.dim);
+        Self {
+            user_dedup: Dedup::new(users.rows()),
+            item_dedup: Dedup::new(items.rows()),
+            device: crate::training_device(),
+            config,
+            users,
+            items,
+            user_opt,
+            item_opt,
+            step: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MfConfig {
+        &self.config
+    }
+
+    /// User embeddings.
+    pub fn user_table(&self) -> &EmbeddingTable {
+        &self.users
+    }
+
+    /// Item embeddings.
+    pub fn item_table(&self) -> &EmbeddingTable {
+        &self.items
+    }
+
+    /// Training steps taken.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// One optimisation step on a batch.
+    ///
+    /// # Errors
+    /// [`ModelError::Diverged`] if the loss is NaN/inf; the tables are then left unchanged.
+    ///
+    /// # Panics
+    /// If `negatives.len()` is not a multiple of `users.len()`, or the slices' lengths differ
+    /// (a programming error in the caller).
+    pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
+        let b = batch.users.len();
+        assert_eq!(b, batch.positives.len(), "users and positives differ in length");
+        assert!(b > 0 && batch.negatives.len() % b == 0, "negatives must be K per pair");
+        let d = self.config.dim;
+
+        let mut u_idx = Vec::with_capacity(b);
+        let mut p_idx = Vec::with_capacity(b);
+        let mut n_idx = Vec::with_capacity(batch.negatives.len());
+        self.user_dedup.map(batch.users, &mut u_idx);
+        self.item_dedup.map(batch.positives, &mut p_idx);
+        self.item_dedup.map(batch.negatives, &mut n_idx);
+
+        let mut user_rows = Vec::new();
+        let mut item_rows = Vec::new();
+        self.users.gather_into(&self.user_dedup.unique, &mut user_rows);
+        self.items.gather_into(&self.item_dedup.unique, &mut item_rows);
+
+        let gathered = GatheredBatch {
+            dim: d,
+            user_rows: &user_rows,
+            item_rows: &item_rows,
+            users: &u_idx,
+            positives: &p_idx,
+            negatives: &n_idx,
+        };
+        let result = loss_and_grads(&self.device, &gathered, self.config.l2, self.step);
+        let out = match result {
+            Ok(lg) => {
+                self.user_opt.update(&mut self.users, &self.user_dedup.unique, &lg.user_grads);
+                self.item_opt.update(&mut self.items, &self.item_dedup.unique, &lg.item_grads);
+                self.step += 1;
+                Ok(StepStats { loss: lg.loss, bpr: lg.bpr, reg: lg.reg })
+            }
+            Err(e) => Err(e),
+        };
+        self.user_dedup.reset();
+        self.item_dedup.reset();
+        out
+    }
+
+    /// Full-ranking scorer over the current tables.
+    pub fn ranking_scorer(&self) -> DotScorer<'_> {
+        DotScorer::new(self.users.as_slice(), self.items.as_slice(), self.config.dim)
+            .expect("MF tables share their width by construction")
+    }
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl Scorer for Mf {
+    fn score(&self, user: UserId, item: ItemId) -> f32 {
+        dot(self.users.row(user as usize), self.items.row(item as usize))
+    }
+}
+
+impl RankingScorer for Mf {
+    fn n_items(&self) -> usize {
+        self.items.rows()
+    }
+
+    fn score_users(&self, users: &[UserId], out: &mut [f32]) {
+        self.ranking_scorer().score_users(users, out)
+    }
+}

@@ -1,0 +1,120 @@
+//! [`RunDir`]: the directory a run writes, with atomic file writes.
+//!
+//! Layout (names in [`RunFiles`]):
+//! - `config.json`: the resolved configuration (training config, data source and load options)
+//! - `metrics.jsonl`: one JSON object per epoch (loss, timing, validation metrics when evaluated)
+//! - `best.bpk`: the best checkpoint so far (burnpack)
+//! - `summary.json`: seed, versions, commit, best epoch, validation and test metrics, timing
+//!
+//! Every whole-file write goes to a temporary file that is renamed into place, so an
+//! interrupted run never leaves a truncated `summary.json` or checkpoint.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{Result, TrainError};
+
+/// File names inside a run directory.
+pub struct RunFiles;
+
+impl RunFiles {
+    /// The resolved configuration.
+    pub const CONFIG: &'static str = "config.json";
+    /// Per-epoch records.
+    pub const METRICS: &'static str = "metrics.jsonl";
+    /// The best checkpoint.
+    pub const BEST: &'static str = "best.bpk";
+    /// The final summary.
+    pub const SUMMARY: &'static str = "summary.json";
+}
+
+/// A run directory being written.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+    metrics: File,
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> TrainError {
+    TrainError::Io { path: path.to_path_buf(), message: format!("{what}: {e}") }
+}
+
+impl RunDir {
+    /// Creates `path` (and its parents). Refuses a directory that already holds a run unless
+    /// `overwrite`, so that an earlier run is never clobbered by accident.
+    pub fn create(path: &Path, overwrite: bool) -> Result<Self> {
+        if path.join(RunFiles::CONFIG).exists() && !overwrite {
+            return Err(TrainError::Io {
+                path: path.to_path_buf(),
+                message: "already holds a run; pick another --out or pass --overwrite".into(),
+            });
+        }
+        std::fs::create_dir_all(path).map_err(|e| io_err(path, "cannot create directory", e))?;
+        let metrics_path = path.join(RunFiles::METRICS);
+        let metrics = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&metrics_path)
+            .map_err(|e| io_err(&metrics_path, "cannot create", e))?;
+        Ok(Self { path: path.to_path_buf(), metrics })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Path of a file inside the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes `value` as pretty JSON to `name`, atomically.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        write_json_atomic(&self.file(name), value)
+    }
+
+    /// Appends one line of JSON to `metrics.jsonl` and flushes it.
+    pub fn append_metrics<T: Serialize>(&mut self, record: &T) -> Result<()> {
+        let path = self.file(RunFiles::METRICS);
+        let line = serde_json::to_string(record)
+            .map_err(|e| TrainError::Io { path: path.clone(), message: e.to_string() })?;
+        writeln!(self.metrics, "{line}")
+            .and_then(|_| self.metrics.flush())
+            .map_err(|e| io_err(&path, "cannot append", e))
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` via a temporary file and a rename.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| TrainError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    text.push('\n');
+    autosample_models::checkpoint::write_atomic(path, text.as_bytes())
+        .map_err(|e| io_err(path, "cannot write", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_clobber_an_existing_run() {
+        let dir = std::env::temp_dir().join(format!("autosample-rundir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut run = RunDir::create(&dir, false).unwrap();
+        run.write_json(RunFiles::CONFIG, &serde_json::json!({"a": 1})).unwrap();
+        run.append_metrics(&serde_json::json!({"epoch": 0})).unwrap();
+        run.append_metrics(&serde_json::json!({"epoch": 1})).unwrap();
+        let lines = std::fs::read_to_string(dir.join(RunFiles::METRICS)).unwrap();
+        assert_eq!(lines.lines().count(), 2);
+        let err = RunDir::create(&dir, false).unwrap_err().to_string();
+        assert!(err.contains("--overwrite"), "{err}");
+        assert!(RunDir::create(&dir, true).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,322 @@
+//! The training loop.
+
+use std::time::Instant;
+
+use autosample_data::{Dataset, Interactions, ItemId, UserId};
+use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
+use autosample_models::{EmbeddingTable, Mf, TrainBatch, checkpoint};
+use autosample_samplers::{SampleContext, SamplerRng, Scorer};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::config::parse_monitor;
+use crate::{ModelConfig, Progress, Result, RunDir, RunFiles, TrainConfig, TrainError, derive_seed};
+
+/// A trained model of any kind.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TrainedModel {
+    /// Matrix factorisation.
+    Mf(Mf),
+}
+
+impl TrainedModel {
+    /// A fresh model for the dataset's id space.
+    pub fn new(config: &ModelConfig, n_users: usize, n_items: usize, seed: u64) -> Result<Self> {
+        Ok(match config {
+            ModelConfig::Mf(c) => TrainedModel::Mf(Mf::new(n_users, n_items, c.clone(), seed)?),
+        })
+    }
+
+    /// The model's full-ranking scorer.
+    pub fn scorer(&self) -> &dyn RankingScorer {
+        match self {
+            TrainedModel::Mf(m) => m,
+        }
+    }
+
+    /// The user and item tables (what a checkpoint holds).
+    pub fn tables(&self) -> (&EmbeddingTable, &EmbeddingTable) {
+        match self {
+            TrainedModel::Mf(m) => (m.user_table(), m.item_table()),
+        }
+    }
+
+    /// Replaces the parameters by `(users, items)` (restoring the best checkpoint), keeping
+    /// the configuration.
+    pub fn with_tables(&self, users: EmbeddingTable, items: EmbeddingTable) -> Self {
+        match self {
+            TrainedModel::Mf(m) => TrainedModel::Mf(Mf::from_tables(m.config().clone(), users, items)),
+        }
+    }
+
+    /// Loads a model saved by [`train`] (`best.bpk`) for a dataset's id space.
+    pub fn load(
+        config: &ModelConfig,
+        path: &std::path::Path,
+        n_users: usize,
+        n_items: usize,
+    ) -> Result<Self> {
+        Ok(match config {
+            ModelConfig::Mf(c) => {
+                let (u, i) = checkpoint::load_tables(path, n_users, n_items, c.dim)?;
+                TrainedModel::Mf(Mf::from_tables(c.clone(), u, i))
+            }
+        })
+    }
+}
+
+/// One epoch of the run, as written to `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub loss: f64,
+    /// Mean BPR part of the loss.
+    pub bpr: f64,
+    /// Mean L2 part of the loss.
+    pub reg: f64,
+    /// Seconds spent sampling and stepping this epoch.
+    pub train_seconds: f64,
+    /// Training triples (pair × negative) processed per second this epoch.
+    pub triplets_per_sec: f64,
+    /// Validation metrics, when this epoch was evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<std::collections::BTreeMap<String, f64>>,
+    /// Seconds spent evaluating, when evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_seconds: Option<f64>,
+    /// Whether this evaluation was the best so far (the checkpoint was saved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best: Option<bool>,
+}
+
+/// The result of [`train`].
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The model with the best validation parameters restored.
+    pub model: TrainedModel,
+    /// Epoch (1-based) whose parameters were kept.
+    pub best_epoch: usize,
+    /// Validation report of the kept parameters.
+    pub best_valid: EvalReport,
+    /// Test report of the kept parameters (excluding train and valid positives); the only
+    /// time the test split is read.
+    pub test: EvalReport,
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// Whether early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
+    /// Seconds spent sampling and stepping.
+    pub train_seconds: f64,
+    /// Seconds spent in validation evaluations.
+    pub eval_seconds: f64,
+    /// Training triples processed.
+    pub triplets: u64,
+    /// Every epoch's record.
+    pub history: Vec<EpochRecord>,
+}
+
+impl TrainOutcome {
+    /// Training triples per second over the whole run (sampling included, evaluation not).
+    pub fn triplets_per_sec(&self) -> f64 {
+        self.triplets as f64 / self.train_seconds.max(1e-9)
+    }
+}
+
+/// Evaluates `scorer` on `split`, excluding the positives in `exclude`.
+pub fn evaluate_model(
+    scorer: &dyn RankingScorer,
+    split: &Interactions,
+    exclude: &[&Interactions],
+    ks: &[usize],
+) -> Result<EvalReport> {
+    let opts = EvalOptions { ks: ks.to_vec(), ..EvalOptions::default() };
+    Ok(evaluate(scorer, split, exclude, &opts)?)
+}
+
+/// Trains `config.model` with `config.sampler` on `dataset`; see the crate docs for the
+/// protocol. When `run` is given, per-epoch records and the best checkpoint are written there.
+pub fn train(
+    dataset: &Dataset,
+    config: &TrainConfig,
+    mut run: Option<&mut RunDir>,
+    progress: Progress,
+) -> Result<TrainOutcome> {
+    config.validate()?;
+    let (metric, _) = parse_monitor(&config.monitor)?;
+    let _ = metric;
+    let train_split = &dataset.train;
+    let pairs: Vec<(UserId, ItemId)> = train_split.pairs().collect();
+    if pairs.is_empty() {
+        return Err(TrainError::Data {
+            name: dataset.name.clone(),
+            message: "the training split has no interactions".into(),
+        });
+    }
+    if dataset.valid.nnz() == 0 {
+        return Err(TrainError::Data {
+            name: dataset.name.clone(),
+            message: "the validation split is empty, so early stopping has nothing to select on; \
+                      give a valid file or a positive --valid-fraction"
+                .into(),
+        });
+    }
+
+    let mut model = TrainedModel::new(
+        &config.model,
+        dataset.n_users(),
+        dataset.n_items(),
+        derive_seed(config.seed, "init", 0),
+    )?;
+    let sampler = config.sampler.build();
+    let k = config.negatives;
+    let n_batches = pairs.len().div_ceil(config.batch_size);
+    tracing::info!(
+        model = config.model.name(),
+        sampler = %config.sampler.spec(),
+        pairs = pairs.len(),
+        batches = n_batches,
+        "training"
+    );
+
+    let bar = progress.bar(config.epochs as u64, config.model.name());
+    let mut order = pairs;
+    let mut users = Vec::with_capacity(config.batch_size);
+    let mut positives = Vec::with_capacity(config.batch_size);
+    let mut negatives = Vec::with_capacity(config.batch_size * k);
+    let mut history = Vec::new();
+    let mut best: Option<(usize, f64, EvalReport, EmbeddingTable, EmbeddingTable)> = None;
+    let mut since_best = 0usize;
+    let (mut train_seconds, mut eval_seconds, mut triplets) = (0.0, 0.0, 0u64);
+    let mut stopped_early = false;
+    let mut epochs_run = 0;
+
+    for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        let mut shuffle_rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "shuffle", epoch as u64));
+        order.shuffle(&mut shuffle_rng);
+        let mut rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "sampler", epoch as u64));
+        let (mut loss_sum, mut bpr_sum, mut reg_sum) = (0.0f64, 0.0f64, 0.0f64);
+        for chunk in order.chunks(config.batch_size) {
+            users.clear();
+            positives.clear();
+            negatives.clear();
+            {
+                let scorer: Option<&dyn Scorer> = if sampler.needs_scorer() {
+                    match &model {
+                        TrainedModel::Mf(m) => Some(m),
+                    }
+                } else {
+                    None
+                };
+                let ctx = SampleContext { train: train_split, scorer, epoch: epoch - 1 };
+                for &(u, i) in chunk {
+                    users.push(u);
+                    positives.push(i);
+                    sampler.sample(u, i, k, &ctx, &mut rng, &mut negatives)?;
+                }
+            }
+            let batch = TrainBatch { users: &users, positives: &positives, negatives: &negatives };
+            let stats = match &mut model {
+                TrainedModel::Mf(m) => m.train_step(&batch)?,
+            };
+            let w = chunk.len() as f64;
+            loss_sum += stats.loss as f64 * w;
+            bpr_sum += stats.bpr as f64 * w;
+            reg_sum += stats.reg as f64 * w;
+        }
+        let n = order.len() as f64;
+        let secs = started.elapsed().as_secs_f64();
+        train_seconds += secs;
+        let epoch_triplets = (order.len() * k) as u64;
+        triplets += epoch_triplets;
+        epochs_run = epoch;
+        let mut record = EpochRecord {
+            epoch,
+            loss: loss_sum / n,
+            bpr: bpr_sum / n,
+            reg: reg_sum / n,
+            train_seconds: secs,
+            triplets_per_sec: epoch_triplets as f64 / secs.max(1e-9),
+            valid: None,
+            eval_seconds: None,
+            best: None,
+        };
+
+        let evaluate_now = epoch % config.eval_every == 0 || epoch == config.epochs;
+        let mut stop = false;
+        if evaluate_now {
+            let t = Instant::now();
+            let report =
+                evaluate_model(model.scorer(), &dataset.valid, &[train_split], &config.ks)?;
+            let es = t.elapsed().as_secs_f64();
+            eval_seconds += es;
+            let value = report.get(&config.monitor).unwrap_or(f64::NAN);
+            let improved = best.as_ref().is_none_or(|b| value > b.1);
+            if improved {
+                let (u, i) = model.tables();
+                if let Some(run) = run.as_deref_mut() {
+                    checkpoint::save_tables(&run.file(RunFiles::BEST), u, i)?;
+                }
+                best = Some((epoch, value, report.clone(), u.clone(), i.clone()));
+                since_best = 0;
+            } else {
+                since_best += 1;
+            }
+            tracing::info!(
+                epoch,
+                loss = record.loss,
+                valid = value,
+                best = improved,
+                "{} = {value:.5}",
+                config.monitor
+            );
+            bar.set_message(format!(
+                "loss {:.4}  valid {} {value:.4}  best {:.4}",
+                record.loss,
+                config.monitor,
+                best.as_ref().map_or(f64::NAN, |b| b.1)
+            ));
+            record.valid = Some(report.to_map());
+            record.eval_seconds = Some(es);
+            record.best = Some(improved);
+            if config.patience > 0 && since_best >= config.patience {
+                stop = true;
+            }
+        } else {
+            bar.set_message(format!("loss {:.4}", record.loss));
+        }
+        bar.inc(1);
+        if let Some(run) = run.as_deref_mut() {
+            run.append_metrics(&record)?;
+        }
+        history.push(record);
+        if stop {
+            stopped_early = epoch < config.epochs;
+            tracing::info!(epoch, patience = config.patience, "early stopping");
+            break;
+        }
+    }
+    bar.finish_and_clear();
+
+    let (best_epoch, _, best_valid, users_t, items_t) =
+        best.expect("the last epoch is always evaluated, so a best exists");
+    let model = model.with_tables(users_t, items_t);
+    let train_valid = dataset.train.union(&dataset.valid);
+    let test = evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &config.ks)?;
+    Ok(TrainOutcome {
+        model,
+        best_epoch,
+        best_valid,
+        test,
+        epochs_run,
+        stopped_early,
+        train_seconds,
+        eval_seconds,
+        triplets,
+        history,
+    })
+}
