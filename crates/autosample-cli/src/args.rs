@@ -190,9 +190,23 @@ pub struct EvaluateArgs {
     /// Metric cut-offs (default: the run's).
     #[arg(long, value_delimiter = ',', value_name = "K,...")]
     pub ks: Option<Vec<usize>>,
+    /// Which split(s) to score: valid, test or both.
+    #[arg(long = "on", value_enum, default_value = "both", value_name = "SPLIT")]
+    pub on: EvalSplitArg,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `evaluate --on` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EvalSplitArg {
+    /// Validation only (excluding training positives).
+    Valid,
+    /// Test only (excluding training and validation positives).
+    Test,
+    /// Both.
+    Both,
 }
 
 /// `autosample data stats`

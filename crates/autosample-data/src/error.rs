@@ -40,7 +40,7 @@ pub enum DataError {
     /// A data file (or a whole dataset) holds no interactions.
     #[error(
         "{}: no interactions found (the file is empty, or every line is blank, a header, or \
-         below the rating threshold); check the path and --min-rating",
+         below the rating threshold); check the path and --rating-threshold",
         path.display()
     )]
     Empty {
@@ -58,22 +58,34 @@ pub enum DataError {
 impl DataError {
     /// A [`DataError::Parse`] at `path:line`.
     pub fn parse(path: &Path, line: usize, message: impl Into<String>) -> Self {
-        Self::Parse { path: path.to_path_buf(), line, message: message.into() }
+        Self::Parse {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
     }
 
     /// A [`DataError::Layout`] for `path`.
     pub fn layout(path: &Path, message: impl Into<String>) -> Self {
-        Self::Layout { path: path.to_path_buf(), message: message.into() }
+        Self::Layout {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
     }
 
     /// A [`DataError::Io`] for `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.to_path_buf(), source }
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// A [`DataError::Config`].
     pub fn config(message: impl Into<String>) -> Self {
-        Self::Config { message: message.into() }
+        Self::Config {
+            message: message.into(),
+        }
     }
 }
 
@@ -97,6 +109,9 @@ mod tests {
              line or pass --format"
         );
         let e = DataError::config("--valid-fraction must be in (0, 1), got 1.5");
-        assert_eq!(e.to_string(), "invalid option: --valid-fraction must be in (0, 1), got 1.5");
+        assert_eq!(
+            e.to_string(),
+            "invalid option: --valid-fraction must be in (0, 1), got 1.5"
+        );
     }
 }

@@ -72,8 +72,12 @@ impl IdMap {
 
     /// Rebuilds the lookup index after deserialising (the index is not stored).
     pub fn rebuild_index(&mut self) {
-        self.index =
-            self.originals.iter().enumerate().map(|(k, s)| (s.clone(), k as u32)).collect();
+        self.index = self
+            .originals
+            .iter()
+            .enumerate()
+            .map(|(k, s)| (s.clone(), k as u32))
+            .collect();
     }
 }
 

@@ -24,7 +24,12 @@ pub struct Interactions {
 impl Interactions {
     /// An empty split over `n_users × n_items`.
     pub fn empty(n_users: usize, n_items: usize) -> Self {
-        Self { n_users, n_items, indptr: vec![0; n_users + 1], indices: Vec::new() }
+        Self {
+            n_users,
+            n_items,
+            indptr: vec![0; n_users + 1],
+            indices: Vec::new(),
+        }
     }
 
     /// Builds the CSR from `(user, item)` pairs; duplicate pairs are kept once.
@@ -69,7 +74,12 @@ impl Interactions {
             indptr.push(write);
         }
         indices.truncate(write);
-        Self { n_users, n_items, indptr, indices }
+        Self {
+            n_users,
+            n_items,
+            indptr,
+            indices,
+        }
     }
 
     /// Number of users in the id space (including users with no interaction in this split).
@@ -116,7 +126,9 @@ impl Interactions {
 
     /// Users with at least one interaction, ascending.
     pub fn active_users(&self) -> Vec<UserId> {
-        (0..self.n_users as UserId).filter(|&u| self.degree(u) > 0).collect()
+        (0..self.n_users as UserId)
+            .filter(|&u| self.degree(u) > 0)
+            .collect()
     }
 
     /// Interaction count of every item (its popularity in this split).
@@ -131,7 +143,9 @@ impl Interactions {
     /// Every `(user, item)` pair, user-major.
     pub fn pairs(&self) -> impl Iterator<Item = (UserId, ItemId)> + '_ {
         (0..self.n_users).flat_map(move |u| {
-            self.indices[self.indptr[u]..self.indptr[u + 1]].iter().map(move |&i| (u as UserId, i))
+            self.indices[self.indptr[u]..self.indptr[u + 1]]
+                .iter()
+                .map(move |&i| (u as UserId, i))
         })
     }
 
@@ -141,14 +155,20 @@ impl Interactions {
     /// # Panics
     /// If the id spaces differ (a programming error: splits of one dataset share them).
     pub fn union(&self, other: &Interactions) -> Interactions {
-        assert_eq!((self.n_users, self.n_items), (other.n_users, other.n_items), "id spaces differ");
+        assert_eq!(
+            (self.n_users, self.n_items),
+            (other.n_users, other.n_items),
+            "id spaces differ"
+        );
         let pairs: Vec<_> = self.pairs().chain(other.pairs()).collect();
         Interactions::from_pairs(self.n_users, self.n_items, &pairs)
     }
 
     /// Number of pairs present in both splits (0 for a clean split).
     pub fn overlap(&self, other: &Interactions) -> usize {
-        self.pairs().filter(|&(u, i)| (u as usize) < other.n_users && other.contains(u, i)).count()
+        self.pairs()
+            .filter(|&(u, i)| (u as usize) < other.n_users && other.contains(u, i))
+            .count()
     }
 }
 

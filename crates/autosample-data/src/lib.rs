@@ -30,4 +30,4 @@ pub use dataset::{Dataset, SplitProvenance};
 pub use error::{DataError, Result};
 pub use ids::IdMap;
 pub use interactions::{Interactions, ItemId, UserId};
-pub use load::{load_dataset, FileFormat, LoadOptions, SplitStrategy};
+pub use load::{FileFormat, LoadOptions, SplitStrategy, load_dataset};

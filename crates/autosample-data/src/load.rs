@@ -18,8 +18,10 @@
 //! 4. Anything else is a [`DataError::Layout`] error that lists what was looked for and what
 //!    was found. Other files (`user_list.txt`, `README`, `u.item` …) are ignored.
 //!
-//! Each file's format is detected on its own (see [`crate::read`]), unless
-//! [`LoadOptions::format`] says otherwise.
+//! The format of the train file (or of the single file) is detected (see [`crate::read`])
+//! unless [`LoadOptions::format`] says otherwise, and the valid and test files are read in the
+//! same format (their delimiter and header are still detected per file), so that a test file
+//! whose shape alone would be ambiguous is read like its train file.
 //!
 //! # Ids
 //!
@@ -211,7 +213,9 @@ impl LoadOptions {
         if let Some(t) = self.rating_threshold
             && !t.is_finite()
         {
-            return Err(DataError::config(format!("--min-rating must be a finite number, got {t}")));
+            return Err(DataError::config(format!(
+                "--rating-threshold must be a finite number, got {t}"
+            )));
         }
         Ok(())
     }
@@ -223,7 +227,11 @@ impl LoadOptions {
 /// What a directory (or path) holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Layout {
-    Splits { train: PathBuf, valid: Option<PathBuf>, test: PathBuf },
+    Splits {
+        train: PathBuf,
+        valid: Option<PathBuf>,
+        test: PathBuf,
+    },
     Single(PathBuf),
 }
 
@@ -251,7 +259,11 @@ fn role_of(name: &str) -> Option<Role> {
         return None;
     }
     // `<name>.train.inter` → the last dotted part of the stem.
-    let last = if ext == "inter" { stem.rsplit('.').next().unwrap_or(stem) } else { stem };
+    let last = if ext == "inter" {
+        stem.rsplit('.').next().unwrap_or(stem)
+    } else {
+        stem
+    };
     match last {
         "train" => Some(Role::Train),
         "valid" | "val" | "validation" => Some(Role::Valid),
@@ -288,11 +300,19 @@ fn find_layout(dir: &Path) -> Result<Layout> {
     }
     let names = |v: &[PathBuf]| {
         v.iter()
-            .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let found_list = if found.is_empty() { "no files".to_owned() } else { found.join(", ") };
+    let found_list = if found.is_empty() {
+        "no files".to_owned()
+    } else {
+        found.join(", ")
+    };
     let [train, valid, test, single] = by_role;
     for (role, files) in [("train", &train), ("valid", &valid), ("test", &test)] {
         if files.len() > 1 {
@@ -362,7 +382,9 @@ fn find_layout(dir: &Path) -> Result<Layout> {
 /// Symbol → dense id for one kind (see the module docs for the rule), and the [`IdMap`].
 fn dense_ids(interner: &Interner) -> (Vec<u32>, IdMap) {
     let names = interner.names();
-    let all_digits = names.iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let all_digits = names
+        .iter()
+        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     let mut order: Vec<u32> = (0..names.len() as u32).collect();
     if all_digits {
         let key = |s: u32| {
@@ -394,7 +416,11 @@ fn dense_ids(interner: &Interner) -> (Vec<u32>, IdMap) {
 pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     opts.validate()?;
     let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
-    let layout = if meta.is_dir() { find_layout(path)? } else { Layout::Single(path.to_path_buf()) };
+    let layout = if meta.is_dir() {
+        find_layout(path)?
+    } else {
+        Layout::Single(path.to_path_buf())
+    };
     let name = dataset_name(path, meta.is_dir());
     let source = path.display().to_string();
     let started = std::time::Instant::now();
@@ -410,12 +436,21 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
                 );
             }
             let train_t = read_table(&train, opts, &mut users, &mut items)?;
-            let valid_t = valid.as_deref().map(|v| read_table(v, opts, &mut users, &mut items));
+            // The train file's format applies to the other files (header still per file).
+            let same = LoadOptions {
+                format: train_t.format.file_format(),
+                ..opts.clone()
+            };
+            let valid_t = valid
+                .as_deref()
+                .map(|v| read_table(v, &same, &mut users, &mut items));
             let valid_t = valid_t.transpose()?;
-            let test_t = read_table(&test, opts, &mut users, &mut items)?;
+            let test_t = read_table(&test, &same, &mut users, &mut items)?;
             for t in [&train_t, &test_t] {
                 if t.len() == 0 {
-                    return Err(DataError::Empty { path: t.path.clone() });
+                    return Err(DataError::Empty {
+                        path: t.path.clone(),
+                    });
                 }
             }
             let (user_ids, user_map) = dense_ids(&users);
@@ -527,7 +562,9 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         }
     };
     if dataset.train.nnz() == 0 {
-        return Err(DataError::Empty { path: path.to_path_buf() });
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     tracing::info!(
         dataset = %dataset.name,
@@ -544,11 +581,21 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
 
 /// The dataset's short name: the directory's name, or the file's stem.
 fn dataset_name(path: &Path, is_dir: bool) -> String {
-    let own = if is_dir { path.file_name() } else { path.file_stem() };
-    let own = own.map(|n| n.to_string_lossy().into_owned()).filter(|n| n != "." && n != "..");
+    let own = if is_dir {
+        path.file_name()
+    } else {
+        path.file_stem()
+    };
+    let own = own
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n != "." && n != "..");
     own.or_else(|| {
         let abs = std::fs::canonicalize(path).ok()?;
-        let n = if is_dir { abs.file_name() } else { abs.file_stem() };
+        let n = if is_dir {
+            abs.file_name()
+        } else {
+            abs.file_stem()
+        };
         n.map(|n| n.to_string_lossy().into_owned())
     })
     .unwrap_or_else(|| "dataset".to_owned())
@@ -569,8 +616,10 @@ fn dedupe(file: &Path, nu: usize, ni: usize, pairs: &[(UserId, ItemId)]) -> Inte
 
 /// `split` without the pairs already in an earlier split, warning with the count.
 fn remove_seen(file: &Path, split: Interactions, earlier: &[&Interactions]) -> Interactions {
-    let kept: Vec<(UserId, ItemId)> =
-        split.pairs().filter(|&(u, i)| !earlier.iter().any(|e| e.contains(u, i))).collect();
+    let kept: Vec<(UserId, ItemId)> = split
+        .pairs()
+        .filter(|&(u, i)| !earlier.iter().any(|e| e.contains(u, i)))
+        .collect();
     if kept.len() == split.nnz() {
         return split;
     }
@@ -607,8 +656,14 @@ mod tests {
 
     #[test]
     fn formats_parse_from_cli_names() {
-        assert_eq!("LightGCN".parse::<FileFormat>().ok(), Some(FileFormat::List));
-        assert_eq!("recbole".parse::<FileFormat>().ok(), Some(FileFormat::RecBoleInter));
+        assert_eq!(
+            "LightGCN".parse::<FileFormat>().ok(),
+            Some(FileFormat::List)
+        );
+        assert_eq!(
+            "recbole".parse::<FileFormat>().ok(),
+            Some(FileFormat::RecBoleInter)
+        );
         assert_eq!("csv".parse::<FileFormat>().ok(), Some(FileFormat::Pairs));
         let err = "parquet".parse::<FileFormat>().unwrap_err().to_string();
         assert!(err.contains("unknown data format \"parquet\""), "{err}");
@@ -619,19 +674,35 @@ mod tests {
             let json = serde_json::to_string(&f).unwrap();
             assert_eq!(json, format!("\"{name}\""));
         }
-        assert_eq!("time".parse::<SplitStrategy>().ok(), Some(SplitStrategy::Temporal));
+        assert_eq!(
+            "time".parse::<SplitStrategy>().ok(),
+            Some(SplitStrategy::Temporal)
+        );
         assert!("sometimes".parse::<SplitStrategy>().is_err());
     }
 
     #[test]
     fn options_validate_and_deserialize_strictly() {
         assert!(LoadOptions::default().validate().is_ok());
-        let bad = LoadOptions { valid_fraction: 1.5, ..LoadOptions::default() };
+        let bad = LoadOptions {
+            valid_fraction: 1.5,
+            ..LoadOptions::default()
+        };
         let msg = bad.validate().unwrap_err().to_string();
-        assert!(msg.contains("--valid-fraction") && msg.contains("1.5"), "{msg}");
-        let bad = LoadOptions { valid_fraction: 0.5, test_fraction: 0.5, ..LoadOptions::default() };
+        assert!(
+            msg.contains("--valid-fraction") && msg.contains("1.5"),
+            "{msg}"
+        );
+        let bad = LoadOptions {
+            valid_fraction: 0.5,
+            test_fraction: 0.5,
+            ..LoadOptions::default()
+        };
         assert!(matches!(bad.validate(), Err(DataError::Config { .. })));
-        let bad = LoadOptions { test_fraction: f64::NAN, ..LoadOptions::default() };
+        let bad = LoadOptions {
+            test_fraction: f64::NAN,
+            ..LoadOptions::default()
+        };
         assert!(bad.validate().is_err());
         let o: LoadOptions =
             serde_json::from_str(r#"{"format":"list","seed":3,"split":"temporal"}"#).unwrap();
@@ -648,8 +719,11 @@ mod tests {
             n.intern(t);
         }
         let (dense, map) = dense_ids(&n);
-        assert_eq!(map.originals(), &["2", "7", "007", "10", "123456789012345678901234567890"]);
-        assert_eq!(dense, vec![3, 0, 2, 1, 4]);
+        assert_eq!(
+            map.originals(),
+            &["2", "007", "7", "10", "123456789012345678901234567890"]
+        );
+        assert_eq!(dense, vec![3, 0, 1, 2, 4]);
         let mut s = Interner::default();
         for t in ["b", "10", "a"] {
             s.intern(t);

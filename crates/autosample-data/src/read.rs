@@ -23,8 +23,8 @@
 //!    (`::` separated);
 //! 4. the first non-blank line contains a comma → CSV pairs;
 //! 5. the first non-blank line contains a tab → tab-separated pairs;
-//! 6. otherwise the file is space separated, and the number of fields on the first 1,000 data
-//!    lines decides:
+//! 6. otherwise the file is space separated: with a header (see below) it is a pairs file;
+//!    without one, the number of fields on the first 1,000 lines decides:
 //!    - the count varies from line to line, or is the same on every line but not 2, 3 or 4 →
 //!      LightGCN list;
 //!    - exactly 2 fields on every line → pairs (a list with one item per user is the same thing);
@@ -35,7 +35,8 @@
 //!
 //! `--format` ([`LoadOptions::format`]) skips detection and applies to every file of a dataset;
 //! with `--format pairs` or `movielens` the delimiter is still taken from the first line (`::`,
-//! comma, tab, else spaces).
+//! comma, tab, else spaces). Without it, the loader detects the format of the train file and
+//! reads the valid and test files in the same format (see [`crate::load`]).
 //!
 //! # Header detection
 //!
@@ -43,8 +44,9 @@
 //! lowercased and without a RecBole type suffix, is one of `user`, `user_id`, `userid`, `uid`,
 //! `item`, `item_id`, `itemid`, `movieid`, `movie_id`, `iid`, `rating`, `timestamp`, `weight`, or
 //! if a field carries a RecBole type annotation (`name:token`, `name:float`, `name:token_seq`,
-//! `name:float_seq`). [`LoadOptions::header`] (`--header` / `--no-header`) overrides this (and
-//! `--header` also makes a list file skip its first line). A RecBole file always has a header.
+//! `name:float_seq`). [`LoadOptions::header`] (`--header true|false`) overrides this (and
+//! `--header true` also makes a list file skip its first line). A RecBole file always has a
+//! header.
 //!
 //! When a pairs header names both a user column and an item column, columns are found by name
 //! (`rating` or `weight` is the rating, `timestamp` the timestamp, other columns are ignored);
@@ -52,7 +54,7 @@
 //!
 //! # Rating threshold
 //!
-//! With [`LoadOptions::rating_threshold`] (`--min-rating`), only rows whose rating is at least
+//! With [`LoadOptions::rating_threshold`] (`--rating-threshold`), only rows whose rating is at least
 //! the threshold are kept (the usual "ratings ≥ 4 are positives" for explicit data). Setting it
 //! on a file without a rating column (a list file, or pairs with two columns) is an error.
 
@@ -151,17 +153,39 @@ pub enum ResolvedFormat {
     },
 }
 
+impl ResolvedFormat {
+    /// The [`FileFormat`] that reads a file like this one.
+    pub fn file_format(&self) -> FileFormat {
+        match self {
+            ResolvedFormat::List { .. } => FileFormat::List,
+            ResolvedFormat::Pairs { .. } => FileFormat::Pairs,
+            ResolvedFormat::RecBoleInter { .. } => FileFormat::RecBoleInter,
+            ResolvedFormat::MovieLens { .. } => FileFormat::MovieLens,
+        }
+    }
+}
+
 impl fmt::Display for ResolvedFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let head = |h: bool| if h { ", with header" } else { "" };
         match *self {
             ResolvedFormat::List { header } => write!(f, "user-item list{}", head(header)),
             ResolvedFormat::Pairs { delimiter, header } => {
-                write!(f, "pairs separated by {}{}", delimiter.describe(), head(header))
+                write!(
+                    f,
+                    "pairs separated by {}{}",
+                    delimiter.describe(),
+                    head(header)
+                )
             }
             ResolvedFormat::RecBoleInter { .. } => write!(f, "RecBole atomic .inter file"),
             ResolvedFormat::MovieLens { delimiter, header } => {
-                write!(f, "MovieLens ratings separated by {}{}", delimiter.describe(), head(header))
+                write!(
+                    f,
+                    "MovieLens ratings separated by {}{}",
+                    delimiter.describe(),
+                    head(header)
+                )
             }
         }
     }
@@ -282,7 +306,8 @@ impl Interner {
                 return s - 1;
             }
             if v >= self.small.len() {
-                self.small.resize((v + 1).max(self.small.len() * 2).max(1024), 0);
+                self.small
+                    .resize((v + 1).max(self.small.len() * 2).max(1024), 0);
             }
             let sym = self.names.len() as u32;
             self.names.push(tok.into());
@@ -443,16 +468,15 @@ struct Columns {
 }
 
 impl Columns {
-    fn positional(max_fields: usize) -> Self {
-        Columns {
-            user: 0,
-            item: 1,
-            rating: Some(2),
-            timestamp: Some(3),
-            positional: true,
-            max_fields,
-        }
-    }
+    /// `user item [rating [timestamp]]`.
+    const POSITIONAL: Self = Columns {
+        user: 0,
+        item: 1,
+        rating: Some(2),
+        timestamp: Some(3),
+        positional: true,
+        max_fields: 4,
+    };
 
     /// Columns by header names, if the header names both a user and an item column.
     fn named(header: &[&str]) -> Option<Self> {
@@ -472,20 +496,29 @@ impl Columns {
         if self.positional {
             2
         } else {
-            [Some(self.user), Some(self.item), self.rating, self.timestamp]
-                .into_iter()
-                .flatten()
-                .max()
-                .map_or(2, |m| m + 1)
+            [
+                Some(self.user),
+                Some(self.item),
+                self.rating,
+                self.timestamp,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .map_or(2, |m| m + 1)
         }
     }
 }
 
-/// Decides the format of `text` and where its data starts. Returns the format, the line number
-/// of the header (if any) and the header's fields.
+/// Decides the format of `text`. Returns the format and the line number of its header, if any.
 fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedFormat, Option<usize>)> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    let is_inter = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("inter"));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let is_inter = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("inter"));
     let mut lines = data_lines(text);
     let Some((first_no, first)) = lines.next() else {
         // Empty file: any format reads it as empty.
@@ -509,19 +542,28 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
     };
     let resolved = match format {
         FileFormat::RecBoleInter => {
-            let delimiter =
-                if first.contains('\t') { Delimiter::Tab } else { Delimiter::Whitespace };
+            let delimiter = if first.contains('\t') {
+                Delimiter::Tab
+            } else {
+                Delimiter::Whitespace
+            };
             (ResolvedFormat::RecBoleInter { delimiter }, Some(first_no))
         }
         FileFormat::MovieLens => {
             let delimiter = Delimiter::sniff(first);
             let header = header_of(delimiter);
-            (ResolvedFormat::MovieLens { delimiter, header }, head_line(header))
+            (
+                ResolvedFormat::MovieLens { delimiter, header },
+                head_line(header),
+            )
         }
         FileFormat::Pairs => {
             let delimiter = Delimiter::sniff(first);
             let header = header_of(delimiter);
-            (ResolvedFormat::Pairs { delimiter, header }, head_line(header))
+            (
+                ResolvedFormat::Pairs { delimiter, header },
+                head_line(header),
+            )
         }
         FileFormat::List => {
             let header = opts.header.unwrap_or(false);
@@ -530,19 +572,22 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
         FileFormat::Auto => {
             let delimiter = Delimiter::sniff(first);
             let header = header_of(delimiter);
-            if delimiter != Delimiter::Whitespace {
-                (ResolvedFormat::Pairs { delimiter, header }, head_line(header))
+            // A detected header names columns, so the file is a pairs file.
+            if delimiter != Delimiter::Whitespace || (header && opts.header.is_none()) {
+                (
+                    ResolvedFormat::Pairs { delimiter, header },
+                    head_line(header),
+                )
             } else {
-                let sample_from: Box<dyn Iterator<Item = (usize, &str)>> = if header {
-                    Box::new(lines)
-                } else {
-                    Box::new(std::iter::once((first_no, first)).chain(lines))
-                };
-                let list = space_file_is_list(path, sample_from);
+                let first = (!header).then_some((first_no, first));
+                let list = space_file_is_list(path, first.into_iter().chain(lines));
                 if list {
                     (ResolvedFormat::List { header }, head_line(header))
                 } else {
-                    let f = ResolvedFormat::Pairs { delimiter: Delimiter::Whitespace, header };
+                    let f = ResolvedFormat::Pairs {
+                        delimiter: Delimiter::Whitespace,
+                        header,
+                    };
                     (f, head_line(header))
                 }
             }
@@ -595,14 +640,14 @@ fn space_file_is_list<'a>(path: &Path, lines: impl Iterator<Item = (usize, &'a s
     list
 }
 
-/// Shortens a line for an error message.
+/// Shortens a line for an error message, with tabs and control characters escaped.
 fn excerpt(line: &str) -> String {
     const MAX: usize = 60;
     if line.chars().count() <= MAX {
-        line.to_owned()
+        line.escape_debug().to_string()
     } else {
         let cut: String = line.chars().take(MAX).collect();
-        format!("{cut}…")
+        format!("{}…", cut.escape_debug())
     }
 }
 
@@ -650,7 +695,7 @@ pub(crate) fn read_table(
     let threshold = opts.rating_threshold;
     let no_rating_error = |what: &str| {
         DataError::config(format!(
-            "a rating threshold (--min-rating {}) is set, but {} has no rating column ({what}); \
+            "a rating threshold (--rating-threshold {}) is set, but {} has no rating column ({what}); \
              drop the threshold for this dataset",
             threshold.unwrap_or(f64::NAN),
             path.display()
@@ -700,13 +745,16 @@ pub(crate) fn read_table(
                 (ResolvedFormat::Pairs { .. }, Some(no)) => {
                     let head = text.split('\n').nth(no - 1).unwrap_or_default().trim();
                     delimiter.split(head, &mut fields);
-                    Columns::named(&fields).unwrap_or(Columns::positional(4))
+                    Columns::named(&fields).unwrap_or(Columns::POSITIONAL)
                 }
-                (ResolvedFormat::Pairs { .. }, None) => Columns::positional(4),
-                _ => Columns::positional(4),
+                _ => Columns::POSITIONAL,
             };
             let is_movielens = matches!(format, ResolvedFormat::MovieLens { .. });
-            let min_fields = if is_movielens { 3 } else { columns.min_fields() };
+            let min_fields = if is_movielens {
+                3
+            } else {
+                columns.min_fields()
+            };
             let d = match delimiter {
                 Delimiter::Whitespace => " ",
                 Delimiter::Tab => "<TAB>",
@@ -780,7 +828,9 @@ pub(crate) fn read_table(
                     }
                     None => None,
                 };
-                let timestamp = match columns.timestamp.and_then(|c| fields.get(c).map(|t| (c, *t)))
+                let timestamp = match columns
+                    .timestamp
+                    .and_then(|c| fields.get(c).map(|t| (c, *t)))
                 {
                     Some((c, tok)) => Some(parse_number(
                         path,
@@ -805,7 +855,7 @@ pub(crate) fn read_table(
                                 no,
                                 format!(
                                     "this line has no rating (column {}), but a rating threshold \
-                                     (--min-rating {t}) is set; add the rating or drop the \
+                                     (--rating-threshold {t}) is set; add the rating or drop the \
                                      threshold",
                                     columns.rating.map_or(3, |r| r + 1)
                                 ),
@@ -832,4 +882,191 @@ pub(crate) fn read_table(
         "read data file"
     );
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detect(name: &str, text: &str) -> ResolvedFormat {
+        detect_with(name, text, &LoadOptions::default())
+    }
+
+    fn detect_with(name: &str, text: &str, opts: &LoadOptions) -> ResolvedFormat {
+        resolve(Path::new(name), text, opts).unwrap().0
+    }
+
+    const WS: Delimiter = Delimiter::Whitespace;
+
+    #[test]
+    fn auto_detection_follows_the_documented_rules() {
+        let pairs = |delimiter, header| ResolvedFormat::Pairs { delimiter, header };
+        let list = ResolvedFormat::List { header: false };
+        // 1–3: name, extension, `::`.
+        assert_eq!(
+            detect("x.inter", "user_id:token\titem_id:token\n1\t2\n"),
+            ResolvedFormat::RecBoleInter {
+                delimiter: Delimiter::Tab
+            }
+        );
+        assert_eq!(
+            detect("u.data", "1\t2\t3\t4\n"),
+            ResolvedFormat::MovieLens {
+                delimiter: Delimiter::Tab,
+                header: false
+            }
+        );
+        assert_eq!(
+            detect("r.txt", "1::2::3::4\n"),
+            ResolvedFormat::MovieLens {
+                delimiter: Delimiter::DoubleColon,
+                header: false
+            }
+        );
+        // 4–5: comma, tab.
+        assert_eq!(detect("a.txt", "1,2\n"), pairs(Delimiter::Comma, false));
+        assert_eq!(detect("a.txt", "1\t2\t3\n"), pairs(Delimiter::Tab, false));
+        // 6: spaces.
+        assert_eq!(detect("a.txt", "0 1 2 3\n1 2\n"), list, "varying counts");
+        assert_eq!(
+            detect("a.txt", "0 1 2 3 4\n1 2 3 4 5\n"),
+            list,
+            "constant 5"
+        );
+        assert_eq!(detect("a.txt", "0\n1\n"), list, "users only");
+        assert_eq!(
+            detect("a.txt", "1 2\n3 4\n"),
+            pairs(WS, false),
+            "constant 2"
+        );
+        assert_eq!(
+            detect("a.txt", "1 2 3\n2 3 4\n"),
+            list,
+            "3 integers, one line per user"
+        );
+        assert_eq!(
+            detect("a.txt", "1 2 3\n1 3 4\n"),
+            pairs(WS, false),
+            "a user repeats"
+        );
+        assert_eq!(
+            detect("a.txt", "1 2 4.0\n2 3 5\n"),
+            pairs(WS, false),
+            "float column 3"
+        );
+        assert_eq!(detect("a.txt", "1 2 3.2e5 7\n2 3 5 8\n"), pairs(WS, false));
+        assert_eq!(
+            detect("a.txt", "user item rating\n1 2 3\n2 3 4\n"),
+            pairs(WS, true)
+        );
+        assert_eq!(detect("empty.txt", "\n\n"), list);
+    }
+
+    #[test]
+    fn header_detection_and_override() {
+        let pairs = |delimiter, header| ResolvedFormat::Pairs { delimiter, header };
+        assert_eq!(
+            detect("a.csv", "user_id,item_id\n1,2\n"),
+            pairs(Delimiter::Comma, true)
+        );
+        assert_eq!(
+            detect("a.tsv", "UserID\tMovieID\n1\t2\n"),
+            pairs(Delimiter::Tab, true)
+        );
+        assert_eq!(
+            detect("a.tsv", "uid\tiid\n1\t2\n"),
+            pairs(Delimiter::Tab, true)
+        );
+        assert_eq!(
+            detect("a.tsv", "u:token\tv:float\n1\t2\n"),
+            pairs(Delimiter::Tab, true)
+        );
+        assert_eq!(
+            detect("a.tsv", "a:b\tc\n1\t2\n"),
+            pairs(Delimiter::Tab, false)
+        );
+        assert_eq!(
+            detect("a.tsv", "users\titems\n1\t2\n"),
+            pairs(Delimiter::Tab, false)
+        );
+        let no = LoadOptions {
+            header: Some(false),
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            detect_with("a.csv", "user,item\n1,2\n", &no),
+            pairs(Delimiter::Comma, false)
+        );
+        let yes = LoadOptions {
+            header: Some(true),
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            detect_with("a.csv", "x,y\n1,2\n", &yes),
+            pairs(Delimiter::Comma, true)
+        );
+        // A forced header on a space-separated file is skipped before sampling.
+        assert_eq!(
+            detect_with("a.txt", "id things\n0 1 2 3\n1 2\n", &yes),
+            ResolvedFormat::List { header: true }
+        );
+    }
+
+    #[test]
+    fn format_option_skips_detection() {
+        let opts = LoadOptions {
+            format: FileFormat::Pairs,
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            detect_with("a.txt", "1 2 3\n2 3 4\n", &opts),
+            ResolvedFormat::Pairs {
+                delimiter: WS,
+                header: false
+            }
+        );
+        let opts = LoadOptions {
+            format: FileFormat::List,
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            detect_with("a.txt", "1 2\n", &opts),
+            ResolvedFormat::List { header: false }
+        );
+        let opts = LoadOptions {
+            format: FileFormat::RecBoleInter,
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            detect_with("a.txt", "user_id:token item_id:token\n1 2\n", &opts),
+            ResolvedFormat::RecBoleInter { delimiter: WS }
+        );
+    }
+
+    #[test]
+    fn interner_fast_path_and_strings_share_first_appearance_order() {
+        let mut n = Interner::default();
+        assert_eq!(n.intern("5"), 0);
+        assert_eq!(n.intern("abc"), 1);
+        assert_eq!(n.intern("05"), 2, "not canonical: a different id");
+        assert_eq!(n.intern("1234567"), 3, "beyond the table: hashed");
+        assert_eq!(n.intern("5"), 0);
+        assert_eq!(n.intern("abc"), 1);
+        assert_eq!(n.intern("1234567"), 3);
+        assert_eq!(n.len(), 4);
+        assert_eq!(n.name(2), "05");
+    }
+
+    #[test]
+    fn fields_split_per_delimiter() {
+        let mut out = Vec::new();
+        Delimiter::Comma.split(" \"a\" , b,\"\" ", &mut out);
+        assert_eq!(out, ["a", "b", ""]);
+        Delimiter::Tab.split("a\t\tb", &mut out);
+        assert_eq!(out, ["a", "", "b"]);
+        Delimiter::Whitespace.split(" a \t b  ", &mut out);
+        assert_eq!(out, ["a", "b"]);
+        Delimiter::DoubleColon.split("1::2::3", &mut out);
+        assert_eq!(out, ["1", "2", "3"]);
+    }
 }

@@ -43,7 +43,11 @@ pub struct SplitSizes {
 }
 
 fn round_count(fraction: f64, n: usize) -> usize {
-    let f = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
+    let f = if fraction.is_nan() {
+        0.0
+    } else {
+        fraction.clamp(0.0, 1.0)
+    };
     ((f * n as f64).round() as usize).min(n)
 }
 
@@ -51,7 +55,11 @@ fn round_count(fraction: f64, n: usize) -> usize {
 /// clamped to `[0, 1]` (NaN counts as 0).
 pub fn split_sizes(n: usize, valid_fraction: f64, test_fraction: f64) -> SplitSizes {
     if n == 0 {
-        return SplitSizes { train: 0, valid: 0, test: 0 };
+        return SplitSizes {
+            train: 0,
+            valid: 0,
+            test: 0,
+        };
     }
     let mut test = round_count(test_fraction, n);
     if n >= 3 {
@@ -64,7 +72,11 @@ pub fn split_sizes(n: usize, valid_fraction: f64, test_fraction: f64) -> SplitSi
         valid = budget.saturating_sub(test);
         test = test.min(budget);
     }
-    SplitSizes { train: n - valid - test, valid, test }
+    SplitSizes {
+        train: n - valid - test,
+        valid,
+        test,
+    }
 }
 
 /// The three splits of one dataset.
@@ -100,7 +112,10 @@ pub fn carve_valid(train: &Interactions, fraction: f64, seed: u64) -> (Interacti
         keep.extend(row[n_valid..].iter().map(|&i| (u, i)));
     }
     let (nu, ni) = (train.n_users(), train.n_items());
-    (Interactions::from_pairs(nu, ni, &keep), Interactions::from_pairs(nu, ni, &moved))
+    (
+        Interactions::from_pairs(nu, ni, &keep),
+        Interactions::from_pairs(nu, ni, &moved),
+    )
 }
 
 /// Splits `pairs` per user at random into train/valid/test (see the module docs for the sizes).
@@ -125,7 +140,12 @@ pub fn random_split(
         row.clear();
         row.extend_from_slice(all.items(u));
         row.shuffle(&mut rng);
-        distribute(u, &row, split_sizes(row.len(), valid_fraction, test_fraction), &mut out);
+        distribute(
+            u,
+            &row,
+            split_sizes(row.len(), valid_fraction, test_fraction),
+            &mut out,
+        );
     }
     build(n_users, n_items, &out)
 }
@@ -160,23 +180,27 @@ pub fn temporal_split(
             end += 1;
         }
         row.clear();
-        row.extend(order[start..end].iter().map(|&k| (records[k].1, records[k].2)));
+        row.extend(
+            order[start..end]
+                .iter()
+                .map(|&k| (records[k].1, records[k].2)),
+        );
         row.shuffle(&mut rng);
         row.sort_by(|a, b| a.1.total_cmp(&b.1));
         items.clear();
         items.extend(row.iter().map(|r| r.0));
-        distribute(u, &items, split_sizes(items.len(), valid_fraction, test_fraction), &mut out);
+        distribute(
+            u,
+            &items,
+            split_sizes(items.len(), valid_fraction, test_fraction),
+            &mut out,
+        );
         start = end;
     }
     build(n_users, n_items, &out)
 }
 
-fn distribute(
-    u: UserId,
-    row: &[ItemId],
-    sizes: SplitSizes,
-    out: &mut [Vec<(UserId, ItemId)>; 3],
-) {
+fn distribute(u: UserId, row: &[ItemId], sizes: SplitSizes, out: &mut [Vec<(UserId, ItemId)>; 3]) {
     let (train, rest) = row.split_at(sizes.train);
     let (valid, test) = rest.split_at(sizes.valid);
     out[0].extend(train.iter().map(|&i| (u, i)));
@@ -262,7 +286,10 @@ mod tests {
         assert_eq!(s.valid.overlap(&s.test), 0);
         assert_eq!(s.train.union(&s.valid).union(&s.test), all);
         for u in 0..30 {
-            assert_eq!((s.train.degree(u), s.valid.degree(u), s.test.degree(u)), (7, 1, 2));
+            assert_eq!(
+                (s.train.degree(u), s.valid.degree(u), s.test.degree(u)),
+                (7, 1, 2)
+            );
         }
     }
 

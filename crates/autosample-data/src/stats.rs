@@ -35,7 +35,9 @@ impl SplitStats {
     pub fn of(split: &Interactions) -> Self {
         Self {
             interactions: split.nnz(),
-            users: (0..split.n_users()).filter(|&u| split.degree(u as u32) > 0).count(),
+            users: (0..split.n_users())
+                .filter(|&u| split.degree(u as u32) > 0)
+                .count(),
             items: split.item_degrees().iter().filter(|&&d| d > 0).count(),
         }
     }
@@ -101,7 +103,7 @@ fn median(values: &mut [usize]) -> f64 {
     }
     values.sort_unstable();
     let m = values.len() / 2;
-    if values.len() % 2 == 1 {
+    if !values.len().is_multiple_of(2) {
         values[m] as f64
     } else {
         (values[m - 1] + values[m]) as f64 / 2.0
@@ -113,12 +115,17 @@ pub fn dataset_stats(data: &Dataset) -> DatasetStats {
     let (nu, ni) = (data.n_users(), data.n_items());
     let interactions = data.train.nnz() + data.valid.nnz() + data.test.nnz();
     let cold_users = |split: &Interactions| {
-        (0..nu as u32).filter(|&u| split.degree(u) > 0 && data.train.degree(u) == 0).count()
+        (0..nu as u32)
+            .filter(|&u| split.degree(u) > 0 && data.train.degree(u) == 0)
+            .count()
     };
     let train_deg = data.train.item_degrees();
     let test_deg = data.test.item_degrees();
-    let cold_test_items =
-        train_deg.iter().zip(&test_deg).filter(|&(&tr, &te)| te > 0 && tr == 0).count();
+    let cold_test_items = train_deg
+        .iter()
+        .zip(&test_deg)
+        .filter(|&(&tr, &te)| te > 0 && tr == 0)
+        .count();
     let mut per_user: Vec<usize> = (0..nu as u32)
         .map(|u| data.train.degree(u) + data.valid.degree(u) + data.test.degree(u))
         .collect();
@@ -127,7 +134,11 @@ pub fn dataset_stats(data: &Dataset) -> DatasetStats {
         users: nu,
         items: ni,
         interactions,
-        density: if nu * ni == 0 { 0.0 } else { interactions as f64 / (nu as f64 * ni as f64) },
+        density: if nu * ni == 0 {
+            0.0
+        } else {
+            interactions as f64 / (nu as f64 * ni as f64)
+        },
         gini_item_popularity: gini(&train_deg),
         train: SplitStats::of(&data.train),
         valid: SplitStats::of(&data.valid),
@@ -135,7 +146,11 @@ pub fn dataset_stats(data: &Dataset) -> DatasetStats {
         cold_valid_users: cold_users(&data.valid),
         cold_test_users: cold_users(&data.test),
         cold_test_items,
-        mean_items_per_user: if nu == 0 { 0.0 } else { interactions as f64 / nu as f64 },
+        mean_items_per_user: if nu == 0 {
+            0.0
+        } else {
+            interactions as f64 / nu as f64
+        },
         median_items_per_user: median(&mut per_user),
         fingerprint: data.fingerprint(),
     }
@@ -146,7 +161,7 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (k, c) in s.chars().enumerate() {
-        if k > 0 && (s.len() - k) % 3 == 0 {
+        if k > 0 && (s.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -160,17 +175,34 @@ impl fmt::Display for DatasetStats {
         writeln!(f, "{:<W$}{}", "dataset", self.name)?;
         writeln!(f, "{:<W$}{}", "users", thousands(self.users))?;
         writeln!(f, "{:<W$}{}", "items", thousands(self.items))?;
-        writeln!(f, "{:<W$}{}", "interactions (all splits)", thousands(self.interactions))?;
+        writeln!(
+            f,
+            "{:<W$}{}",
+            "interactions (all splits)",
+            thousands(self.interactions)
+        )?;
         writeln!(f, "{:<W$}{:.6}", "density", self.density)?;
-        writeln!(f, "{:<W$}{:.4}", "gini of item popularity (train)", self.gini_item_popularity)?;
+        writeln!(
+            f,
+            "{:<W$}{:.4}",
+            "gini of item popularity (train)", self.gini_item_popularity
+        )?;
         writeln!(
             f,
             "{:<W$}mean {:.1}, median {:.1}",
             "interactions per user", self.mean_items_per_user, self.median_items_per_user
         )?;
         writeln!(f)?;
-        writeln!(f, "{:<8}{:>14}{:>10}{:>10}", "split", "interactions", "users", "items")?;
-        for (name, s) in [("train", &self.train), ("valid", &self.valid), ("test", &self.test)] {
+        writeln!(
+            f,
+            "{:<8}{:>14}{:>10}{:>10}",
+            "split", "interactions", "users", "items"
+        )?;
+        for (name, s) in [
+            ("train", &self.train),
+            ("valid", &self.valid),
+            ("test", &self.test),
+        ] {
             writeln!(
                 f,
                 "{:<8}{:>14}{:>10}{:>10}",
@@ -181,9 +213,24 @@ impl fmt::Display for DatasetStats {
             )?;
         }
         writeln!(f)?;
-        writeln!(f, "{:<W$}{}", "valid users without train items", thousands(self.cold_valid_users))?;
-        writeln!(f, "{:<W$}{}", "test users without train items", thousands(self.cold_test_users))?;
-        writeln!(f, "{:<W$}{}", "test items never in train", thousands(self.cold_test_items))?;
+        writeln!(
+            f,
+            "{:<W$}{}",
+            "valid users without train items",
+            thousands(self.cold_valid_users)
+        )?;
+        writeln!(
+            f,
+            "{:<W$}{}",
+            "test users without train items",
+            thousands(self.cold_test_users)
+        )?;
+        writeln!(
+            f,
+            "{:<W$}{}",
+            "test items never in train",
+            thousands(self.cold_test_items)
+        )?;
         write!(f, "{:<W$}{}", "split fingerprint", self.fingerprint)
     }
 }
@@ -215,7 +262,8 @@ mod tests {
     fn stats_on_a_hand_example() {
         // 4 users × 5 items.
         // train: u0 {0,1,2}, u1 {0,1}, u2 {0}; valid: u0 {3}, u3 {1}; test: u1 {4}, u3 {0}.
-        let train = Interactions::from_pairs(4, 5, &[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 0)]);
+        let train =
+            Interactions::from_pairs(4, 5, &[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 0)]);
         let valid = Interactions::from_pairs(4, 5, &[(0, 3), (3, 1)]);
         let test = Interactions::from_pairs(4, 5, &[(1, 4), (3, 0)]);
         let data = Dataset {
@@ -234,15 +282,45 @@ mod tests {
         // Train popularity [3, 2, 1, 0, 0] sorted [0, 0, 1, 2, 3]:
         // Σ(2i−6)x = 0 + 0 + 0·1 + 2·2 + 4·3 = 16; n Σx = 5 · 6 = 30.
         assert!((s.gini_item_popularity - 16.0 / 30.0).abs() < 1e-12);
-        assert_eq!(s.train, SplitStats { interactions: 6, users: 3, items: 3 });
-        assert_eq!(s.valid, SplitStats { interactions: 2, users: 2, items: 2 });
-        assert_eq!(s.test, SplitStats { interactions: 2, users: 2, items: 2 });
-        assert_eq!((s.cold_valid_users, s.cold_test_users, s.cold_test_items), (1, 1, 1));
+        assert_eq!(
+            s.train,
+            SplitStats {
+                interactions: 6,
+                users: 3,
+                items: 3
+            }
+        );
+        assert_eq!(
+            s.valid,
+            SplitStats {
+                interactions: 2,
+                users: 2,
+                items: 2
+            }
+        );
+        assert_eq!(
+            s.test,
+            SplitStats {
+                interactions: 2,
+                users: 2,
+                items: 2
+            }
+        );
+        assert_eq!(
+            (s.cold_valid_users, s.cold_test_users, s.cold_test_items),
+            (1, 1, 1)
+        );
         // Per user: u0 4, u1 3, u2 1, u3 2 → mean 2.5, median 2.5.
         assert_eq!((s.mean_items_per_user, s.median_items_per_user), (2.5, 2.5));
         let table = s.to_string();
-        assert!(table.contains("dataset                           hand"), "{table}");
-        assert!(table.contains("train                6         3         3"), "{table}");
+        assert!(
+            table.contains("dataset                           hand"),
+            "{table}"
+        );
+        assert!(
+            table.contains("train                6         3         3"),
+            "{table}"
+        );
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["train"]["interactions"], 6);
     }

@@ -95,10 +95,16 @@ impl SyntheticConfig {
         let bad = |m: String| Err(DataError::config(format!("synthetic data: {m}")));
         const MAX_IDS: usize = 50_000_000;
         if self.n_users == 0 || self.n_users > MAX_IDS {
-            return bad(format!("n_users must be between 1 and {MAX_IDS}, got {}", self.n_users));
+            return bad(format!(
+                "n_users must be between 1 and {MAX_IDS}, got {}",
+                self.n_users
+            ));
         }
         if self.n_items < 2 || self.n_items > MAX_IDS {
-            return bad(format!("n_items must be between 2 and {MAX_IDS}, got {}", self.n_items));
+            return bad(format!(
+                "n_items must be between 2 and {MAX_IDS}, got {}",
+                self.n_items
+            ));
         }
         if self.n_clusters == 0 || self.n_clusters > self.n_items {
             return bad(format!(
@@ -132,8 +138,10 @@ impl SyntheticConfig {
                 self.cluster_affinity
             ));
         }
-        for (name, v) in [("valid_fraction", self.valid_fraction), ("test_fraction", self.test_fraction)]
-        {
+        for (name, v) in [
+            ("valid_fraction", self.valid_fraction),
+            ("test_fraction", self.test_fraction),
+        ] {
             if !(v > 0.0 && v < 1.0) {
                 return bad(format!("{name} must be strictly between 0 and 1, got {v}"));
             }
@@ -179,8 +187,10 @@ pub fn generate_with_truth(cfg: &SyntheticConfig) -> Result<(Dataset, SyntheticT
     // 1. Items: popularity rank and cluster.
     let mut ranks: Vec<u32> = (1..=ni as u32).collect();
     ranks.shuffle(&mut rng);
-    let item_weight: Vec<f64> =
-        ranks.iter().map(|&r| (r as f64).powf(-cfg.popularity_exponent)).collect();
+    let item_weight: Vec<f64> = ranks
+        .iter()
+        .map(|&r| (r as f64).powf(-cfg.popularity_exponent))
+        .collect();
     let item_cluster: Vec<u32> = (0..ni).map(|_| rng.random_range(0..nc as u32)).collect();
     // 2. Users: cluster.
     let user_cluster: Vec<u32> = (0..nu).map(|_| rng.random_range(0..nc as u32)).collect();
@@ -192,7 +202,7 @@ pub fn generate_with_truth(cfg: &SyntheticConfig) -> Result<(Dataset, SyntheticT
     let mut pairs: Vec<(UserId, ItemId)> = Vec::new();
     let mut seen = vec![u32::MAX; ni];
     let mut chosen = Vec::new();
-    for u in 0..nu {
+    for (u, &cluster) in user_cluster.iter().enumerate() {
         // Box–Muller normal → log-normal of mean `extra_mean`.
         let u1 = 1.0 - rng.random::<f64>();
         let u2 = rng.random::<f64>();
@@ -202,7 +212,7 @@ pub fn generate_with_truth(cfg: &SyntheticConfig) -> Result<(Dataset, SyntheticT
             .clamp(cfg.min_items_per_user as f64, max_items as f64) as usize;
         sampler.draw(
             &mut rng,
-            user_cluster[u],
+            cluster,
             k,
             cfg.cluster_affinity,
             u as u32,
@@ -213,7 +223,14 @@ pub fn generate_with_truth(cfg: &SyntheticConfig) -> Result<(Dataset, SyntheticT
     }
 
     let split_seed = rng.random::<u64>();
-    let splits = random_split(nu, ni, &pairs, cfg.valid_fraction, cfg.test_fraction, split_seed);
+    let splits = random_split(
+        nu,
+        ni,
+        &pairs,
+        cfg.valid_fraction,
+        cfg.test_fraction,
+        split_seed,
+    );
     let data = Dataset {
         name: "synthetic".to_owned(),
         source: "synthetic".to_owned(),
@@ -224,7 +241,14 @@ pub fn generate_with_truth(cfg: &SyntheticConfig) -> Result<(Dataset, SyntheticT
         test: splits.test,
         provenance: SplitProvenance::Synthetic { seed: cfg.seed },
     };
-    Ok((data, SyntheticTruth { user_cluster, item_cluster, item_weight }))
+    Ok((
+        data,
+        SyntheticTruth {
+            user_cluster,
+            item_cluster,
+            item_weight,
+        },
+    ))
 }
 
 /// Weighted sampling without replacement with cluster affinity.
@@ -257,15 +281,24 @@ impl<'a> Sampler<'a> {
         for (j, &c) in cluster.iter().enumerate() {
             members[c as usize].push(j as u32);
         }
-        let cum_members =
-            members.iter().map(|m| cum(&mut m.iter().map(|&j| j as usize))).collect();
-        Self { weight, cluster, cum_all, members, cum_members }
+        let cum_members = members
+            .iter()
+            .map(|m| cum(&mut m.iter().map(|&j| j as usize)))
+            .collect();
+        Self {
+            weight,
+            cluster,
+            cum_all,
+            members,
+            cum_members,
+        }
     }
 
     fn pick(cum: &[f64], rng: &mut ChaCha8Rng) -> usize {
         let total = cum.last().copied().unwrap_or(0.0);
         let x = rng.random::<f64>() * total;
-        cum.partition_point(|&c| c <= x).min(cum.len().saturating_sub(1))
+        cum.partition_point(|&c| c <= x)
+            .min(cum.len().saturating_sub(1))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -303,7 +336,12 @@ impl<'a> Sampler<'a> {
             let mut keys: Vec<(f64, u32)> = (0..self.weight.len())
                 .filter(|&j| seen[j] != stamp)
                 .map(|j| {
-                    let w = self.weight[j] * if self.cluster[j] as usize == c { affinity } else { 1.0 };
+                    let w = self.weight[j]
+                        * if self.cluster[j] as usize == c {
+                            affinity
+                        } else {
+                            1.0
+                        };
                     let u: f64 = 1.0 - rng.random::<f64>();
                     (u.ln() / w.max(f64::MIN_POSITIVE), j as u32)
                 })
@@ -332,7 +370,11 @@ mod tests {
         let b = generate(&SyntheticConfig::tiny()).unwrap();
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_eq!((&a.train, &a.valid, &a.test), (&b.train, &b.valid, &b.test));
-        let c = generate(&SyntheticConfig { seed: 8, ..SyntheticConfig::tiny() }).unwrap();
+        let c = generate(&SyntheticConfig {
+            seed: 8,
+            ..SyntheticConfig::tiny()
+        })
+        .unwrap();
         assert_ne!(a.fingerprint(), c.fingerprint());
     }
 
@@ -358,7 +400,11 @@ mod tests {
         let cfg = SyntheticConfig::default();
         let (d, truth) = generate_with_truth(&cfg).unwrap();
         let s = dataset_stats(&d);
-        assert!(s.gini_item_popularity > 0.3, "gini {}", s.gini_item_popularity);
+        assert!(
+            s.gini_item_popularity > 0.3,
+            "gini {}",
+            s.gini_item_popularity
+        );
         let mean = s.interactions as f64 / s.users as f64;
         assert!((30.0..50.0).contains(&mean), "mean items per user {mean}");
         // Share of interactions inside the user's own cluster vs. what chance would give.
@@ -369,7 +415,10 @@ mod tests {
             .count() as f64
             / all.nnz() as f64;
         let chance = 1.0 / cfg.n_clusters as f64;
-        assert!(own > 3.0 * chance, "own-cluster share {own} vs chance {chance}");
+        assert!(
+            own > 3.0 * chance,
+            "own-cluster share {own} vs chance {chance}"
+        );
     }
 
     #[test]
@@ -392,24 +441,59 @@ mod tests {
     #[test]
     fn nonsense_configs_are_errors() {
         let cases = [
-            SyntheticConfig { min_items_per_user: 80, ..SyntheticConfig::tiny() },
-            SyntheticConfig { n_users: 0, ..SyntheticConfig::tiny() },
-            SyntheticConfig { n_clusters: 0, ..SyntheticConfig::tiny() },
-            SyntheticConfig { mean_items_per_user: 2.0, ..SyntheticConfig::tiny() },
-            SyntheticConfig { cluster_affinity: 0.5, ..SyntheticConfig::tiny() },
-            SyntheticConfig { popularity_exponent: f64::NAN, ..SyntheticConfig::tiny() },
-            SyntheticConfig { test_fraction: 0.0, ..SyntheticConfig::tiny() },
-            SyntheticConfig { valid_fraction: 0.5, test_fraction: 0.5, ..SyntheticConfig::tiny() },
+            SyntheticConfig {
+                min_items_per_user: 80,
+                ..SyntheticConfig::tiny()
+            },
+            SyntheticConfig {
+                n_users: 0,
+                ..SyntheticConfig::tiny()
+            },
+            SyntheticConfig {
+                n_clusters: 0,
+                ..SyntheticConfig::tiny()
+            },
+            SyntheticConfig {
+                mean_items_per_user: 2.0,
+                ..SyntheticConfig::tiny()
+            },
+            SyntheticConfig {
+                cluster_affinity: 0.5,
+                ..SyntheticConfig::tiny()
+            },
+            SyntheticConfig {
+                popularity_exponent: f64::NAN,
+                ..SyntheticConfig::tiny()
+            },
+            SyntheticConfig {
+                test_fraction: 0.0,
+                ..SyntheticConfig::tiny()
+            },
+            SyntheticConfig {
+                valid_fraction: 0.5,
+                test_fraction: 0.5,
+                ..SyntheticConfig::tiny()
+            },
         ];
         for cfg in cases {
             let err = generate(&cfg).unwrap_err();
             assert!(matches!(err, DataError::Config { .. }), "{err}");
-            assert!(err.to_string().starts_with("invalid option: synthetic data: "), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("invalid option: synthetic data: "),
+                "{err}"
+            );
         }
-        let msg = generate(&SyntheticConfig { min_items_per_user: 80, ..SyntheticConfig::tiny() })
-            .unwrap_err()
-            .to_string();
-        assert!(msg.contains("min_items_per_user") && msg.contains("80"), "{msg}");
+        let msg = generate(&SyntheticConfig {
+            min_items_per_user: 80,
+            ..SyntheticConfig::tiny()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.contains("min_items_per_user") && msg.contains("80"),
+            "{msg}"
+        );
     }
 
     #[test]

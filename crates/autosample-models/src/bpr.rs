@@ -152,7 +152,7 @@ fn scalar(t: &Tensor<1>) -> f32 {
 /// The gradient of a leaf as a flat vector (zeros if the leaf took no part in the loss).
 fn grad_vec(leaf: &Tensor<2>, grads: &burn::tensor::Gradients, len: usize) -> Vec<f32> {
     match leaf.grad(grads) {
-        Some(g) => g.into_data().into_vec::<f32>().expect("leaves are f32 by construction"),
+        Some(g) => g.into_data().try_into_vec::<f32>().expect("leaves are f32 by construction"),
         None => vec![0.0; len],
     }
 }

@@ -67,7 +67,7 @@ pub fn load_tables(
     dim: usize,
 ) -> Result<(EmbeddingTable, EmbeddingTable)> {
     let raw = std::fs::read(path).map_err(|e| err(path, format!("could not read: {e}")))?;
-    let record = burn::module::ModuleRecord::from_bytes(Bytes::from_bytes_vec(raw))
+    let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(raw))
         .map_err(|e| err(path, format!("not a valid burnpack checkpoint: {e}")))?;
     let dev = plain_device();
     let skeleton = Tables {
@@ -88,7 +88,7 @@ pub fn load_tables(
         if r != rows || c != dim {
             return Err(err(path, format!("table is {r}×{c}, expected {rows}×{dim}")));
         }
-        let data = t.into_data().into_vec::<f32>().map_err(|e| err(path, format!("{e:?}")))?;
+        let data = t.into_data().try_into_vec::<f32>().map_err(|e| err(path, format!("{e:?}")))?;
         Ok(EmbeddingTable::from_vec(rows, dim, data))
     };
     Ok((read(tables.user.val(), n_users)?, read(tables.item.val(), n_items)?))

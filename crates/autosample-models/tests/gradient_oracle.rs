@@ -56,8 +56,8 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
     let loss = bpr + reg;
     let dense_loss: f32 = loss.clone().into_scalar::<f32>();
     let grads = loss.backward();
-    let gu: Vec<f32> = u_leaf.grad(&grads).unwrap().into_data().into_vec().unwrap();
-    let gi: Vec<f32> = i_leaf.grad(&grads).unwrap().into_data().into_vec().unwrap();
+    let gu: Vec<f32> = u_leaf.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+    let gi: Vec<f32> = i_leaf.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
 
     // The path under test: unique gathered rows.
     let (mut uu, mut ui) = (Vec::new(), Vec::new());

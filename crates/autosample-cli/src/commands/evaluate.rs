@@ -7,7 +7,7 @@ use autosample_train::{RunFiles, TrainedModel, evaluate_model};
 use serde::Serialize;
 
 use super::train::{RunConfig, Summary};
-use crate::args::EvaluateArgs;
+use crate::args::{EvalSplitArg, EvaluateArgs};
 use crate::data_source::DataSpec;
 
 #[derive(Serialize)]
@@ -15,10 +15,13 @@ struct Evaluation {
     run: String,
     dataset: String,
     fingerprint: String,
-    valid: BTreeMap<String, f64>,
-    test: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid: Option<BTreeMap<String, f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test: Option<BTreeMap<String, f64>>,
     valid_users: usize,
     test_users: usize,
+    /// Seconds of full-ranking evaluation (the splits asked for; loading excluded).
     seconds: f64,
 }
 
@@ -59,18 +62,28 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     }
     let model = TrainedModel::load(&config.train.model, &ckpt, dataset.n_users(), dataset.n_items())?;
     let ks = args.ks.clone().unwrap_or_else(|| config.train.ks.clone());
-    let started = std::time::Instant::now();
-    let valid = evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], &ks)?;
     let train_valid = dataset.train.union(&dataset.valid);
-    let test = evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &ks)?;
+    let started = std::time::Instant::now();
+    let valid = match args.on {
+        EvalSplitArg::Valid | EvalSplitArg::Both => {
+            Some(evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], &ks)?)
+        }
+        EvalSplitArg::Test => None,
+    };
+    let test = match args.on {
+        EvalSplitArg::Test | EvalSplitArg::Both => {
+            Some(evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &ks)?)
+        }
+        EvalSplitArg::Valid => None,
+    };
     let result = Evaluation {
         run: args.run.display().to_string(),
         dataset: dataset.name.clone(),
         fingerprint: dataset.fingerprint(),
-        valid: valid.to_map(),
-        test: test.to_map(),
-        valid_users: valid.n_users,
-        test_users: test.n_users,
+        valid: valid.as_ref().map(|r| r.to_map()),
+        test: test.as_ref().map(|r| r.to_map()),
+        valid_users: valid.as_ref().map_or(0, |r| r.n_users),
+        test_users: test.as_ref().map_or(0, |r| r.n_users),
         seconds: started.elapsed().as_secs_f64(),
     };
     if args.json {
@@ -80,9 +93,17 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         println!("data  {} (fingerprint {})", result.dataset, result.fingerprint);
         println!("users valid {}, test {}; {:.2}s", result.valid_users, result.test_users, result.seconds);
         println!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
-        for (name, v) in &result.valid {
-            let t = result.test.get(name).copied().unwrap_or(f64::NAN);
-            println!("{name:<14} {v:>10.4} {t:>10.4}");
+        let names: Vec<&String> =
+            result.valid.as_ref().or(result.test.as_ref()).map_or(vec![], |m| m.keys().collect());
+        let cell = |m: &Option<BTreeMap<String, f64>>, n: &String| {
+            m.as_ref().and_then(|m| m.get(n)).map_or("-".to_owned(), |v| format!("{v:.4}"))
+        };
+        for name in names {
+            println!(
+                "{name:<14} {:>10} {:>10}",
+                cell(&result.valid, name),
+                cell(&result.test, name)
+            );
         }
     }
     Ok(())

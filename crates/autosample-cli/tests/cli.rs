@@ -1,0 +1,169 @@
+//! End-to-end tests of the `autosample` binary on tiny fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_autosample"));
+    c.env("AUTOSAMPLE_LOG", "warn");
+    c
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("autosample-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[test]
+fn train_then_evaluate_on_the_tiny_fixture() {
+    let out = scratch("train");
+    let data = fixture("tiny");
+    let o = run(&[
+        "train", "--data", data.to_str().unwrap(), "--model", "mf", "--sampler", "uniform",
+        "--dim", "8", "--lr", "0.05", "--epochs", "6", "--eval-every", "2", "--batch-size", "32",
+        "--ks", "5,10", "--monitor", "recall@10", "--out", out.to_str().unwrap(), "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "train failed: {}", stderr(&o));
+    let summary = json(&o);
+    for f in ["config.json", "metrics.jsonl", "best.bpk", "summary.json"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 6, "one record per epoch");
+    assert_eq!(summary["epochs_run"], 6);
+    assert_eq!(summary["seed"], 2024);
+    assert!(summary["build"]["commit"].is_string());
+    assert!(summary["dataset"]["provenance"]["kind"] == "carved_valid");
+    let test_recall = summary["test"]["recall@10"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&test_recall));
+
+    // Re-evaluating the best checkpoint reproduces the recorded numbers.
+    let o = run(&["evaluate", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "evaluate failed: {}", stderr(&o));
+    let ev = json(&o);
+    for split in ["valid", "test"] {
+        for m in ["recall@10", "ndcg@5"] {
+            let a = ev[split][m].as_f64().unwrap();
+            let b = summary[split][m].as_f64().unwrap();
+            assert!((a - b).abs() < 1e-9, "{split} {m}: {a} vs {b}");
+        }
+    }
+    let o = run(&["evaluate", out.to_str().unwrap(), "--on", "test", "--json"]);
+    assert!(o.status.success());
+    assert!(json(&o).get("valid").is_none());
+
+    // An existing run is never clobbered without --overwrite.
+    let before = std::fs::read(out.join("summary.json")).unwrap();
+    let o = run(&["train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn same_seed_gives_the_same_run() {
+    let data = fixture("tiny");
+    let go = |name: &str| {
+        let out = scratch(name);
+        let o = run(&[
+            "train", "--data", data.to_str().unwrap(), "--dim", "4", "--epochs", "3",
+            "--eval-every", "1", "--batch-size", "16", "--seed", "7", "--out",
+            out.to_str().unwrap(), "--json", "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s = json(&o);
+        std::fs::remove_dir_all(&out).unwrap();
+        (s["valid"].clone(), s["test"].clone(), s["dataset"]["fingerprint"].clone())
+    };
+    assert_eq!(go("seed-a"), go("seed-b"));
+}
+
+#[test]
+fn synthetic_data_and_stats() {
+    let out = scratch("synth");
+    let o = run(&[
+        "train", "--data", "synthetic:tiny", "--epochs", "2", "--eval-every", "1", "--dim", "8",
+        "--out", out.to_str().unwrap(), "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("recall@20"));
+    std::fs::remove_dir_all(&out).unwrap();
+
+    let o = run(&["data", "stats", "--data", fixture("tiny").to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stats = json(&o);
+    assert!(stats.to_string().contains("gini"), "{stats}");
+    let o = run(&["data", "stats", "--data", fixture("tiny").to_str().unwrap()]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn bad_input_exits_2_with_a_useful_message() {
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["train".into(), "--data".into(), "/no/such/dir".into(), "--quiet".into()],
+            "/no/such/dir",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                fixture("tiny").display().to_string(),
+                "--sampler".into(),
+                "bogus".into(),
+            ],
+            "unknown sampler",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                fixture("malformed").display().to_string(),
+                "--quiet".into(),
+            ],
+            "train.txt:2",
+        ),
+        (vec!["train".into(), "--no-such-flag".into()], "--no-such-flag"),
+        (vec!["train".into(), "--lr=-1".into(), "--data".into(), "synthetic:tiny".into()], "lr must be a positive"),
+        (vec!["evaluate".into(), "/no/such/run".into()], "run directory"),
+    ];
+    for (args, needle) in cases {
+        let o = bin().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?} should exit 2; stderr: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: stderr lacks {needle:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn evaluate_refuses_different_data() {
+    let out = scratch("fingerprint");
+    let o = run(&[
+        "train", "--data", "synthetic:tiny", "--epochs", "1", "--dim", "4", "--out",
+        out.to_str().unwrap(), "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["evaluate", out.to_str().unwrap(), "--data", fixture("tiny").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("fingerprint") || stderr(&o).contains("does not fit"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&out).unwrap();
+}
