@@ -82,7 +82,10 @@ impl DataSpec {
         if let Some(seed) = args.split_seed {
             load.seed = seed;
         }
-        Ok(DataSpec::Files { path: PathBuf::from(data), load })
+        Ok(DataSpec::Files {
+            path: PathBuf::from(data),
+            load,
+        })
     }
 
     /// Reads or generates the dataset.

@@ -24,7 +24,11 @@ pub fn build_info() -> BuildInfo {
         commit: env!("AUTOSAMPLE_COMMIT"),
         burn: "0.22.1",
         backend: autosample_models::backend_name(),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
     }
 }
 

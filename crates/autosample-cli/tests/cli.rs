@@ -10,7 +10,9 @@ fn bin() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -28,8 +30,12 @@ fn stderr(o: &Output) -> String {
 }
 
 fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
 }
 
 #[test]
@@ -37,9 +43,30 @@ fn train_then_evaluate_on_the_tiny_fixture() {
     let out = scratch("train");
     let data = fixture("tiny");
     let o = run(&[
-        "train", "--data", data.to_str().unwrap(), "--model", "mf", "--sampler", "uniform",
-        "--dim", "8", "--lr", "0.05", "--epochs", "6", "--eval-every", "2", "--batch-size", "32",
-        "--ks", "5,10", "--monitor", "recall@10", "--out", out.to_str().unwrap(), "--json",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        "mf",
+        "--sampler",
+        "uniform",
+        "--dim",
+        "8",
+        "--lr",
+        "0.05",
+        "--epochs",
+        "6",
+        "--eval-every",
+        "2",
+        "--batch-size",
+        "32",
+        "--ks",
+        "5,10",
+        "--monitor",
+        "recall@10",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
         "--quiet",
     ]);
     assert!(o.status.success(), "train failed: {}", stderr(&o));
@@ -73,7 +100,14 @@ fn train_then_evaluate_on_the_tiny_fixture() {
 
     // An existing run is never clobbered without --overwrite.
     let before = std::fs::read(out.join("summary.json")).unwrap();
-    let o = run(&["train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let o = run(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
@@ -86,14 +120,32 @@ fn same_seed_gives_the_same_run() {
     let go = |name: &str| {
         let out = scratch(name);
         let o = run(&[
-            "train", "--data", data.to_str().unwrap(), "--dim", "4", "--epochs", "3",
-            "--eval-every", "1", "--batch-size", "16", "--seed", "7", "--out",
-            out.to_str().unwrap(), "--json", "--quiet",
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--dim",
+            "4",
+            "--epochs",
+            "3",
+            "--eval-every",
+            "1",
+            "--batch-size",
+            "16",
+            "--seed",
+            "7",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+            "--quiet",
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let s = json(&o);
         std::fs::remove_dir_all(&out).unwrap();
-        (s["valid"].clone(), s["test"].clone(), s["dataset"]["fingerprint"].clone())
+        (
+            s["valid"].clone(),
+            s["test"].clone(),
+            s["dataset"]["fingerprint"].clone(),
+        )
     };
     assert_eq!(go("seed-a"), go("seed-b"));
 }
@@ -102,14 +154,30 @@ fn same_seed_gives_the_same_run() {
 fn synthetic_data_and_stats() {
     let out = scratch("synth");
     let o = run(&[
-        "train", "--data", "synthetic:tiny", "--epochs", "2", "--eval-every", "1", "--dim", "8",
-        "--out", out.to_str().unwrap(), "--quiet",
+        "train",
+        "--data",
+        "synthetic:tiny",
+        "--epochs",
+        "2",
+        "--eval-every",
+        "1",
+        "--dim",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("recall@20"));
     std::fs::remove_dir_all(&out).unwrap();
 
-    let o = run(&["data", "stats", "--data", fixture("tiny").to_str().unwrap(), "--json"]);
+    let o = run(&[
+        "data",
+        "stats",
+        "--data",
+        fixture("tiny").to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stats = json(&o);
     assert!(stats.to_string().contains("gini"), "{stats}");
@@ -121,7 +189,12 @@ fn synthetic_data_and_stats() {
 fn bad_input_exits_2_with_a_useful_message() {
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["train".into(), "--data".into(), "/no/such/dir".into(), "--quiet".into()],
+            vec![
+                "train".into(),
+                "--data".into(),
+                "/no/such/dir".into(),
+                "--quiet".into(),
+            ],
             "/no/such/dir",
         ),
         (
@@ -143,14 +216,37 @@ fn bad_input_exits_2_with_a_useful_message() {
             ],
             "train.txt:2",
         ),
-        (vec!["train".into(), "--no-such-flag".into()], "--no-such-flag"),
-        (vec!["train".into(), "--lr=-1".into(), "--data".into(), "synthetic:tiny".into()], "lr must be a positive"),
-        (vec!["evaluate".into(), "/no/such/run".into()], "run directory"),
+        (
+            vec!["train".into(), "--no-such-flag".into()],
+            "--no-such-flag",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--lr=-1".into(),
+                "--data".into(),
+                "synthetic:tiny".into(),
+            ],
+            "lr must be a positive",
+        ),
+        (
+            vec!["evaluate".into(), "/no/such/run".into()],
+            "run directory",
+        ),
     ];
     for (args, needle) in cases {
         let o = bin().args(&args).output().unwrap();
-        assert_eq!(o.status.code(), Some(2), "{args:?} should exit 2; stderr: {}", stderr(&o));
-        assert!(stderr(&o).contains(needle), "{args:?}: stderr lacks {needle:?}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?} should exit 2; stderr: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains(needle),
+            "{args:?}: stderr lacks {needle:?}: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -158,12 +254,29 @@ fn bad_input_exits_2_with_a_useful_message() {
 fn evaluate_refuses_different_data() {
     let out = scratch("fingerprint");
     let o = run(&[
-        "train", "--data", "synthetic:tiny", "--epochs", "1", "--dim", "4", "--out",
-        out.to_str().unwrap(), "--quiet",
+        "train",
+        "--data",
+        "synthetic:tiny",
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&["evaluate", out.to_str().unwrap(), "--data", fixture("tiny").to_str().unwrap()]);
+    let o = run(&[
+        "evaluate",
+        out.to_str().unwrap(),
+        "--data",
+        fixture("tiny").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("fingerprint") || stderr(&o).contains("does not fit"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("fingerprint") || stderr(&o).contains("does not fit"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }

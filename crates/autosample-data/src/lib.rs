@@ -10,8 +10,8 @@
 //!   user/item clusters, so that negative samplers genuinely differ on it.
 //! - [`stats`] summarises a dataset (density, Gini of item popularity, per-split counts).
 //! - [`read`] documents the file formats and their auto-detection, [`load`] the directory
-//!   layouts and the id rule, [`split`] the per-user split rules. `FORMATS.md` next to this
-//!   crate's `Cargo.toml` summarises all of them.
+//!   layouts and the id rule, [`split`] the per-user split rules. `docs/data-formats.md` at the
+//!   workspace root summarises all of them.
 //!
 //! This crate does not depend on burn, so its tests run in milliseconds.
 #![deny(clippy::unwrap_used)]

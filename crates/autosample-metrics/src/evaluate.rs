@@ -17,9 +17,10 @@ use crate::topk::TopK;
 pub const METRIC_NAMES: [&str; N_METRICS] = ["recall", "ndcg", "precision", "hit", "mrr"];
 
 /// Default number of users scored per matmul. Tuned with `examples/eval_speed.rs --sweep` on
-/// gowalla shapes (29,858 users × 40,981 items × dim 64, 2 cores): 512 was fastest among
-/// 32…2048 (small chunks make `gemm` re-pack the item table too often; larger ones gain nothing
-/// and cost memory). The score buffer is `chunk × n_items × 4` bytes (≈ 84 MB here), reused.
+/// gowalla shapes (29,858 users × 40,981 items × dim 64, 2 cores): idle, 32 → 1.97 s,
+/// 64 → 1.60 s, 128 → 1.36 s, 256…2048 → 1.19–1.22 s (flat); under load 512 was the fastest.
+/// Small chunks make `gemm` re-pack the item table too often; larger ones gain nothing and cost
+/// memory. The score buffer is `chunk × n_items × 4` bytes (≈ 84 MB here), reused.
 pub const DEFAULT_CHUNK_USERS: usize = 512;
 
 /// Cap on the score buffer, in floats (256 MiB): the effective chunk is
@@ -197,10 +198,10 @@ fn parse_name(name: &str) -> Option<(&str, usize)> {
 /// [`EvalOptions::chunk_users`] users, one [`RankingScorer::score_users`] call per chunk), the
 /// user's items in every `exclude` split are removed from the ranking (skipped by the top-K
 /// selection, so they never enter it; pass the training split, plus the validation split when
-/// scoring test), the top `max(ks)` items are selected (descending score, ties to the lower item id)
-/// and the metrics of the [crate docs](crate) are computed for each `K` from prefixes of that
-/// list, then averaged over the evaluated users. Users are processed in parallel (rayon) within
-/// a chunk; the result does not depend on the chunk size or the thread count.
+/// scoring test), the top `max(ks)` items are selected (descending score, ties to the lower
+/// item id) and the metrics of the [crate docs](crate) are computed for each `K` from prefixes
+/// of that list, then averaged over the evaluated users. Users are processed in parallel
+/// (rayon) within a chunk; the result does not depend on the chunk size or the thread count.
 ///
 /// # Errors
 /// - [`EvalError::NoCutoffs`] / [`EvalError::ZeroCutoff`] / [`EvalError::ZeroChunk`] for bad
@@ -254,25 +255,26 @@ pub fn evaluate(
                 |(sel, ranked), ((row, slot), &u)| {
                     let is_excluded =
                         |i: u32| exclude.iter().any(|x| x.items(u).binary_search(&i).is_ok());
-                    if let Err(j) = sel.select_checked(row, k_max, is_excluded, ranked) {
-                        return Some(EvalError::NonFiniteScore {
-                            user: u,
-                            item: j as u32,
-                            value: row[j],
-                        });
+                    match sel.select_checked(row, k_max, is_excluded, ranked) {
+                        Ok(()) => {
+                            user_metrics(ranked, target.items(u), &ks, &disc, slot);
+                            None
+                        }
+                        Err(j) => Some((u, j)),
                     }
-                    user_metrics(ranked, target.items(u), &ks, &disc, slot);
-                    None
                 },
             )
             .flatten()
-            .min_by_key(|e| match e {
-                EvalError::NonFiniteScore { user, .. } => *user,
-                _ => UserId::MAX,
-            });
+            .min_by_key(|&(u, _)| u);
         ranking += t.elapsed().as_secs_f64();
-        if let Some(e) = bad {
-            return Err(e);
+        if let Some((user, j)) = bad {
+            let r = cu.partition_point(|&v| v < user);
+            let value = buf[r * n_items + j];
+            return Err(EvalError::NonFiniteScore {
+                user,
+                item: j as u32,
+                value,
+            });
         }
     }
 

@@ -8,11 +8,12 @@
 //! x86-64 needs `unsafe`), so a safe kernel is limited to SSE2 (4 lanes, no FMA). Measured with
 //! `cargo run -p autosample-metrics --release --example eval_speed -- --compare-kernels` on the
 //! development machine (2-core AMD EPYC with AVX-512), for a 1024-user chunk of gowalla
-//! (1024 × 40,981 × 64): `gemm` 0.059 s (91 GFLOP/s) against 0.358 s (15 GFLOP/s) for a safe,
-//! register-blocked (4 users × 8 items), rayon-parallel kernel, i.e. 6.1× slower, far outside
-//! the 1.5× budget. We therefore use `gemm`, confined to the single private function
-//! `gemm_abt`, the only `unsafe` in this crate (`#[allow(unsafe_code)]` on that function alone),
-//! whose `SAFETY` comment derives the memory bounds from asserted slice lengths.
+//! (1024 × 40,981 × 64), idle machine: `gemm` 0.027 s (196 GFLOP/s) against 0.168 s
+//! (32 GFLOP/s) for a safe, register-blocked (4 users × 8 items), rayon-parallel kernel, i.e.
+//! 6.1× slower (the same ratio under load), far outside the 1.5× budget. We therefore use
+//! `gemm`, confined to the single private function `gemm_abt`, the only `unsafe` in this crate
+//! (`#[allow(unsafe_code)]` on that function alone), whose `SAFETY` comment derives the memory
+//! bounds from asserted slice lengths.
 
 use autosample_data::UserId;
 
@@ -38,7 +39,8 @@ pub trait RankingScorer: Sync {
 }
 
 /// Inner-product scorer over row-major `f32` tables (MF, LightGCN final embeddings):
-/// `score(u, i) = ⟨U[u], I[i]⟩`, computed for a user batch as `U[users] · Iᵀ` with one matmul.
+/// `score(u, i) = ⟨U[u], I[i]⟩`, computed for a user batch as `U[users] · Iᵀ` with one
+/// matmul.
 #[derive(Debug, Clone, Copy)]
 pub struct DotScorer<'a> {
     user_emb: &'a [f32],

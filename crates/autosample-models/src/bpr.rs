@@ -82,7 +82,9 @@ pub fn bpr_loss(
     let p = item_leaf.clone().select(0, positives); // [B, d]
     let n = item_leaf.select(0, negatives).reshape([b, k, d]); // [B, K, d]
     let pos = (u.clone() * p.clone()).sum_dim(1); // [B, 1]
-    let neg = (u.clone().unsqueeze_dim::<3>(1) * n.clone()).sum_dim(2).reshape([b, k]); // [B, K]
+    let neg = (u.clone().unsqueeze_dim::<3>(1) * n.clone())
+        .sum_dim(2)
+        .reshape([b, k]); // [B, K]
     let x = neg - pos; // [B, K]
     // log(1 + Σ exp(x)) computed stably as m + log(e^{−m} + Σ e^{x−m}), m = max(0, max x);
     // m is a constant for the gradient (it cancels exactly).
@@ -131,12 +133,21 @@ pub fn loss_and_grads(
     let loss = bpr + reg;
     let loss_v = bpr_v + reg_v;
     if !loss_v.is_finite() {
-        return Err(ModelError::Diverged { value: loss_v, step });
+        return Err(ModelError::Diverged {
+            value: loss_v,
+            step,
+        });
     }
     let grads = loss.backward();
     let user_grads = grad_vec(&user_leaf, &grads, n_u * d);
     let item_grads = grad_vec(&item_leaf, &grads, n_i * d);
-    Ok(LossAndGrads { loss: loss_v, bpr: bpr_v, reg: reg_v, user_grads, item_grads })
+    Ok(LossAndGrads {
+        loss: loss_v,
+        bpr: bpr_v,
+        reg: reg_v,
+        user_grads,
+        item_grads,
+    })
 }
 
 /// `[n]` int tensor of indices.
@@ -152,7 +163,10 @@ fn scalar(t: &Tensor<1>) -> f32 {
 /// The gradient of a leaf as a flat vector (zeros if the leaf took no part in the loss).
 fn grad_vec(leaf: &Tensor<2>, grads: &burn::tensor::Gradients, len: usize) -> Vec<f32> {
     match leaf.grad(grads) {
-        Some(g) => g.into_data().try_into_vec::<f32>().expect("leaves are f32 by construction"),
+        Some(g) => g
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("leaves are f32 by construction"),
         None => vec![0.0; len],
     }
 }

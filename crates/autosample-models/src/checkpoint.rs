@@ -28,7 +28,10 @@ fn to_tensor(table: &EmbeddingTable) -> Tensor<2> {
 }
 
 fn err(path: &Path, message: impl Into<String>) -> ModelError {
-    ModelError::Checkpoint { path: path.to_path_buf(), message: message.into() }
+    ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 /// Writes `bytes` to `path` atomically (temp file + rename).
@@ -39,7 +42,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
 }
@@ -86,10 +92,19 @@ pub fn load_tables(
     let read = |t: Tensor<2>, rows: usize| -> Result<EmbeddingTable> {
         let [r, c] = t.dims();
         if r != rows || c != dim {
-            return Err(err(path, format!("table is {r}×{c}, expected {rows}×{dim}")));
+            return Err(err(
+                path,
+                format!("table is {r}×{c}, expected {rows}×{dim}"),
+            ));
         }
-        let data = t.into_data().try_into_vec::<f32>().map_err(|e| err(path, format!("{e:?}")))?;
+        let data = t
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| err(path, format!("{e:?}")))?;
         Ok(EmbeddingTable::from_vec(rows, dim, data))
     };
-    Ok((read(tables.user.val(), n_users)?, read(tables.item.val(), n_items)?))
+    Ok((
+        read(tables.user.val(), n_users)?,
+        read(tables.item.val(), n_items)?,
+    ))
 }

@@ -23,5 +23,9 @@ pub fn plain_device() -> Device {
 
 /// Name of the compiled-in backend, recorded in run summaries.
 pub fn backend_name() -> &'static str {
-    if cfg!(feature = "ndarray") { "burn-ndarray" } else { "burn-flex" }
+    if cfg!(feature = "ndarray") {
+        "burn-ndarray"
+    } else {
+        "burn-flex"
+    }
 }

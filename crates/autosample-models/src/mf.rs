@@ -65,7 +65,10 @@ impl MfConfig {
             )));
         }
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(ModelError::Config(format!("l2 must be ≥ 0, got {}", self.l2)));
+            return Err(ModelError::Config(format!(
+                "l2 must be ≥ 0, got {}",
+                self.l2
+            )));
         }
         self.optimizer.validate()
     }
@@ -106,7 +109,10 @@ struct Dedup {
 
 impl Dedup {
     fn new(rows: usize) -> Self {
-        Self { slot: vec![u32::MAX; rows], unique: Vec::new() }
+        Self {
+            slot: vec![u32::MAX; rows],
+            unique: Vec::new(),
+        }
     }
 
     /// Compact indices of `ids` into `out`; the unique ids, in first-seen order, stay in
@@ -164,7 +170,10 @@ impl Mf {
     /// # Panics
     /// If the tables' widths differ from `config.dim` (a programming error).
     pub fn from_tables(config: MfConfig, users: EmbeddingTable, items: EmbeddingTable) -> Self {
-        assert!(users.dim() == config.dim && items.dim() == config.dim, "table width ≠ dim");
+        assert!(
+            users.dim() == config.dim && items.dim() == config.dim,
+            "table width ≠ dim"
+        );
         let user_opt = RowSparseOptimizer::new(config.optimizer.clone(), users.rows(), config.dim);
         let item_opt = RowSparseOptimizer::new(config.optimizer.clone(), items.rows(), config.dim);
         Self {
@@ -210,8 +219,15 @@ impl Mf {
     /// (a programming error in the caller).
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
         let b = batch.users.len();
-        assert_eq!(b, batch.positives.len(), "users and positives differ in length");
-        assert!(b > 0 && batch.negatives.len() % b == 0, "negatives must be K per pair");
+        assert_eq!(
+            b,
+            batch.positives.len(),
+            "users and positives differ in length"
+        );
+        assert!(
+            b > 0 && batch.negatives.len() % b == 0,
+            "negatives must be K per pair"
+        );
         let d = self.config.dim;
 
         let mut u_idx = Vec::with_capacity(b);
@@ -223,8 +239,10 @@ impl Mf {
 
         let mut user_rows = Vec::new();
         let mut item_rows = Vec::new();
-        self.users.gather_into(&self.user_dedup.unique, &mut user_rows);
-        self.items.gather_into(&self.item_dedup.unique, &mut item_rows);
+        self.users
+            .gather_into(&self.user_dedup.unique, &mut user_rows);
+        self.items
+            .gather_into(&self.item_dedup.unique, &mut item_rows);
 
         let gathered = GatheredBatch {
             dim: d,
@@ -237,10 +255,16 @@ impl Mf {
         let result = loss_and_grads(&self.device, &gathered, self.config.l2, self.step);
         let out = match result {
             Ok(lg) => {
-                self.user_opt.update(&mut self.users, &self.user_dedup.unique, &lg.user_grads);
-                self.item_opt.update(&mut self.items, &self.item_dedup.unique, &lg.item_grads);
+                self.user_opt
+                    .update(&mut self.users, &self.user_dedup.unique, &lg.user_grads);
+                self.item_opt
+                    .update(&mut self.items, &self.item_dedup.unique, &lg.item_grads);
                 self.step += 1;
-                Ok(StepStats { loss: lg.loss, bpr: lg.bpr, reg: lg.reg })
+                Ok(StepStats {
+                    loss: lg.loss,
+                    bpr: lg.bpr,
+                    reg: lg.reg,
+                })
             }
             Err(e) => Err(e),
         };
@@ -251,8 +275,12 @@ impl Mf {
 
     /// Full-ranking scorer over the current tables.
     pub fn ranking_scorer(&self) -> DotScorer<'_> {
-        DotScorer::new(self.users.as_slice(), self.items.as_slice(), self.config.dim)
-            .expect("MF tables share their width by construction")
+        DotScorer::new(
+            self.users.as_slice(),
+            self.items.as_slice(),
+            self.config.dim,
+        )
+        .expect("MF tables share their width by construction")
     }
 }
 
@@ -270,6 +298,10 @@ impl Scorer for Mf {
 impl RankingScorer for Mf {
     fn n_items(&self) -> usize {
         self.items.rows()
+    }
+
+    fn n_users(&self) -> Option<usize> {
+        Some(self.users.rows())
     }
 
     fn score_users(&self, users: &[UserId], out: &mut [f32]) {

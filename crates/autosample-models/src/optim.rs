@@ -65,7 +65,12 @@ impl Default for OptimizerConfig {
 impl OptimizerConfig {
     /// Adam with the given learning rate and default betas.
     pub fn adam(lr: f64) -> Self {
-        OptimizerConfig::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        OptimizerConfig::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 
     /// The learning rate.
@@ -79,12 +84,19 @@ impl OptimizerConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(ModelError::Config(m));
         match *self {
-            OptimizerConfig::Adam { lr, beta1, beta2, eps } => {
+            OptimizerConfig::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
                 if !(lr > 0.0 && lr.is_finite()) {
                     return bad(format!("adam lr must be a positive number, got {lr}"));
                 }
                 if !(0.0..1.0).contains(&beta1) || !(0.0..1.0).contains(&beta2) {
-                    return bad(format!("adam betas must lie in [0, 1), got {beta1}, {beta2}"));
+                    return bad(format!(
+                        "adam betas must lie in [0, 1), got {beta1}, {beta2}"
+                    ));
                 }
                 if !(eps > 0.0) {
                     return bad(format!("adam eps must be positive, got {eps}"));
@@ -119,7 +131,13 @@ impl RowSparseOptimizer {
             OptimizerConfig::Adam { .. } => rows * dim,
             OptimizerConfig::Sgd { .. } => 0,
         };
-        Self { config, dim, m: vec![0.0; n], v: vec![0.0; n], step: 0 }
+        Self {
+            config,
+            dim,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            step: 0,
+        }
     }
 
     /// The configuration.
@@ -138,7 +156,11 @@ impl RowSparseOptimizer {
     /// # Panics
     /// If `grads.len() != rows.len() * dim` (a programming error).
     pub fn update(&mut self, table: &mut EmbeddingTable, rows: &[u32], grads: &[f32]) {
-        assert_eq!(grads.len(), rows.len() * self.dim, "gradient rows do not match");
+        assert_eq!(
+            grads.len(),
+            rows.len() * self.dim,
+            "gradient rows do not match"
+        );
         self.step += 1;
         let d = self.dim;
         match self.config {
@@ -151,7 +173,12 @@ impl RowSparseOptimizer {
                     }
                 }
             }
-            OptimizerConfig::Adam { lr, beta1, beta2, eps } => {
+            OptimizerConfig::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
                 let t = self.step as i32;
                 // Folding the bias corrections into the step size and epsilon gives exactly
                 // w −= lr · m̂ / (√v̂ + eps), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
@@ -205,7 +232,11 @@ mod tests {
         opt.update(&mut table, &[0], &[1.0]);
         assert!((table.as_slice()[0] + 0.1).abs() < 1e-6);
         opt.update(&mut table, &[0], &[-1.0]);
-        assert!((table.as_slice()[0] + 0.094_736_8).abs() < 1e-5, "{}", table.as_slice()[0]);
+        assert!(
+            (table.as_slice()[0] + 0.094_736_8).abs() < 1e-5,
+            "{}",
+            table.as_slice()[0]
+        );
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub struct EmbeddingTable {
 impl EmbeddingTable {
     /// A table of zeros.
     pub fn zeros(rows: usize, dim: usize) -> Self {
-        Self { rows, dim, data: vec![0.0; rows * dim] }
+        Self {
+            rows,
+            dim,
+            data: vec![0.0; rows * dim],
+        }
     }
 
     /// A table with entries drawn from N(0, std²) by a seeded ChaCha8 RNG (Box–Muller, so the
@@ -110,7 +114,12 @@ mod tests {
         assert_ne!(a, EmbeddingTable::normal(100, 64, 0.1, 4));
         let n = a.as_slice().len() as f64;
         let mean = a.as_slice().iter().map(|&x| x as f64).sum::<f64>() / n;
-        let var = a.as_slice().iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+        let var = a
+            .as_slice()
+            .iter()
+            .map(|&x| (x as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
         assert!(mean.abs() < 0.005, "mean {mean}");
         assert!((var.sqrt() - 0.1).abs() < 0.005, "std {}", var.sqrt());
     }

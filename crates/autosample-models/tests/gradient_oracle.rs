@@ -56,8 +56,18 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
     let loss = bpr + reg;
     let dense_loss: f32 = loss.clone().into_scalar::<f32>();
     let grads = loss.backward();
-    let gu: Vec<f32> = u_leaf.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
-    let gi: Vec<f32> = i_leaf.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+    let gu: Vec<f32> = u_leaf
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    let gi: Vec<f32> = i_leaf
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_into_vec()
+        .unwrap();
 
     // The path under test: unique gathered rows.
     let (mut uu, mut ui) = (Vec::new(), Vec::new());
@@ -83,7 +93,12 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
     )
     .unwrap();
 
-    assert!((got.loss - dense_loss).abs() < 1e-5, "loss {} vs {}", got.loss, dense_loss);
+    assert!(
+        (got.loss - dense_loss).abs() < 1e-5,
+        "loss {} vs {}",
+        got.loss,
+        dense_loss
+    );
     let tol = 1e-6;
     for r in 0..n_users {
         let dense = &gu[r * dim..(r + 1) * dim];
@@ -93,7 +108,10 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
                     assert!((a - b).abs() < tol, "user {r}: {a} vs {b}");
                 }
             }
-            None => assert!(dense.iter().all(|&x| x == 0.0), "untouched user {r} has a gradient"),
+            None => assert!(
+                dense.iter().all(|&x| x == 0.0),
+                "untouched user {r} has a gradient"
+            ),
         }
     }
     for r in 0..n_items {
@@ -104,7 +122,10 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
                     assert!((a - b).abs() < tol, "item {r}: {a} vs {b}");
                 }
             }
-            None => assert!(dense.iter().all(|&x| x == 0.0), "untouched item {r} has a gradient"),
+            None => assert!(
+                dense.iter().all(|&x| x == 0.0),
+                "untouched item {r} has a gradient"
+            ),
         }
     }
 }

@@ -5,12 +5,20 @@ use autosample_models::{Mf, MfConfig, OptimizerConfig, TrainBatch};
 
 #[test]
 fn training_steps_lower_the_loss_on_a_fixed_batch() {
-    let cfg = MfConfig { dim: 8, optimizer: OptimizerConfig::adam(0.05), ..MfConfig::default() };
+    let cfg = MfConfig {
+        dim: 8,
+        optimizer: OptimizerConfig::adam(0.05),
+        ..MfConfig::default()
+    };
     let mut mf = Mf::new(10, 20, cfg, 1).unwrap();
     let users = [0, 1, 2, 3, 4, 5];
     let positives = [1, 2, 3, 4, 5, 6];
     let negatives = [10, 11, 12, 13, 14, 15];
-    let batch = TrainBatch { users: &users, positives: &positives, negatives: &negatives };
+    let batch = TrainBatch {
+        users: &users,
+        positives: &positives,
+        negatives: &negatives,
+    };
     let first = mf.train_step(&batch).unwrap().loss;
     let mut last = first;
     for _ in 0..50 {
@@ -27,7 +35,16 @@ fn training_steps_lower_the_loss_on_a_fixed_batch() {
 
 #[test]
 fn checkpoint_round_trips_and_rejects_other_shapes() {
-    let mf = Mf::new(5, 7, MfConfig { dim: 3, ..MfConfig::default() }, 9).unwrap();
+    let mf = Mf::new(
+        5,
+        7,
+        MfConfig {
+            dim: 3,
+            ..MfConfig::default()
+        },
+        9,
+    )
+    .unwrap();
     let dir = std::env::temp_dir().join(format!("autosample-ckpt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("best.bpk");

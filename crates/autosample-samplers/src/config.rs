@@ -38,7 +38,10 @@ impl FromStr for SamplerConfig {
     type Err = SamplerError;
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let invalid = |message: String| SamplerError::InvalidSpec { spec: spec.to_owned(), message };
+        let invalid = |message: String| SamplerError::InvalidSpec {
+            spec: spec.to_owned(),
+            message,
+        };
         let (name, args) = match spec.split_once(':') {
             Some((n, a)) => (n.trim(), a.trim()),
             None => (spec.trim(), ""),
@@ -50,7 +53,9 @@ impl FromStr for SamplerConfig {
                 }
                 Ok(SamplerConfig::Uniform)
             }
-            other => Err(invalid(format!("unknown sampler `{other}`; known samplers: uniform"))),
+            other => Err(invalid(format!(
+                "unknown sampler `{other}`; known samplers: uniform"
+            ))),
         }
     }
 }
@@ -61,14 +66,29 @@ mod tests {
 
     #[test]
     fn parses_specs_and_json() {
-        assert_eq!("uniform".parse::<SamplerConfig>().unwrap(), SamplerConfig::Uniform);
-        assert_eq!("RNS".parse::<SamplerConfig>().unwrap(), SamplerConfig::Uniform);
+        assert_eq!(
+            "uniform".parse::<SamplerConfig>().unwrap(),
+            SamplerConfig::Uniform
+        );
+        assert_eq!(
+            "RNS".parse::<SamplerConfig>().unwrap(),
+            SamplerConfig::Uniform
+        );
         assert!("uniform:x=1".parse::<SamplerConfig>().is_err());
         let err = "bogus".parse::<SamplerConfig>().unwrap_err().to_string();
         assert!(err.contains("unknown sampler `bogus`"), "{err}");
         let json = serde_json::to_string(&SamplerConfig::Uniform).unwrap();
         assert_eq!(json, r#"{"type":"uniform"}"#);
-        assert_eq!(serde_json::from_str::<SamplerConfig>(&json).unwrap(), SamplerConfig::Uniform);
-        assert_eq!(SamplerConfig::Uniform.spec().parse::<SamplerConfig>().unwrap(), SamplerConfig::Uniform);
+        assert_eq!(
+            serde_json::from_str::<SamplerConfig>(&json).unwrap(),
+            SamplerConfig::Uniform
+        );
+        assert_eq!(
+            SamplerConfig::Uniform
+                .spec()
+                .parse::<SamplerConfig>()
+                .unwrap(),
+            SamplerConfig::Uniform
+        );
     }
 }

@@ -34,7 +34,10 @@ impl UniformSampler {
                 }
             }
         }
-        Some(nth_non_positive(positives, rng.random_range(0..free as u32)))
+        Some(nth_non_positive(
+            positives,
+            rng.random_range(0..free as u32),
+        ))
     }
 }
 
@@ -71,7 +74,11 @@ mod tests {
     use rand::SeedableRng;
 
     fn ctx(train: &Interactions) -> SampleContext<'_> {
-        SampleContext { train, scorer: None, epoch: 0 }
+        SampleContext {
+            train,
+            scorer: None,
+            epoch: 0,
+        }
     }
 
     #[test]
@@ -85,7 +92,9 @@ mod tests {
         let mut rng = SamplerRng::seed_from_u64(1);
         for (user, allowed) in [(0u32, vec![3u32, 6]), (1, vec![0, 1, 2, 4, 5, 6, 7])] {
             let mut out = Vec::new();
-            UniformSampler.sample(user, 0, 7000, &ctx(&train), &mut rng, &mut out).unwrap();
+            UniformSampler
+                .sample(user, 0, 7000, &ctx(&train), &mut rng, &mut out)
+                .unwrap();
             assert_eq!(out.len(), 7000);
             let mut counts = [0usize; 8];
             for &j in &out {
@@ -109,12 +118,20 @@ mod tests {
         let draw = |seed| {
             let mut rng = SamplerRng::seed_from_u64(seed);
             let mut out = Vec::new();
-            UniformSampler.sample(0, 0, 50, &ctx(&train), &mut rng, &mut out).unwrap();
+            UniformSampler
+                .sample(0, 0, 50, &ctx(&train), &mut rng, &mut out)
+                .unwrap();
             out
         };
         assert_eq!(draw(5), draw(5));
         let mut rng = SamplerRng::seed_from_u64(0);
         let err = UniformSampler.sample(1, 0, 1, &ctx(&train), &mut rng, &mut Vec::new());
-        assert!(matches!(err, Err(SamplerError::UserHasNoNegatives { user: 1, n_items: 3 })));
+        assert!(matches!(
+            err,
+            Err(SamplerError::UserHasNoNegatives {
+                user: 1,
+                n_items: 3
+            })
+        ));
     }
 }

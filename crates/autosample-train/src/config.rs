@@ -182,11 +182,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_values_with_a_reason() {
-        let mut c = TrainConfig { monitor: "recall@50".into(), ..TrainConfig::default() };
-        assert!(c.validate().unwrap_err().to_string().contains("add it to ks"));
+        let mut c = TrainConfig {
+            monitor: "recall@50".into(),
+            ..TrainConfig::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("add it to ks")
+        );
         c.monitor = "auc@20".into();
         assert!(c.validate().is_err());
-        c = TrainConfig { batch_size: 0, ..TrainConfig::default() };
+        c = TrainConfig {
+            batch_size: 0,
+            ..TrainConfig::default()
+        };
         assert!(c.validate().is_err());
     }
 }

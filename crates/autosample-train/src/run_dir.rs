@@ -39,7 +39,10 @@ pub struct RunDir {
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> TrainError {
-    TrainError::Io { path: path.to_path_buf(), message: format!("{what}: {e}") }
+    TrainError::Io {
+        path: path.to_path_buf(),
+        message: format!("{what}: {e}"),
+    }
 }
 
 impl RunDir {
@@ -60,7 +63,10 @@ impl RunDir {
             .truncate(true)
             .open(&metrics_path)
             .map_err(|e| io_err(&metrics_path, "cannot create", e))?;
-        Ok(Self { path: path.to_path_buf(), metrics })
+        Ok(Self {
+            path: path.to_path_buf(),
+            metrics,
+        })
     }
 
     /// The directory.
@@ -81,8 +87,10 @@ impl RunDir {
     /// Appends one line of JSON to `metrics.jsonl` and flushes it.
     pub fn append_metrics<T: Serialize>(&mut self, record: &T) -> Result<()> {
         let path = self.file(RunFiles::METRICS);
-        let line = serde_json::to_string(record)
-            .map_err(|e| TrainError::Io { path: path.clone(), message: e.to_string() })?;
+        let line = serde_json::to_string(record).map_err(|e| TrainError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         writeln!(self.metrics, "{line}")
             .and_then(|_| self.metrics.flush())
             .map_err(|e| io_err(&path, "cannot append", e))
@@ -91,8 +99,10 @@ impl RunDir {
 
 /// Writes `value` as pretty JSON to `path` via a temporary file and a rename.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(|e| TrainError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     text.push('\n');
     autosample_models::checkpoint::write_atomic(path, text.as_bytes())
         .map_err(|e| io_err(path, "cannot write", e))
@@ -107,9 +117,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("autosample-rundir-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut run = RunDir::create(&dir, false).unwrap();
-        run.write_json(RunFiles::CONFIG, &serde_json::json!({"a": 1})).unwrap();
-        run.append_metrics(&serde_json::json!({"epoch": 0})).unwrap();
-        run.append_metrics(&serde_json::json!({"epoch": 1})).unwrap();
+        run.write_json(RunFiles::CONFIG, &serde_json::json!({"a": 1}))
+            .unwrap();
+        run.append_metrics(&serde_json::json!({"epoch": 0}))
+            .unwrap();
+        run.append_metrics(&serde_json::json!({"epoch": 1}))
+            .unwrap();
         let lines = std::fs::read_to_string(dir.join(RunFiles::METRICS)).unwrap();
         assert_eq!(lines.lines().count(), 2);
         let err = RunDir::create(&dir, false).unwrap_err().to_string();

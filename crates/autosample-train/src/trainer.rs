@@ -11,7 +11,9 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::config::parse_monitor;
-use crate::{ModelConfig, Progress, Result, RunDir, RunFiles, TrainConfig, TrainError, derive_seed};
+use crate::{
+    ModelConfig, Progress, Result, RunDir, RunFiles, TrainConfig, TrainError, derive_seed,
+};
 
 /// A trained model of any kind.
 #[derive(Debug, Clone)]
@@ -47,7 +49,9 @@ impl TrainedModel {
     /// the configuration.
     pub fn with_tables(&self, users: EmbeddingTable, items: EmbeddingTable) -> Self {
         match self {
-            TrainedModel::Mf(m) => TrainedModel::Mf(Mf::from_tables(m.config().clone(), users, items)),
+            TrainedModel::Mf(m) => {
+                TrainedModel::Mf(Mf::from_tables(m.config().clone(), users, items))
+            }
         }
     }
 
@@ -133,7 +137,10 @@ pub fn evaluate_model(
     exclude: &[&Interactions],
     ks: &[usize],
 ) -> Result<EvalReport> {
-    let opts = EvalOptions { ks: ks.to_vec(), ..EvalOptions::default() };
+    let opts = EvalOptions {
+        ks: ks.to_vec(),
+        ..EvalOptions::default()
+    };
     Ok(evaluate(scorer, split, exclude, &opts)?)
 }
 
@@ -196,7 +203,8 @@ pub fn train(
 
     for epoch in 1..=config.epochs {
         let started = Instant::now();
-        let mut shuffle_rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "shuffle", epoch as u64));
+        let mut shuffle_rng =
+            SamplerRng::seed_from_u64(derive_seed(config.seed, "shuffle", epoch as u64));
         order.shuffle(&mut shuffle_rng);
         let mut rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "sampler", epoch as u64));
         let (mut loss_sum, mut bpr_sum, mut reg_sum) = (0.0f64, 0.0f64, 0.0f64);
@@ -212,14 +220,22 @@ pub fn train(
                 } else {
                     None
                 };
-                let ctx = SampleContext { train: train_split, scorer, epoch: epoch - 1 };
+                let ctx = SampleContext {
+                    train: train_split,
+                    scorer,
+                    epoch: epoch - 1,
+                };
                 for &(u, i) in chunk {
                     users.push(u);
                     positives.push(i);
                     sampler.sample(u, i, k, &ctx, &mut rng, &mut negatives)?;
                 }
             }
-            let batch = TrainBatch { users: &users, positives: &positives, negatives: &negatives };
+            let batch = TrainBatch {
+                users: &users,
+                positives: &positives,
+                negatives: &negatives,
+            };
             let stats = match &mut model {
                 TrainedModel::Mf(m) => m.train_step(&batch)?,
             };

@@ -59,7 +59,16 @@ fn same_seed_same_result_other_seed_other_result() {
     let b = train(&data, &config(4), None, Progress::Quiet).unwrap();
     assert_eq!(a.test.to_map(), b.test.to_map());
     assert_eq!(a.model.tables().0, b.model.tables().0);
-    let c = train(&data, &TrainConfig { seed: 12, ..config(4) }, None, Progress::Quiet).unwrap();
+    let c = train(
+        &data,
+        &TrainConfig {
+            seed: 12,
+            ..config(4)
+        },
+        None,
+        Progress::Quiet,
+    )
+    .unwrap();
     assert_ne!(a.model.tables().0, c.model.tables().0);
 }
 

@@ -29,7 +29,10 @@ struct Evaluation {
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     let config_path = args.run.join(RunFiles::CONFIG);
     let text = std::fs::read_to_string(&config_path).with_context(|| {
-        format!("{}: cannot read; is this a run directory?", config_path.display())
+        format!(
+            "{}: cannot read; is this a run directory?",
+            config_path.display()
+        )
     })?;
     let config: RunConfig = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a run config", config_path.display()))?;
@@ -53,27 +56,44 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             }
         }
     } else {
-        tracing::warn!("{} is missing (unfinished run?); evaluating its best checkpoint", summary_path.display());
+        tracing::warn!(
+            "{} is missing (unfinished run?); evaluating its best checkpoint",
+            summary_path.display()
+        );
     }
 
     let ckpt = args.run.join(RunFiles::BEST);
     if !ckpt.exists() {
-        bail!("{}: no checkpoint; the run ended before its first evaluation", ckpt.display());
+        bail!(
+            "{}: no checkpoint; the run ended before its first evaluation",
+            ckpt.display()
+        );
     }
-    let model = TrainedModel::load(&config.train.model, &ckpt, dataset.n_users(), dataset.n_items())?;
+    let model = TrainedModel::load(
+        &config.train.model,
+        &ckpt,
+        dataset.n_users(),
+        dataset.n_items(),
+    )?;
     let ks = args.ks.clone().unwrap_or_else(|| config.train.ks.clone());
     let train_valid = dataset.train.union(&dataset.valid);
     let started = std::time::Instant::now();
     let valid = match args.on {
-        EvalSplitArg::Valid | EvalSplitArg::Both => {
-            Some(evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], &ks)?)
-        }
+        EvalSplitArg::Valid | EvalSplitArg::Both => Some(evaluate_model(
+            model.scorer(),
+            &dataset.valid,
+            &[&dataset.train],
+            &ks,
+        )?),
         EvalSplitArg::Test => None,
     };
     let test = match args.on {
-        EvalSplitArg::Test | EvalSplitArg::Both => {
-            Some(evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &ks)?)
-        }
+        EvalSplitArg::Test | EvalSplitArg::Both => Some(evaluate_model(
+            model.scorer(),
+            &dataset.test,
+            &[&train_valid],
+            &ks,
+        )?),
         EvalSplitArg::Valid => None,
     };
     let result = Evaluation {
@@ -90,13 +110,24 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!("run   {}", result.run);
-        println!("data  {} (fingerprint {})", result.dataset, result.fingerprint);
-        println!("users valid {}, test {}; {:.2}s", result.valid_users, result.test_users, result.seconds);
+        println!(
+            "data  {} (fingerprint {})",
+            result.dataset, result.fingerprint
+        );
+        println!(
+            "users valid {}, test {}; {:.2}s",
+            result.valid_users, result.test_users, result.seconds
+        );
         println!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
-        let names: Vec<&String> =
-            result.valid.as_ref().or(result.test.as_ref()).map_or(vec![], |m| m.keys().collect());
+        let names: Vec<&String> = result
+            .valid
+            .as_ref()
+            .or(result.test.as_ref())
+            .map_or(vec![], |m| m.keys().collect());
         let cell = |m: &Option<BTreeMap<String, f64>>, n: &String| {
-            m.as_ref().and_then(|m| m.get(n)).map_or("-".to_owned(), |v| format!("{v:.4}"))
+            m.as_ref()
+                .and_then(|m| m.get(n))
+                .map_or("-".to_owned(), |v| format!("{v:.4}"))
         };
         for name in names {
             println!(

@@ -55,10 +55,14 @@ impl DatasetInfo {
             provenance: d.provenance.clone(),
             n_users: d.n_users(),
             n_items: d.n_items(),
-            interactions: [("train", d.train.nnz()), ("valid", d.valid.nnz()), ("test", d.test.nnz())]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            interactions: [
+                ("train", d.train.nnz()),
+                ("valid", d.valid.nnz()),
+                ("test", d.test.nnz()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
         }
     }
 }
@@ -133,7 +137,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
             }
         }
     }
-    let ModelConfig::Mf(mf) = &mut cfg.model else { bail!("unsupported model") };
+    let ModelConfig::Mf(mf) = &mut cfg.model else {
+        bail!("unsupported model")
+    };
     if let Some(d) = args.dim {
         mf.dim = d;
     }
@@ -145,7 +151,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     }
     match (args.optimizer, args.lr) {
         (Some(OptimizerArg::Sgd), lr) => {
-            mf.optimizer = OptimizerConfig::Sgd { lr: lr.unwrap_or(0.5) };
+            mf.optimizer = OptimizerConfig::Sgd {
+                lr: lr.unwrap_or(0.5),
+            };
         }
         (Some(OptimizerArg::Adam), lr) => {
             mf.optimizer = OptimizerConfig::adam(lr.unwrap_or(1e-3));
@@ -162,8 +170,11 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     macro_rules! set {
         ($($field:ident),*) => {$( if let Some(v) = args.$field.clone() { cfg.$field = v; } )*};
     }
-    set!(batch_size, epochs, eval_every, patience, negatives, ks, monitor, seed);
-    cfg.validate().context("checking the training configuration")?;
+    set!(
+        batch_size, epochs, eval_every, patience, negatives, ks, monitor, seed
+    );
+    cfg.validate()
+        .context("checking the training configuration")?;
     Ok(cfg)
 }
 
@@ -198,10 +209,18 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
     let build = serde_json::to_value(build_info())?;
     run_dir.write_json(
         RunFiles::CONFIG,
-        &RunConfig { train: cfg.clone(), data: spec, build: build.clone() },
+        &RunConfig {
+            train: cfg.clone(),
+            data: spec,
+            build: build.clone(),
+        },
     )?;
 
-    let progress = if quiet { Progress::Quiet } else { Progress::Bar };
+    let progress = if quiet {
+        Progress::Quiet
+    } else {
+        Progress::Bar
+    };
     let outcome = train(&dataset, &cfg, Some(&mut run_dir), progress)
         .with_context(|| format!("training (run directory {})", out.display()))?;
 
@@ -243,12 +262,19 @@ fn print_summary(s: &Summary, out: &std::path::Path) {
         "data       {} ({} users, {} items; fingerprint {})",
         s.dataset.name, s.dataset.n_users, s.dataset.n_items, s.dataset.fingerprint
     );
-    println!("model      {} with sampler {} (seed {})", s.model, s.sampler, s.seed);
+    println!(
+        "model      {} with sampler {} (seed {})",
+        s.model, s.sampler, s.seed
+    );
     println!(
         "epochs     {} run, best {}{}",
         s.epochs_run,
         s.best_epoch,
-        if s.stopped_early { " (early stopped)" } else { "" }
+        if s.stopped_early {
+            " (early stopped)"
+        } else {
+            ""
+        }
     );
     println!(
         "speed      {:.0} triplets/s; train {:.1}s, eval {:.1}s, total {:.1}s",
