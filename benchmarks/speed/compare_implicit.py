@@ -220,7 +220,7 @@ def run_ours(binary: Path, data: Path, out: Path, epochs: int):
         res["train_error"] = f"unexpected train JSON ({e}): {tail(p.stdout)}"
         return res
 
-    cmd = [str(binary), "evaluate", str(out), "--split", "test", "--json"]
+    cmd = [str(binary), "evaluate", str(out), "--on", "test", "--json"]
     res["eval_cmd"] = " ".join(cmd)
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -332,7 +332,7 @@ def cmd_run(a):
         elif "eval_seconds" in ours:
             our_evals.append(ours["eval_seconds"])
             row("autosample", "eval_seconds", ours["eval_seconds"], "s",
-                f"evaluate --split test --json: seconds (full ranking @{K}, train+valid excluded)", rep)
+                f"evaluate --on test --json: seconds (full ranking @{K}, train+valid excluded)", rep)
             if ours.get("eval_users") is not None:
                 row("autosample", "eval_users", ours["eval_users"], "count", "test_users", rep)
             for m, v in sorted(ours.get("metrics", {}).items()):
@@ -479,7 +479,7 @@ def cmd_summarize(a):
     out.append(
         "- autosample: `timing.triplets_per_sec` from `autosample train --json` "
         "(every pair x negative update, sampling included, evaluation excluded); evaluation "
-        "time is `seconds` from `autosample evaluate RUN --split test --json` (data and "
+        "time is `seconds` from `autosample evaluate RUN --on test --json` (data and "
         "checkpoint loading excluded)."
     )
     out.append(

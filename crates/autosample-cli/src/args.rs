@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one model with one sampler, early-stopped on validation; test read once at the end.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Re-evaluate a finished run's best checkpoint on validation and test.
     Evaluate(EvaluateArgs),
     /// Inspect datasets.

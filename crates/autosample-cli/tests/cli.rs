@@ -1,5 +1,7 @@
 //! End-to-end tests of the `autosample` binary on tiny fixtures.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns unwrap too
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -110,7 +110,7 @@ pub fn loss_and_grads(
 ) -> Result<LossAndGrads> {
     let d = batch.dim;
     let b = batch.users.len();
-    let k = if b == 0 { 0 } else { batch.negatives.len() / b };
+    let k = batch.negatives.len().checked_div(b).unwrap_or(0);
     let n_u = batch.user_rows.len() / d;
     let n_i = batch.item_rows.len() / d;
     let user_leaf =

@@ -25,6 +25,6 @@ mod table;
 
 pub use device::{backend_name, training_device};
 pub use error::{ModelError, Result};
-pub use mf::{Mf, MfConfig, TrainBatch};
+pub use mf::{Mf, MfConfig, StepStats, StepTimings, TrainBatch};
 pub use optim::{OptimizerConfig, RowSparseOptimizer};
 pub use table::EmbeddingTable;

@@ -99,6 +99,18 @@ pub struct StepStats {
     pub reg: f32,
 }
 
+/// Cumulative seconds spent in each part of [`Mf::train_step`], for "where does the time go"
+/// reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepTimings {
+    /// Deduplicating ids and gathering rows.
+    pub gather: f64,
+    /// Building the loss graph in burn, forward and backward, reading the gradients.
+    pub loss_graph: f64,
+    /// The row-sparse optimizer updates.
+    pub optimizer: f64,
+}
+
 /// Reusable buffers that map a batch's ids to unique rows without hashing.
 #[derive(Debug, Clone)]
 struct Dedup {
@@ -148,6 +160,7 @@ pub struct Mf {
     user_dedup: Dedup,
     item_dedup: Dedup,
     step: u64,
+    timings: StepTimings,
 }
 
 impl Mf {
@@ -186,6 +199,7 @@ impl Mf {
             user_opt,
             item_opt,
             step: 0,
+            timings: StepTimings::default(),
         }
     }
 
@@ -209,6 +223,11 @@ impl Mf {
         self.step
     }
 
+    /// Where the training steps' time went so far.
+    pub fn timings(&self) -> StepTimings {
+        self.timings
+    }
+
     /// One optimisation step on a batch.
     ///
     /// # Errors
@@ -225,10 +244,11 @@ impl Mf {
             "users and positives differ in length"
         );
         assert!(
-            b > 0 && batch.negatives.len() % b == 0,
+            b > 0 && batch.negatives.len().is_multiple_of(b),
             "negatives must be K per pair"
         );
         let d = self.config.dim;
+        let t0 = std::time::Instant::now();
 
         let mut u_idx = Vec::with_capacity(b);
         let mut p_idx = Vec::with_capacity(b);
@@ -252,13 +272,18 @@ impl Mf {
             positives: &p_idx,
             negatives: &n_idx,
         };
+        let t1 = std::time::Instant::now();
         let result = loss_and_grads(&self.device, &gathered, self.config.l2, self.step);
+        let t2 = std::time::Instant::now();
+        self.timings.gather += (t1 - t0).as_secs_f64();
+        self.timings.loss_graph += (t2 - t1).as_secs_f64();
         let out = match result {
             Ok(lg) => {
                 self.user_opt
                     .update(&mut self.users, &self.user_dedup.unique, &lg.user_grads);
                 self.item_opt
                     .update(&mut self.items, &self.item_dedup.unique, &lg.item_grads);
+                self.timings.optimizer += t2.elapsed().as_secs_f64();
                 self.step += 1;
                 Ok(StepStats {
                     loss: lg.loss,

@@ -98,7 +98,7 @@ impl OptimizerConfig {
                         "adam betas must lie in [0, 1), got {beta1}, {beta2}"
                     ));
                 }
-                if !(eps > 0.0) {
+                if eps.is_nan() || eps <= 0.0 {
                     return bad(format!("adam eps must be positive, got {eps}"));
                 }
             }

@@ -4,6 +4,8 @@
 //! same loss is built over the *whole* tables and burn's dense gradient must agree row by row
 //! (and be zero on rows the batch does not touch). A closed-form check pins the formula itself.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns unwrap too
+
 use autosample_models::bpr::{GatheredBatch, bpr_loss, index_tensor, loss_and_grads};
 use autosample_models::{EmbeddingTable, training_device};
 use burn::tensor::{Tensor, TensorData};

@@ -1,5 +1,7 @@
 //! MF training and checkpoints.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns unwrap too
+
 use autosample_models::checkpoint::{load_tables, save_tables};
 use autosample_models::{Mf, MfConfig, OptimizerConfig, TrainBatch};
 

@@ -121,6 +121,21 @@ pub struct TrainOutcome {
     pub triplets: u64,
     /// Every epoch's record.
     pub history: Vec<EpochRecord>,
+    /// Where the training time went.
+    pub breakdown: TimeBreakdown,
+}
+
+/// Where the training time went, in seconds over the whole run.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct TimeBreakdown {
+    /// Filling batches and drawing their negatives.
+    pub sampling: f64,
+    /// Deduplicating the batch's ids and gathering rows.
+    pub gather: f64,
+    /// The burn loss graph: forward, backward, reading gradients.
+    pub loss_graph: f64,
+    /// Row-sparse optimizer updates.
+    pub optimizer: f64,
 }
 
 impl TrainOutcome {
@@ -200,6 +215,7 @@ pub fn train(
     let (mut train_seconds, mut eval_seconds, mut triplets) = (0.0, 0.0, 0u64);
     let mut stopped_early = false;
     let mut epochs_run = 0;
+    let mut sampling_seconds = 0.0;
 
     for epoch in 1..=config.epochs {
         let started = Instant::now();
@@ -209,6 +225,7 @@ pub fn train(
         let mut rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "sampler", epoch as u64));
         let (mut loss_sum, mut bpr_sum, mut reg_sum) = (0.0f64, 0.0f64, 0.0f64);
         for chunk in order.chunks(config.batch_size) {
+            let sampling_started = Instant::now();
             users.clear();
             positives.clear();
             negatives.clear();
@@ -231,6 +248,7 @@ pub fn train(
                     sampler.sample(u, i, k, &ctx, &mut rng, &mut negatives)?;
                 }
             }
+            sampling_seconds += sampling_started.elapsed().as_secs_f64();
             let batch = TrainBatch {
                 users: &users,
                 positives: &positives,
@@ -318,6 +336,15 @@ pub fn train(
     }
     bar.finish_and_clear();
 
+    let step_times = match &model {
+        TrainedModel::Mf(m) => m.timings(),
+    };
+    let breakdown = TimeBreakdown {
+        sampling: sampling_seconds,
+        gather: step_times.gather,
+        loss_graph: step_times.loss_graph,
+        optimizer: step_times.optimizer,
+    };
     let (best_epoch, _, best_valid, users_t, items_t) =
         best.expect("the last epoch is always evaluated, so a best exists");
     let model = model.with_tables(users_t, items_t);
@@ -334,5 +361,6 @@ pub fn train(
         eval_seconds,
         triplets,
         history,
+        breakdown,
     })
 }

@@ -1,5 +1,7 @@
 //! The training loop on synthetic data: it learns, it is deterministic, it stops early.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns unwrap too
+
 use autosample_data::synthetic::{SyntheticConfig, generate};
 use autosample_models::{MfConfig, OptimizerConfig};
 use autosample_train::{ModelConfig, Progress, TrainConfig, train};
@@ -13,7 +15,7 @@ fn small() -> autosample_data::Dataset {
         seed: 3,
         ..SyntheticConfig::default()
     };
-    generate(&cfg).unwrap()
+    generate(&cfg).expect("valid synthetic config")
 }
 
 fn config(epochs: usize) -> TrainConfig {

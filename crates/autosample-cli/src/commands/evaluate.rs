@@ -41,8 +41,10 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
 
     // The split must be the one the model was selected on, or the numbers mean nothing.
     let summary_path = args.run.join(RunFiles::SUMMARY);
-    if let Ok(text) = std::fs::read_to_string(&summary_path) {
-        if let Ok(summary) = serde_json::from_str::<Summary>(&text) {
+    match std::fs::read_to_string(&summary_path) {
+        Ok(text) => {
+            let summary: Summary = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a run summary", summary_path.display()))?;
             if summary.dataset.fingerprint != dataset.fingerprint() {
                 bail!(
                     "the data differs from the run's (fingerprint {} here, {} in {}): different \
@@ -55,11 +57,10 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 );
             }
         }
-    } else {
-        tracing::warn!(
+        Err(_) => tracing::warn!(
             "{} is missing (unfinished run?); evaluating its best checkpoint",
             summary_path.display()
-        );
+        ),
     }
 
     let ckpt = args.run.join(RunFiles::BEST);

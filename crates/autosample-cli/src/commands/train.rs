@@ -113,6 +113,9 @@ pub struct Timing {
     pub triplets: u64,
     /// Training triples per second (sampling included, evaluation excluded).
     pub triplets_per_sec: f64,
+    /// Where the training seconds went.
+    #[serde(default)]
+    pub breakdown: autosample_train::TimeBreakdown,
 }
 
 fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
@@ -243,6 +246,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
             total_seconds: started.elapsed().as_secs_f64(),
             triplets: outcome.triplets,
             triplets_per_sec: outcome.triplets_per_sec(),
+            breakdown: outcome.breakdown,
         },
         finished_at_unix: utc_stamp().0,
     };
