@@ -309,14 +309,25 @@ impl Mf {
     }
 }
 
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 impl Scorer for Mf {
-    fn score(&self, user: UserId, item: ItemId) -> f32 {
-        dot(self.users.row(user as usize), self.items.row(item as usize))
+    fn dim(&self) -> usize {
+        self.config.dim
+    }
+
+    fn user_layer(&self, _layer: usize, user: UserId) -> &[f32] {
+        self.users.row(user as usize)
+    }
+
+    fn item_layer(&self, _layer: usize, item: ItemId) -> &[f32] {
+        self.items.row(item as usize)
+    }
+
+    fn user_vec(&self, user: UserId) -> &[f32] {
+        self.users.row(user as usize)
+    }
+
+    fn item_vec(&self, item: ItemId) -> &[f32] {
+        self.items.row(item as usize)
     }
 }
 

@@ -1,4 +1,5 @@
-//! The [`NegativeSampler`] and [`Scorer`] traits and the context a sampler reads.
+//! The [`NegativeSampler`] and [`Scorer`] traits, the context a sampler reads and the
+//! [`Negatives`] it writes.
 
 use autosample_data::{Interactions, ItemId, UserId};
 
@@ -8,17 +9,89 @@ use crate::Result;
 /// and rand version, unlike `StdRng`).
 pub type SamplerRng = rand_chacha::ChaCha8Rng;
 
-/// The current model's view that hard-negative samplers need: a score for `(user, item)`.
-/// Models implement it; samplers only read it.
+/// The current model as hard-negative samplers see it: embeddings per propagation layer and
+/// the pooled embeddings that scores are inner products of. Models implement it; samplers only
+/// read it, so this crate never depends on burn.
+///
+/// Layer 0 is the ego (trainable) embedding; MF has one layer, LightGCN with `L` hops has
+/// `L + 1`. Scores are `⟨user_vec(u), item_vec(i)⟩`.
 pub trait Scorer: Sync {
+    /// Embedding width.
+    fn dim(&self) -> usize;
+
+    /// Number of layers, including layer 0 (1 for MF).
+    fn n_layers(&self) -> usize {
+        1
+    }
+
+    /// User `u`'s embedding at `layer`.
+    fn user_layer(&self, layer: usize, user: UserId) -> &[f32];
+
+    /// Item `i`'s embedding at `layer`.
+    fn item_layer(&self, layer: usize, item: ItemId) -> &[f32];
+
+    /// The pooled user embedding used for scoring (layer 0 for MF, the layer mean for LightGCN).
+    fn user_vec(&self, user: UserId) -> &[f32];
+
+    /// The pooled item embedding used for scoring.
+    fn item_vec(&self, item: ItemId) -> &[f32];
+
     /// Score of `item` for `user` under the current parameters (higher = more relevant).
-    fn score(&self, user: UserId, item: ItemId) -> f32;
+    fn score(&self, user: UserId, item: ItemId) -> f32 {
+        dot(self.user_vec(user), self.item_vec(item))
+    }
 
     /// Scores of several items for one user; `out.len() == items.len()`.
     fn score_items(&self, user: UserId, items: &[ItemId], out: &mut [f32]) {
+        let u = self.user_vec(user);
         for (o, &i) in out.iter_mut().zip(items) {
-            *o = self.score(user, i);
+            *o = dot(u, self.item_vec(i));
         }
+    }
+}
+
+/// Inner product.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The training pairs of one mini-batch.
+#[derive(Debug, Clone, Copy)]
+pub struct PairBatch<'a> {
+    /// Users, `[B]`.
+    pub users: &'a [UserId],
+    /// Their positive items, `[B]`.
+    pub positives: &'a [ItemId],
+}
+
+impl PairBatch<'_> {
+    /// Number of pairs `B`.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+/// Uniform non-positive candidates drawn once per step and shared by every two-pass sampler of
+/// a search (DNS, DNS(M,N), MixGCF, AHNS, CNS start from `M` uniform candidates), so that the
+/// candidates are drawn once instead of once per sampler.
+#[derive(Debug, Clone, Default)]
+pub struct CandidatePool {
+    /// Candidates per pair.
+    pub per_pair: usize,
+    /// `[B · per_pair]`: pair `b`'s candidates are `items[b·per_pair .. (b+1)·per_pair]`.
+    pub items: Vec<ItemId>,
+}
+
+impl CandidatePool {
+    /// Pair `b`'s candidates.
+    pub fn of(&self, b: usize) -> &[ItemId] {
+        &self.items[b * self.per_pair..(b + 1) * self.per_pair]
     }
 }
 
@@ -29,36 +102,145 @@ pub struct SampleContext<'a> {
     pub train: &'a Interactions,
     /// The current model, for samplers that score candidates; `None` for static samplers.
     pub scorer: Option<&'a dyn Scorer>,
-    /// The current epoch (0-based), for samplers with schedules.
+    /// The current epoch (0-based), for samplers with schedules (SRNS, DENS warm-up, CNS).
     pub epoch: usize,
+    /// Planned number of epochs, for curricula defined over the run (CNS).
+    pub total_epochs: usize,
+    /// A shared uniform candidate pool, when the caller drew one.
+    pub pool: Option<&'a CandidatePool>,
 }
 
-/// A negative sampler: draws items a user has not interacted with in the training split.
+impl<'a> SampleContext<'a> {
+    /// A context with no scorer and no pool, at epoch 0 of 1.
+    pub fn new(train: &'a Interactions) -> Self {
+        Self {
+            train,
+            scorer: None,
+            epoch: 0,
+            total_epochs: 1,
+            pool: None,
+        }
+    }
+}
+
+/// Negatives of one batch: real items, or synthetic embeddings defined by mixing (MixGCF).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Negatives {
+    /// `K` item ids per pair, row-major `[B · K]`.
+    Items {
+        /// Negatives per pair.
+        k: usize,
+        /// The items.
+        items: Vec<ItemId>,
+    },
+    /// Synthetic negatives (MixGCF positive + hop mixing): for pair `b`, negative `k`, layer
+    /// `l`, the negative's layer-`l` embedding is
+    /// `pos_weight · e_pos⁽ˡ⁾ + (1 − pos_weight) · e_cand⁽ˡ⁾`, and the negative is pooled over
+    /// layers like a real item. Indexing of both vectors: `(b·K + k)·layers + l`.
+    Mixed {
+        /// Negatives per pair.
+        k: usize,
+        /// Layers per negative (the model's [`Scorer::n_layers`]).
+        layers: usize,
+        /// The candidate chosen for each (pair, negative, layer).
+        candidates: Vec<ItemId>,
+        /// The positive's mixing weight `a⁽ˡ⁾ ∈ [0, 1)` for each (pair, negative, layer).
+        pos_weight: Vec<f32>,
+    },
+}
+
+impl Default for Negatives {
+    fn default() -> Self {
+        Negatives::Items {
+            k: 0,
+            items: Vec::new(),
+        }
+    }
+}
+
+impl Negatives {
+    /// Negatives per pair.
+    pub fn k(&self) -> usize {
+        match self {
+            Negatives::Items { k, .. } | Negatives::Mixed { k, .. } => *k,
+        }
+    }
+
+    /// Clears the buffers (keeping their capacity) and sets the item kind with `k` per pair.
+    pub fn reset_items(&mut self, k: usize) -> &mut Vec<ItemId> {
+        if !matches!(self, Negatives::Items { .. }) {
+            *self = Negatives::Items {
+                k,
+                items: Vec::new(),
+            };
+        }
+        match self {
+            Negatives::Items { k: kk, items } => {
+                *kk = k;
+                items.clear();
+                items
+            }
+            Negatives::Mixed { .. } => unreachable!("set to Items just above"),
+        }
+    }
+
+    /// The item ids, when the negatives are items.
+    pub fn items(&self) -> Option<&[ItemId]> {
+        match self {
+            Negatives::Items { items, .. } => Some(items),
+            Negatives::Mixed { .. } => None,
+        }
+    }
+}
+
+/// The kind of negatives a sampler produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NegativeKind {
+    /// Item ids.
+    Items,
+    /// Synthetic mixed embeddings ([`Negatives::Mixed`]).
+    Mixed,
+}
+
+/// A negative sampler: for each training pair of a batch, `K` negatives that are not training
+/// positives of the pair's user.
 ///
-/// `&self` so that one sampler can serve parallel workers; each worker brings its own RNG.
-/// Object-safe, so a search can hold `Vec<Box<dyn NegativeSampler>>`.
-pub trait NegativeSampler: Send + Sync {
+/// `&mut self` lets samplers keep state across steps and epochs (SRNS's per-user memory);
+/// samplers parallelise internally over the batch with deterministic per-chunk RNG streams, so
+/// the draws depend on the seed alone, not on the thread count.
+pub trait NegativeSampler: Send {
     /// Stable name; equals the `type` tag of its config.
     fn name(&self) -> &'static str;
-
-    /// Appends `n` negatives for the training pair `(user, positive)` to `out`.
-    ///
-    /// Never yields a training positive of `user`. Returns
-    /// [`crate::SamplerError::UserHasNoNegatives`] when the user has no negative item at all.
-    fn sample(
-        &self,
-        user: UserId,
-        positive: ItemId,
-        n: usize,
-        ctx: &SampleContext<'_>,
-        rng: &mut SamplerRng,
-        out: &mut Vec<ItemId>,
-    ) -> Result<()>;
 
     /// Whether [`SampleContext::scorer`] must be set.
     fn needs_scorer(&self) -> bool {
         false
     }
+
+    /// What [`NegativeSampler::sample_batch`] writes.
+    fn kind(&self) -> NegativeKind {
+        NegativeKind::Items
+    }
+
+    /// Called once at the start of every epoch, before its first batch.
+    fn start_epoch(&mut self, _ctx: &SampleContext<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Writes `k` negatives for every pair of `batch` into `out`.
+    ///
+    /// Never yields a training positive of the pair's user as an item negative (nor as a
+    /// MixGCF candidate). Returns [`crate::SamplerError::UserHasNoNegatives`] when a user has
+    /// no negative item at all, and [`crate::SamplerError::MissingScorer`] when a scorer is
+    /// needed but absent.
+    fn sample_batch(
+        &mut self,
+        batch: &PairBatch<'_>,
+        k: usize,
+        ctx: &SampleContext<'_>,
+        rng: &mut SamplerRng,
+        out: &mut Negatives,
+    ) -> Result<()>;
 }
 
 /// The `r`-th (0-based) item id that is *not* in `positives` (sorted ascending, unique).

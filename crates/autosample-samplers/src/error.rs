@@ -17,6 +17,12 @@ pub enum SamplerError {
         /// Number of items.
         n_items: usize,
     },
+    /// A sampler that scores candidates was called without the model.
+    #[error("sampler `{sampler}` scores candidates with the model, but no scorer was given")]
+    MissingScorer {
+        /// The sampler's name.
+        sampler: &'static str,
+    },
     /// A sampler spec or config could not be understood.
     #[error("invalid sampler spec {spec:?}: {message}")]
     InvalidSpec {

@@ -15,7 +15,10 @@ mod config;
 mod error;
 mod uniform;
 
-pub use base::{NegativeSampler, SampleContext, SamplerRng, Scorer, nth_non_positive};
+pub use base::{
+    CandidatePool, NegativeKind, NegativeSampler, Negatives, PairBatch, SampleContext, SamplerRng,
+    Scorer, dot, nth_non_positive,
+};
 pub use config::SamplerConfig;
 pub use error::{Result, SamplerError};
 pub use uniform::UniformSampler;

@@ -9,10 +9,13 @@
 //! complement directly ([`crate::nth_non_positive`]). Both give exactly the uniform distribution
 //! over non-positives.
 
-use autosample_data::{ItemId, UserId};
+use autosample_data::{Interactions, ItemId};
 use rand::RngExt;
 
-use crate::{NegativeSampler, Result, SampleContext, SamplerError, SamplerRng, nth_non_positive};
+use crate::{
+    CandidatePool, NegativeSampler, Negatives, PairBatch, Result, SampleContext, SamplerError,
+    SamplerRng, nth_non_positive,
+};
 
 /// Uniform negatives over the items the user has not interacted with.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,39 +49,68 @@ impl NegativeSampler for UniformSampler {
         "uniform"
     }
 
-    fn sample(
-        &self,
-        user: UserId,
-        _positive: ItemId,
-        n: usize,
+    fn sample_batch(
+        &mut self,
+        batch: &PairBatch<'_>,
+        k: usize,
         ctx: &SampleContext<'_>,
         rng: &mut SamplerRng,
-        out: &mut Vec<ItemId>,
+        out: &mut Negatives,
     ) -> Result<()> {
-        let positives = ctx.train.items(user);
+        let items = out.reset_items(k);
         let n_items = ctx.train.n_items();
-        for _ in 0..n {
-            match Self::draw(positives, n_items, rng) {
-                Some(j) => out.push(j),
-                None => return Err(SamplerError::UserHasNoNegatives { user, n_items }),
+        items.reserve(batch.len() * k);
+        for &user in batch.users {
+            let positives = ctx.train.items(user);
+            for _ in 0..k {
+                match Self::draw(positives, n_items, rng) {
+                    Some(j) => items.push(j),
+                    None => return Err(SamplerError::UserHasNoNegatives { user, n_items }),
+                }
             }
         }
         Ok(())
     }
 }
 
+impl CandidatePool {
+    /// Draws `per_pair` uniform non-positive candidates for every pair of `batch`.
+    pub fn draw(
+        batch: &PairBatch<'_>,
+        per_pair: usize,
+        train: &Interactions,
+        rng: &mut SamplerRng,
+    ) -> Result<Self> {
+        let mut items = Vec::with_capacity(batch.len() * per_pair);
+        let n_items = train.n_items();
+        for &user in batch.users {
+            let positives = train.items(user);
+            for _ in 0..per_pair {
+                match UniformSampler::draw(positives, n_items, rng) {
+                    Some(j) => items.push(j),
+                    None => return Err(SamplerError::UserHasNoNegatives { user, n_items }),
+                }
+            }
+        }
+        Ok(Self { per_pair, items })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autosample_data::Interactions;
     use rand::SeedableRng;
 
-    fn ctx(train: &Interactions) -> SampleContext<'_> {
-        SampleContext {
-            train,
-            scorer: None,
-            epoch: 0,
-        }
+    fn draw(train: &Interactions, user: u32, n: usize, rng: &mut SamplerRng) -> Result<Vec<u32>> {
+        let users = vec![user; n];
+        let positives = vec![0; n];
+        let batch = PairBatch {
+            users: &users,
+            positives: &positives,
+        };
+        let mut out = Negatives::default();
+        UniformSampler.sample_batch(&batch, 1, &SampleContext::new(train), rng, &mut out)?;
+        Ok(out.items().unwrap().to_vec())
     }
 
     #[test]
@@ -91,10 +123,7 @@ mod tests {
         );
         let mut rng = SamplerRng::seed_from_u64(1);
         for (user, allowed) in [(0u32, vec![3u32, 6]), (1, vec![0, 1, 2, 4, 5, 6, 7])] {
-            let mut out = Vec::new();
-            UniformSampler
-                .sample(user, 0, 7000, &ctx(&train), &mut rng, &mut out)
-                .unwrap();
+            let out = draw(&train, user, 7000, &mut rng).unwrap();
             assert_eq!(out.len(), 7000);
             let mut counts = [0usize; 8];
             for &j in &out {
@@ -115,17 +144,10 @@ mod tests {
     #[test]
     fn same_seed_same_draws_and_full_user_errors() {
         let train = Interactions::from_pairs(2, 3, &[(0, 0), (1, 0), (1, 1), (1, 2)]);
-        let draw = |seed| {
-            let mut rng = SamplerRng::seed_from_u64(seed);
-            let mut out = Vec::new();
-            UniformSampler
-                .sample(0, 0, 50, &ctx(&train), &mut rng, &mut out)
-                .unwrap();
-            out
-        };
-        assert_eq!(draw(5), draw(5));
-        let mut rng = SamplerRng::seed_from_u64(0);
-        let err = UniformSampler.sample(1, 0, 1, &ctx(&train), &mut rng, &mut Vec::new());
+        let run = |seed| draw(&train, 0, 50, &mut SamplerRng::seed_from_u64(seed)).unwrap();
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+        let err = draw(&train, 1, 1, &mut SamplerRng::seed_from_u64(0));
         assert!(matches!(
             err,
             Err(SamplerError::UserHasNoNegatives {
@@ -133,5 +155,19 @@ mod tests {
                 n_items: 3
             })
         ));
+    }
+
+    #[test]
+    fn candidate_pool_has_per_pair_non_positives() {
+        let train = Interactions::from_pairs(2, 10, &[(0, 0), (0, 1), (1, 9)]);
+        let batch = PairBatch {
+            users: &[0, 1],
+            positives: &[0, 9],
+        };
+        let pool =
+            CandidatePool::draw(&batch, 16, &train, &mut SamplerRng::seed_from_u64(3)).unwrap();
+        assert_eq!(pool.items.len(), 32);
+        assert!(pool.of(0).iter().all(|&j| j > 1));
+        assert!(pool.of(1).iter().all(|&j| j != 9));
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use autosample_data::{Dataset, Interactions, ItemId, UserId};
 use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
 use autosample_models::{EmbeddingTable, Mf, TrainBatch, checkpoint};
-use autosample_samplers::{SampleContext, SamplerRng, Scorer};
+use autosample_samplers::{Negatives, PairBatch, SampleContext, SamplerRng, Scorer};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -193,7 +193,7 @@ pub fn train(
         dataset.n_items(),
         derive_seed(config.seed, "init", 0),
     )?;
-    let sampler = config.sampler.build();
+    let mut sampler = config.sampler.build();
     let k = config.negatives;
     let n_batches = pairs.len().div_ceil(config.batch_size);
     tracing::info!(
@@ -208,7 +208,7 @@ pub fn train(
     let mut order = pairs;
     let mut users = Vec::with_capacity(config.batch_size);
     let mut positives = Vec::with_capacity(config.batch_size);
-    let mut negatives = Vec::with_capacity(config.batch_size * k);
+    let mut negatives = Negatives::default();
     let mut history = Vec::new();
     let mut best: Option<(usize, f64, EvalReport, EmbeddingTable, EmbeddingTable)> = None;
     let mut since_best = 0usize;
@@ -224,11 +224,24 @@ pub fn train(
         order.shuffle(&mut shuffle_rng);
         let mut rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "sampler", epoch as u64));
         let (mut loss_sum, mut bpr_sum, mut reg_sum) = (0.0f64, 0.0f64, 0.0f64);
+        {
+            let ctx = SampleContext {
+                train: train_split,
+                scorer: None,
+                epoch: epoch - 1,
+                total_epochs: config.epochs,
+                pool: None,
+            };
+            sampler.start_epoch(&ctx)?;
+        }
         for chunk in order.chunks(config.batch_size) {
             let sampling_started = Instant::now();
             users.clear();
             positives.clear();
-            negatives.clear();
+            for &(u, i) in chunk {
+                users.push(u);
+                positives.push(i);
+            }
             {
                 let scorer: Option<&dyn Scorer> = if sampler.needs_scorer() {
                     match &model {
@@ -241,18 +254,27 @@ pub fn train(
                     train: train_split,
                     scorer,
                     epoch: epoch - 1,
+                    total_epochs: config.epochs,
+                    pool: None,
                 };
-                for &(u, i) in chunk {
-                    users.push(u);
-                    positives.push(i);
-                    sampler.sample(u, i, k, &ctx, &mut rng, &mut negatives)?;
-                }
+                let pairs = PairBatch {
+                    users: &users,
+                    positives: &positives,
+                };
+                sampler.sample_batch(&pairs, k, &ctx, &mut rng, &mut negatives)?;
             }
             sampling_seconds += sampling_started.elapsed().as_secs_f64();
+            let Some(negative_items) = negatives.items() else {
+                return Err(TrainError::Config(format!(
+                    "sampler {} produces synthetic negatives, which model {} cannot take",
+                    config.sampler.spec(),
+                    config.model.name()
+                )));
+            };
             let batch = TrainBatch {
                 users: &users,
                 positives: &positives,
-                negatives: &negatives,
+                negatives: negative_items,
             };
             let stats = match &mut model {
                 TrainedModel::Mf(m) => m.train_step(&batch)?,
