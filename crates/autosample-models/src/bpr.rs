@@ -41,6 +41,19 @@ pub struct GatheredBatch<'a> {
     pub positives: &'a [u32],
     /// Per pair, K entries: indices of its negatives in `item_rows`.
     pub negatives: &'a [u32],
+    /// For graph models: the *ego* (layer-0) rows of the same users and items, on which the
+    /// L2 term is taken (LightGCN regularises the ego embeddings, while scores use the
+    /// propagated ones). `None` regularises `user_rows`/`item_rows` themselves (MF).
+    pub ego: Option<EgoRows<'a>>,
+}
+
+/// Layer-0 rows of a graph model's batch, in the same order as the scored rows.
+#[derive(Debug, Clone, Copy)]
+pub struct EgoRows<'a> {
+    /// `[n_user_rows, dim]`.
+    pub user_rows: &'a [f32],
+    /// `[n_item_rows, dim]`.
+    pub item_rows: &'a [f32],
 }
 
 /// Loss value and its gradient with respect to every gathered row.
@@ -56,6 +69,8 @@ pub struct LossAndGrads {
     pub user_grads: Vec<f32>,
     /// `∂L/∂item_rows`, `[n_item_rows, dim]`.
     pub item_grads: Vec<f32>,
+    /// `∂L/∂ego.user_rows` and `∂L/∂ego.item_rows` when ego rows were given.
+    pub ego_grads: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 /// The loss tensors built from user and item leaves (any rows; the indices pick from them).
@@ -70,6 +85,7 @@ pub struct LossAndGrads {
 pub fn bpr_loss(
     user_leaf: Tensor<2>,
     item_leaf: Tensor<2>,
+    ego: Option<(Tensor<2>, Tensor<2>)>,
     users: Tensor<1, Int>,
     positives: Tensor<1, Int>,
     negatives: Tensor<1, Int>,
@@ -78,6 +94,13 @@ pub fn bpr_loss(
 ) -> (Tensor<1>, Tensor<1>) {
     let [b] = users.dims();
     let [_, d] = user_leaf.dims();
+    let (reg_u, reg_i) = match ego {
+        Some((eu, ei)) => (eu, ei),
+        None => (user_leaf.clone(), item_leaf.clone()),
+    };
+    let reg_sq = reg_u.select(0, users.clone()).square().sum()
+        + reg_i.clone().select(0, positives.clone()).square().sum()
+        + reg_i.select(0, negatives.clone()).square().sum();
     let u = user_leaf.select(0, users); // [B, d]
     let p = item_leaf.clone().select(0, positives); // [B, d]
     let n = item_leaf.select(0, negatives).reshape([b, k, d]); // [B, K, d]
@@ -91,8 +114,7 @@ pub fn bpr_loss(
     let m = x.clone().max_dim(1).clamp_min(0.0).detach(); // [B, 1]
     let lse = m.clone() + (m.clone().neg().exp() + (x - m).exp().sum_dim(1)).log(); // [B, 1]
     let bpr = lse.mean();
-    let sq = u.square().sum() + p.square().sum() + n.square().sum();
-    let reg = sq.mul_scalar(l2 / 2.0 / b as f64);
+    let reg = reg_sq.mul_scalar(l2 / 2.0 / b as f64);
     (bpr, reg)
 }
 
@@ -119,9 +141,18 @@ pub fn loss_and_grads(
     let item_leaf =
         Tensor::<2>::from_data(TensorData::new(batch.item_rows.to_vec(), [n_i, d]), device)
             .require_grad();
+    let ego_leaves = batch.ego.map(|e| {
+        (
+            Tensor::<2>::from_data(TensorData::new(e.user_rows.to_vec(), [n_u, d]), device)
+                .require_grad(),
+            Tensor::<2>::from_data(TensorData::new(e.item_rows.to_vec(), [n_i, d]), device)
+                .require_grad(),
+        )
+    });
     let (bpr, reg) = bpr_loss(
         user_leaf.clone(),
         item_leaf.clone(),
+        ego_leaves.clone(),
         index_tensor(batch.users, device),
         index_tensor(batch.positives, device),
         index_tensor(batch.negatives, device),
@@ -141,12 +172,15 @@ pub fn loss_and_grads(
     let grads = loss.backward();
     let user_grads = grad_vec(&user_leaf, &grads, n_u * d);
     let item_grads = grad_vec(&item_leaf, &grads, n_i * d);
+    let ego_grads = ego_leaves
+        .map(|(eu, ei)| (grad_vec(&eu, &grads, n_u * d), grad_vec(&ei, &grads, n_i * d)));
     Ok(LossAndGrads {
         loss: loss_v,
         bpr: bpr_v,
         reg: reg_v,
         user_grads,
         item_grads,
+        ego_grads,
     })
 }
 

@@ -271,6 +271,7 @@ impl Mf {
             users: &u_idx,
             positives: &p_idx,
             negatives: &n_idx,
+            ego: None,
         };
         let t1 = std::time::Instant::now();
         let result = loss_and_grads(&self.device, &gathered, self.config.l2, self.step);
