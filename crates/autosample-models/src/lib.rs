@@ -19,12 +19,15 @@ pub mod bpr;
 pub mod checkpoint;
 mod device;
 mod error;
+pub mod graph;
+mod lightgcn;
 mod mf;
 mod optim;
 mod table;
 
 pub use device::{backend_name, training_device};
 pub use error::{ModelError, Result};
+pub use lightgcn::{LightGcn, LightGcnConfig};
 pub use mf::{Mf, MfConfig, StepStats, StepTimings, TrainBatch};
 pub use optim::{OptimizerConfig, RowSparseOptimizer};
 pub use table::EmbeddingTable;

@@ -113,14 +113,14 @@ pub struct StepTimings {
 
 /// Reusable buffers that map a batch's ids to unique rows without hashing.
 #[derive(Debug, Clone)]
-struct Dedup {
+pub(crate) struct Dedup {
     /// `slot[id]` = compact index of `id` in the current batch, or `u32::MAX`.
     slot: Vec<u32>,
-    unique: Vec<u32>,
+    pub(crate) unique: Vec<u32>,
 }
 
 impl Dedup {
-    fn new(rows: usize) -> Self {
+    pub(crate) fn new(rows: usize) -> Self {
         Self {
             slot: vec![u32::MAX; rows],
             unique: Vec::new(),
@@ -129,7 +129,7 @@ impl Dedup {
 
     /// Compact indices of `ids` into `out`; the unique ids, in first-seen order, stay in
     /// `self.unique` until [`Dedup::reset`].
-    fn map(&mut self, ids: &[u32], out: &mut Vec<u32>) {
+    pub(crate) fn map(&mut self, ids: &[u32], out: &mut Vec<u32>) {
         for &id in ids {
             let s = &mut self.slot[id as usize];
             if *s == u32::MAX {
@@ -140,7 +140,7 @@ impl Dedup {
         }
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         for &id in &self.unique {
             self.slot[id as usize] = u32::MAX;
         }

@@ -1,0 +1,395 @@
+//! [`LightGcn`]: LightGCN (He et al., SIGIR 2020, arXiv 2002.02126).
+//!
+//! Ego embeddings `E⁽⁰⁾` of all users and items (one table, users first) are propagated over
+//! the normalised adjacency, `E⁽ᵏ⁾ = Â E⁽ᵏ⁻¹⁾` for `k = 1..L`, and pooled by the layer mean
+//! `E = (1/(L+1)) Σₖ E⁽ᵏ⁾` (eq. 8 with αₖ = 1/(L+1)); scores are `⟨e_u, e_i⟩` on the pooled
+//! embeddings. The BPR loss is taken on the pooled rows of the batch, the L2 term on its ego
+//! rows (as the official code's `regularizer / batch_size`).
+//!
+//! A step propagates forward with the hand CSR product ([`crate::graph`]), differentiates the
+//! loss over the batch's gathered pooled rows with burn, scatters those row gradients into `G`
+//! and pulls them back through the propagation: because `Â` is symmetric,
+//! `∂L/∂E⁽⁰⁾ = (1/(L+1)) Σₖ Âᵏ G`, computed by Horner's rule (`acc ← Â·acc + G`, `L` times).
+//! After `L` hops the gradient touches most rows, so the optimizer updates the whole table.
+
+use autosample_data::{Interactions, ItemId, UserId};
+use autosample_metrics::{DotScorer, RankingScorer};
+use autosample_samplers::Scorer;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::bpr::{EgoRows, GatheredBatch, loss_and_grads};
+use crate::graph::NormalizedAdjacency;
+use crate::mf::Dedup;
+use crate::{
+    EmbeddingTable, ModelError, OptimizerConfig, Result, RowSparseOptimizer, StepStats,
+    StepTimings, TrainBatch,
+};
+
+/// LightGCN hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LightGcnConfig {
+    /// Embedding width (default 64).
+    #[serde(default = "default_dim")]
+    pub dim: usize,
+    /// Propagation layers `L` (default 3, the paper's setting for its headline numbers).
+    #[serde(default = "default_layers")]
+    pub layers: usize,
+    /// Standard deviation of the N(0, σ²) initialisation (default 0.1, as the official code).
+    #[serde(default = "default_init_std")]
+    pub init_std: f32,
+    /// L2 coefficient on the batch's ego embeddings (default 1e-4).
+    #[serde(default = "default_l2")]
+    pub l2: f64,
+    /// Optimizer of the ego table (default Adam, lr 1e-3).
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+}
+
+fn default_dim() -> usize {
+    64
+}
+fn default_layers() -> usize {
+    3
+}
+fn default_init_std() -> f32 {
+    0.1
+}
+fn default_l2() -> f64 {
+    1e-4
+}
+
+impl Default for LightGcnConfig {
+    fn default() -> Self {
+        Self {
+            dim: default_dim(),
+            layers: default_layers(),
+            init_std: default_init_std(),
+            l2: default_l2(),
+            optimizer: OptimizerConfig::default(),
+        }
+    }
+}
+
+impl LightGcnConfig {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<()> {
+        if self.dim == 0 {
+            return Err(ModelError::Config("dim must be at least 1".into()));
+        }
+        if !(self.init_std > 0.0 && self.init_std.is_finite()) {
+            return Err(ModelError::Config(format!(
+                "init_std must be a positive number, got {}",
+                self.init_std
+            )));
+        }
+        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
+            return Err(ModelError::Config(format!("l2 must be ≥ 0, got {}", self.l2)));
+        }
+        self.optimizer.validate()
+    }
+}
+
+/// LightGCN with BPR training.
+#[derive(Debug, Clone)]
+pub struct LightGcn {
+    config: LightGcnConfig,
+    n_users: usize,
+    n_items: usize,
+    /// `E⁽⁰⁾`, `[n_users + n_items, dim]`, users first.
+    ego: EmbeddingTable,
+    adj: NormalizedAdjacency,
+    /// `E⁽¹⁾..E⁽ᴸ⁾`, each `[n_nodes · dim]`.
+    hops: Vec<Vec<f32>>,
+    /// The layer mean.
+    pooled: Vec<f32>,
+    /// Whether `hops` and `pooled` reflect the current `ego`.
+    fresh: bool,
+    opt: RowSparseOptimizer,
+    all_rows: Vec<u32>,
+    grad: Vec<f32>,
+    scratch: Vec<f32>,
+    device: Device,
+    user_dedup: Dedup,
+    item_dedup: Dedup,
+    step: u64,
+    timings: StepTimings,
+    propagate_seconds: f64,
+}
+
+impl LightGcn {
+    /// A fresh model over the training graph, ego embeddings N(0, init_std²) from `seed`.
+    pub fn new(train: &Interactions, config: LightGcnConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let n = train.n_users() + train.n_items();
+        let ego = EmbeddingTable::normal(n, config.dim, config.init_std, seed);
+        Ok(Self::from_ego(train, config, ego))
+    }
+
+    /// A model around existing ego embeddings (e.g. from a checkpoint), fresh optimizer state.
+    ///
+    /// # Panics
+    /// If the table does not have `n_users + n_items` rows of width `config.dim`.
+    pub fn from_ego(train: &Interactions, config: LightGcnConfig, ego: EmbeddingTable) -> Self {
+        let (nu, ni) = (train.n_users(), train.n_items());
+        assert!(ego.rows() == nu + ni && ego.dim() == config.dim, "ego table has the wrong shape");
+        let n = nu + ni;
+        let d = config.dim;
+        let opt = RowSparseOptimizer::new(config.optimizer.clone(), n, d);
+        let mut model = Self {
+            n_users: nu,
+            n_items: ni,
+            adj: NormalizedAdjacency::from_interactions(train),
+            hops: vec![vec![0.0; n * d]; config.layers],
+            pooled: vec![0.0; n * d],
+            fresh: false,
+            opt,
+            all_rows: (0..n as u32).collect(),
+            grad: vec![0.0; n * d],
+            scratch: vec![0.0; n * d],
+            device: crate::training_device(),
+            user_dedup: Dedup::new(nu),
+            item_dedup: Dedup::new(ni),
+            step: 0,
+            timings: StepTimings::default(),
+            propagate_seconds: 0.0,
+            config,
+            ego,
+        };
+        model.refresh();
+        model
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LightGcnConfig {
+        &self.config
+    }
+
+    /// The ego table (users first, then items).
+    pub fn ego(&self) -> &EmbeddingTable {
+        &self.ego
+    }
+
+    /// The ego table split into (users, items) copies, for checkpoints.
+    pub fn split_tables(&self) -> (EmbeddingTable, EmbeddingTable) {
+        let d = self.config.dim;
+        let s = self.ego.as_slice();
+        (
+            EmbeddingTable::from_vec(self.n_users, d, s[..self.n_users * d].to_vec()),
+            EmbeddingTable::from_vec(self.n_items, d, s[self.n_users * d..].to_vec()),
+        )
+    }
+
+    /// Where the training steps' time went so far (the sparse propagation is reported
+    /// separately by [`LightGcn::propagate_seconds`]).
+    pub fn timings(&self) -> StepTimings {
+        self.timings
+    }
+
+    /// Seconds spent in the sparse propagation, forward and backward.
+    pub fn propagate_seconds(&self) -> f64 {
+        self.propagate_seconds
+    }
+
+    /// Training steps taken.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// Recomputes the propagated and pooled embeddings from the current ego table, if stale.
+    pub fn refresh(&mut self) {
+        if self.fresh {
+            return;
+        }
+        let t = std::time::Instant::now();
+        let d = self.config.dim;
+        let l = self.config.layers;
+        for k in 0..l {
+            let (before, rest) = self.hops.split_at_mut(k);
+            let src: &[f32] = if k == 0 { self.ego.as_slice() } else { &before[k - 1] };
+            self.adj.spmm(src, d, &mut rest[0]);
+        }
+        let scale = 1.0 / (l + 1) as f32;
+        self.pooled.copy_from_slice(self.ego.as_slice());
+        for hop in &self.hops {
+            for (p, h) in self.pooled.iter_mut().zip(hop) {
+                *p += h;
+            }
+        }
+        for p in &mut self.pooled {
+            *p *= scale;
+        }
+        self.fresh = true;
+        self.propagate_seconds += t.elapsed().as_secs_f64();
+    }
+
+    fn pooled_row(&self, node: usize) -> &[f32] {
+        let d = self.config.dim;
+        &self.pooled[node * d..(node + 1) * d]
+    }
+
+    /// One optimisation step on a batch (propagating first if the embeddings are stale).
+    ///
+    /// # Errors
+    /// [`ModelError::Diverged`] if the loss is NaN/inf; the parameters are then unchanged.
+    ///
+    /// # Panics
+    /// If the batch's slices disagree in length (a programming error in the caller).
+    pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
+        let b = batch.users.len();
+        assert_eq!(b, batch.positives.len(), "users and positives differ in length");
+        assert!(b > 0 && batch.negatives.len().is_multiple_of(b), "negatives must be K per pair");
+        self.refresh();
+        let d = self.config.dim;
+        let nu = self.n_users;
+        let t0 = std::time::Instant::now();
+
+        let mut u_idx = Vec::with_capacity(b);
+        let mut p_idx = Vec::with_capacity(b);
+        let mut n_idx = Vec::with_capacity(batch.negatives.len());
+        self.user_dedup.map(batch.users, &mut u_idx);
+        self.item_dedup.map(batch.positives, &mut p_idx);
+        self.item_dedup.map(batch.negatives, &mut n_idx);
+        let users: Vec<u32> = self.user_dedup.unique.clone();
+        let items: Vec<u32> = self.item_dedup.unique.clone();
+        self.user_dedup.reset();
+        self.item_dedup.reset();
+
+        let mut user_rows = Vec::with_capacity(users.len() * d);
+        let mut ego_user_rows = Vec::with_capacity(users.len() * d);
+        for &u in &users {
+            user_rows.extend_from_slice(self.pooled_row(u as usize));
+            ego_user_rows.extend_from_slice(self.ego.row(u as usize));
+        }
+        let mut item_rows = Vec::with_capacity(items.len() * d);
+        let mut ego_item_rows = Vec::with_capacity(items.len() * d);
+        for &i in &items {
+            item_rows.extend_from_slice(self.pooled_row(nu + i as usize));
+            ego_item_rows.extend_from_slice(self.ego.row(nu + i as usize));
+        }
+        let gathered = GatheredBatch {
+            dim: d,
+            user_rows: &user_rows,
+            item_rows: &item_rows,
+            users: &u_idx,
+            positives: &p_idx,
+            negatives: &n_idx,
+            ego: Some(EgoRows { user_rows: &ego_user_rows, item_rows: &ego_item_rows }),
+        };
+        let t1 = std::time::Instant::now();
+        let lg = loss_and_grads(&self.device, &gathered, self.config.l2, self.step)?;
+        let t2 = std::time::Instant::now();
+        self.timings.gather += (t1 - t0).as_secs_f64();
+        self.timings.loss_graph += (t2 - t1).as_secs_f64();
+
+        // G: the gradient w.r.t. the pooled embeddings, non-zero on the batch's rows only.
+        self.grad.fill(0.0);
+        for (k, &u) in users.iter().enumerate() {
+            let r = u as usize;
+            self.grad[r * d..(r + 1) * d].copy_from_slice(&lg.user_grads[k * d..(k + 1) * d]);
+        }
+        for (k, &i) in items.iter().enumerate() {
+            let r = nu + i as usize;
+            self.grad[r * d..(r + 1) * d].copy_from_slice(&lg.item_grads[k * d..(k + 1) * d]);
+        }
+        // ∂L/∂E⁽⁰⁾ through the layer mean: (1/(L+1)) Σₖ Âᵏ G, by Horner (acc ← Â·acc + G).
+        let tp = std::time::Instant::now();
+        let mut acc = std::mem::take(&mut self.scratch);
+        acc.copy_from_slice(&self.grad);
+        let mut tmp = vec![0.0f32; acc.len()];
+        for _ in 0..self.config.layers {
+            self.adj.spmm(&acc, d, &mut tmp);
+            for ((a, t), g) in acc.iter_mut().zip(&tmp).zip(&self.grad) {
+                *a = t + g;
+            }
+        }
+        self.propagate_seconds += tp.elapsed().as_secs_f64();
+        let scale = 1.0 / (self.config.layers + 1) as f32;
+        for a in &mut acc {
+            *a *= scale;
+        }
+        // The L2 term's gradient lives on the ego rows directly.
+        if let Some((gu, gi)) = &lg.ego_grads {
+            for (k, &u) in users.iter().enumerate() {
+                let r = u as usize;
+                for (a, g) in acc[r * d..(r + 1) * d].iter_mut().zip(&gu[k * d..(k + 1) * d]) {
+                    *a += g;
+                }
+            }
+            for (k, &i) in items.iter().enumerate() {
+                let r = nu + i as usize;
+                for (a, g) in acc[r * d..(r + 1) * d].iter_mut().zip(&gi[k * d..(k + 1) * d]) {
+                    *a += g;
+                }
+            }
+        }
+        let to = std::time::Instant::now();
+        self.opt.update(&mut self.ego, &self.all_rows, &acc);
+        self.timings.optimizer += to.elapsed().as_secs_f64();
+        self.scratch = acc;
+        self.fresh = false;
+        self.step += 1;
+        Ok(StepStats { loss: lg.loss, bpr: lg.bpr, reg: lg.reg })
+    }
+
+    /// Full-ranking scorer over the pooled embeddings.
+    ///
+    /// # Panics
+    /// If the embeddings are stale: call [`LightGcn::refresh`] after training steps.
+    pub fn ranking_scorer(&self) -> DotScorer<'_> {
+        assert!(self.fresh, "call refresh() before scoring");
+        let d = self.config.dim;
+        let (u, i) = self.pooled.split_at(self.n_users * d);
+        DotScorer::new(u, i, d).expect("pooled tables share their width by construction")
+    }
+
+    fn node_layer(&self, layer: usize, node: usize) -> &[f32] {
+        let d = self.config.dim;
+        if layer == 0 {
+            self.ego.row(node)
+        } else {
+            &self.hops[layer - 1][node * d..(node + 1) * d]
+        }
+    }
+}
+
+impl Scorer for LightGcn {
+    fn dim(&self) -> usize {
+        self.config.dim
+    }
+
+    fn n_layers(&self) -> usize {
+        self.config.layers + 1
+    }
+
+    fn user_layer(&self, layer: usize, user: UserId) -> &[f32] {
+        self.node_layer(layer, user as usize)
+    }
+
+    fn item_layer(&self, layer: usize, item: ItemId) -> &[f32] {
+        self.node_layer(layer, self.n_users + item as usize)
+    }
+
+    fn user_vec(&self, user: UserId) -> &[f32] {
+        self.pooled_row(user as usize)
+    }
+
+    fn item_vec(&self, item: ItemId) -> &[f32] {
+        self.pooled_row(self.n_users + item as usize)
+    }
+}
+
+impl RankingScorer for LightGcn {
+    fn n_items(&self) -> usize {
+        self.n_items
+    }
+
+    fn n_users(&self) -> Option<usize> {
+        Some(self.n_users)
+    }
+
+    fn score_users(&self, users: &[UserId], out: &mut [f32]) {
+        self.ranking_scorer().score_users(users, out)
+    }
+}
