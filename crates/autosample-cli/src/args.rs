@@ -102,6 +102,8 @@ pub enum SplitArg {
 pub enum ModelArg {
     /// Matrix factorisation (BPR-MF).
     Mf,
+    /// LightGCN (layer-mean propagation over the normalised user–item graph).
+    Lightgcn,
 }
 
 /// Optimizers.
@@ -137,6 +139,9 @@ pub struct TrainArgs {
     /// Embedding width.
     #[arg(long)]
     pub dim: Option<usize>,
+    /// Propagation layers of graph models (LightGCN default 3).
+    #[arg(long)]
+    pub layers: Option<usize>,
     /// Optimizer of the embedding tables.
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerArg>,

@@ -282,3 +282,55 @@ fn evaluate_refuses_different_data() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn lightgcn_trains_and_reevaluates() {
+    let out = scratch("lightgcn");
+    let data = fixture("tiny");
+    let o = run(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        "lightgcn",
+        "--layers",
+        "2",
+        "--dim",
+        "8",
+        "--lr",
+        "0.05",
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--batch-size",
+        "32",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "train failed: {}", stderr(&o));
+    let summary = json(&o);
+    assert_eq!(summary["model"], "lightgcn");
+    let o = run(&["evaluate", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ev = json(&o);
+    let (a, b) = (
+        ev["test"]["recall@20"].as_f64().unwrap(),
+        summary["test"]["recall@20"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    let o = run(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        "mf",
+        "--layers",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--layers"));
+    std::fs::remove_dir_all(&out).unwrap();
+}

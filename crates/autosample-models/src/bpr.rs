@@ -73,6 +73,32 @@ pub struct LossAndGrads {
     pub ego_grads: Option<(Vec<f32>, Vec<f32>)>,
 }
 
+/// The batch's pairs as index tensors into the leaves.
+#[derive(Debug, Clone)]
+pub struct PairIndex {
+    /// `[B]` rows of the user leaf.
+    pub users: Tensor<1, Int>,
+    /// `[B]` rows of the item leaf.
+    pub positives: Tensor<1, Int>,
+    /// `[B·K]` rows of the item leaf.
+    pub negatives: Tensor<1, Int>,
+    /// Negatives per pair.
+    pub k: usize,
+}
+
+impl PairIndex {
+    /// Index tensors on `device` from plain indices.
+    pub fn new(users: &[u32], positives: &[u32], negatives: &[u32], device: &Device) -> Self {
+        let k = negatives.len().checked_div(users.len()).unwrap_or(0);
+        Self {
+            users: index_tensor(users, device),
+            positives: index_tensor(positives, device),
+            negatives: index_tensor(negatives, device),
+            k,
+        }
+    }
+}
+
 /// The loss tensors built from user and item leaves (any rows; the indices pick from them).
 ///
 /// Public so that tests can build the same loss over *whole* tables and use burn's dense
@@ -86,12 +112,15 @@ pub fn bpr_loss(
     user_leaf: Tensor<2>,
     item_leaf: Tensor<2>,
     ego: Option<(Tensor<2>, Tensor<2>)>,
-    users: Tensor<1, Int>,
-    positives: Tensor<1, Int>,
-    negatives: Tensor<1, Int>,
-    k: usize,
+    index: PairIndex,
     l2: f64,
 ) -> (Tensor<1>, Tensor<1>) {
+    let PairIndex {
+        users,
+        positives,
+        negatives,
+        k,
+    } = index;
     let [b] = users.dims();
     let [_, d] = user_leaf.dims();
     let (reg_u, reg_i) = match ego {
@@ -131,8 +160,6 @@ pub fn loss_and_grads(
     step: u64,
 ) -> Result<LossAndGrads> {
     let d = batch.dim;
-    let b = batch.users.len();
-    let k = batch.negatives.len().checked_div(b).unwrap_or(0);
     let n_u = batch.user_rows.len() / d;
     let n_i = batch.item_rows.len() / d;
     let user_leaf =
@@ -153,10 +180,7 @@ pub fn loss_and_grads(
         user_leaf.clone(),
         item_leaf.clone(),
         ego_leaves.clone(),
-        index_tensor(batch.users, device),
-        index_tensor(batch.positives, device),
-        index_tensor(batch.negatives, device),
-        k,
+        PairIndex::new(batch.users, batch.positives, batch.negatives, device),
         l2,
     );
     let bpr_v = scalar(&bpr);
@@ -172,8 +196,12 @@ pub fn loss_and_grads(
     let grads = loss.backward();
     let user_grads = grad_vec(&user_leaf, &grads, n_u * d);
     let item_grads = grad_vec(&item_leaf, &grads, n_i * d);
-    let ego_grads = ego_leaves
-        .map(|(eu, ei)| (grad_vec(&eu, &grads, n_u * d), grad_vec(&ei, &grads, n_i * d)));
+    let ego_grads = ego_leaves.map(|(eu, ei)| {
+        (
+            grad_vec(&eu, &grads, n_u * d),
+            grad_vec(&ei, &grads, n_i * d),
+        )
+    });
     Ok(LossAndGrads {
         loss: loss_v,
         bpr: bpr_v,

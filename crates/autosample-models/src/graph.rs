@@ -33,8 +33,10 @@ impl NormalizedAdjacency {
         let mut deg = Vec::with_capacity(n);
         deg.extend((0..nu as u32).map(|u| train.degree(u) as f32));
         deg.extend(item_deg.iter().map(|&d| d as f32));
-        let inv_sqrt: Vec<f32> =
-            deg.iter().map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 }).collect();
+        let inv_sqrt: Vec<f32> = deg
+            .iter()
+            .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
+            .collect();
 
         // Item rows list their users: build the transpose of the user→item CSR.
         let mut item_ptr = vec![0usize; ni + 1];
@@ -73,7 +75,13 @@ impl NormalizedAdjacency {
             }
             indptr.push(indices.len());
         }
-        Self { n_users: nu, n_nodes: n, indptr, indices, values }
+        Self {
+            n_users: nu,
+            n_nodes: n,
+            indptr,
+            indices,
+            values,
+        }
     }
 
     /// Number of nodes (users + items).
@@ -99,21 +107,23 @@ impl NormalizedAdjacency {
     pub fn spmm(&self, x: &[f32], dim: usize, out: &mut [f32]) {
         assert_eq!(x.len(), self.n_nodes * dim, "x has the wrong shape");
         assert_eq!(out.len(), self.n_nodes * dim, "out has the wrong shape");
-        out.par_chunks_mut(ROWS_PER_TASK * dim).enumerate().for_each(|(block, chunk)| {
-            let first = block * ROWS_PER_TASK;
-            for (k, row_out) in chunk.chunks_mut(dim).enumerate() {
-                let r = first + k;
-                row_out.fill(0.0);
-                for e in self.indptr[r]..self.indptr[r + 1] {
-                    let w = self.values[e];
-                    let c = self.indices[e] as usize;
-                    let src = &x[c * dim..(c + 1) * dim];
-                    for (o, s) in row_out.iter_mut().zip(src) {
-                        *o += w * s;
+        out.par_chunks_mut(ROWS_PER_TASK * dim)
+            .enumerate()
+            .for_each(|(block, chunk)| {
+                let first = block * ROWS_PER_TASK;
+                for (k, row_out) in chunk.chunks_mut(dim).enumerate() {
+                    let r = first + k;
+                    row_out.fill(0.0);
+                    for e in self.indptr[r]..self.indptr[r + 1] {
+                        let w = self.values[e];
+                        let c = self.indices[e] as usize;
+                        let src = &x[c * dim..(c + 1) * dim];
+                        for (o, s) in row_out.iter_mut().zip(src) {
+                            *o += w * s;
+                        }
                     }
                 }
-            }
-        });
+            });
     }
 
     /// The dense matrix (row-major `n_nodes × n_nodes`), for tests on tiny graphs.
@@ -147,7 +157,10 @@ mod tests {
         assert!((at(0, 3) - 0.5).abs() < 1e-7 && (at(3, 0) - 0.5).abs() < 1e-7);
         assert!((at(1, 3) - s).abs() < 1e-7 && (at(3, 1) - s).abs() < 1e-7);
         assert_eq!(a.nnz(), 6);
-        assert!((0..n).all(|c| at(4, c) == 0.0), "isolated item has an empty row");
+        assert!(
+            (0..n).all(|c| at(4, c) == 0.0),
+            "isolated item has an empty row"
+        );
         // Symmetric.
         for r in 0..n {
             for c in 0..n {

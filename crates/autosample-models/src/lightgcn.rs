@@ -85,7 +85,10 @@ impl LightGcnConfig {
             )));
         }
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(ModelError::Config(format!("l2 must be ≥ 0, got {}", self.l2)));
+            return Err(ModelError::Config(format!(
+                "l2 must be ≥ 0, got {}",
+                self.l2
+            )));
         }
         self.optimizer.validate()
     }
@@ -133,7 +136,10 @@ impl LightGcn {
     /// If the table does not have `n_users + n_items` rows of width `config.dim`.
     pub fn from_ego(train: &Interactions, config: LightGcnConfig, ego: EmbeddingTable) -> Self {
         let (nu, ni) = (train.n_users(), train.n_items());
-        assert!(ego.rows() == nu + ni && ego.dim() == config.dim, "ego table has the wrong shape");
+        assert!(
+            ego.rows() == nu + ni && ego.dim() == config.dim,
+            "ego table has the wrong shape"
+        );
         let n = nu + ni;
         let d = config.dim;
         let opt = RowSparseOptimizer::new(config.optimizer.clone(), n, d);
@@ -207,7 +213,11 @@ impl LightGcn {
         let l = self.config.layers;
         for k in 0..l {
             let (before, rest) = self.hops.split_at_mut(k);
-            let src: &[f32] = if k == 0 { self.ego.as_slice() } else { &before[k - 1] };
+            let src: &[f32] = if k == 0 {
+                self.ego.as_slice()
+            } else {
+                &before[k - 1]
+            };
             self.adj.spmm(src, d, &mut rest[0]);
         }
         let scale = 1.0 / (l + 1) as f32;
@@ -238,8 +248,15 @@ impl LightGcn {
     /// If the batch's slices disagree in length (a programming error in the caller).
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
         let b = batch.users.len();
-        assert_eq!(b, batch.positives.len(), "users and positives differ in length");
-        assert!(b > 0 && batch.negatives.len().is_multiple_of(b), "negatives must be K per pair");
+        assert_eq!(
+            b,
+            batch.positives.len(),
+            "users and positives differ in length"
+        );
+        assert!(
+            b > 0 && batch.negatives.len().is_multiple_of(b),
+            "negatives must be K per pair"
+        );
         self.refresh();
         let d = self.config.dim;
         let nu = self.n_users;
@@ -275,7 +292,10 @@ impl LightGcn {
             users: &u_idx,
             positives: &p_idx,
             negatives: &n_idx,
-            ego: Some(EgoRows { user_rows: &ego_user_rows, item_rows: &ego_item_rows }),
+            ego: Some(EgoRows {
+                user_rows: &ego_user_rows,
+                item_rows: &ego_item_rows,
+            }),
         };
         let t1 = std::time::Instant::now();
         let lg = loss_and_grads(&self.device, &gathered, self.config.l2, self.step)?;
@@ -313,13 +333,19 @@ impl LightGcn {
         if let Some((gu, gi)) = &lg.ego_grads {
             for (k, &u) in users.iter().enumerate() {
                 let r = u as usize;
-                for (a, g) in acc[r * d..(r + 1) * d].iter_mut().zip(&gu[k * d..(k + 1) * d]) {
+                for (a, g) in acc[r * d..(r + 1) * d]
+                    .iter_mut()
+                    .zip(&gu[k * d..(k + 1) * d])
+                {
                     *a += g;
                 }
             }
             for (k, &i) in items.iter().enumerate() {
                 let r = nu + i as usize;
-                for (a, g) in acc[r * d..(r + 1) * d].iter_mut().zip(&gi[k * d..(k + 1) * d]) {
+                for (a, g) in acc[r * d..(r + 1) * d]
+                    .iter_mut()
+                    .zip(&gi[k * d..(k + 1) * d])
+                {
                     *a += g;
                 }
             }
@@ -330,7 +356,11 @@ impl LightGcn {
         self.scratch = acc;
         self.fresh = false;
         self.step += 1;
-        Ok(StepStats { loss: lg.loss, bpr: lg.bpr, reg: lg.reg })
+        Ok(StepStats {
+            loss: lg.loss,
+            bpr: lg.bpr,
+            reg: lg.reg,
+        })
     }
 
     /// Full-ranking scorer over the pooled embeddings.

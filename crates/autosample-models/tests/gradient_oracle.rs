@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns unwrap too
 
-use autosample_models::bpr::{GatheredBatch, bpr_loss, index_tensor, loss_and_grads};
+use autosample_models::bpr::{GatheredBatch, PairIndex, bpr_loss, loss_and_grads};
 use autosample_models::{EmbeddingTable, training_device};
 use burn::tensor::{Tensor, TensorData};
 
@@ -14,7 +14,6 @@ struct Case {
     users: Vec<u32>,
     positives: Vec<u32>,
     negatives: Vec<u32>,
-    k: usize,
 }
 
 fn dedup(ids: &[u32], unique: &mut Vec<u32>, out: &mut Vec<u32>) {
@@ -50,10 +49,7 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
         u_leaf.clone(),
         i_leaf.clone(),
         None,
-        index_tensor(&case.users, &dev),
-        index_tensor(&case.positives, &dev),
-        index_tensor(&case.negatives, &dev),
-        case.k,
+        PairIndex::new(&case.users, &case.positives, &case.negatives, &dev),
         l2,
     );
     let loss = bpr + reg;
@@ -141,7 +137,6 @@ fn gathered_rows_match_dense_autodiff_with_one_negative() {
         users: vec![0, 3, 3, 5, 0, 2],
         positives: vec![1, 4, 7, 1, 9, 4],
         negatives: vec![2, 7, 8, 0, 4, 11],
-        k: 1,
     };
     check(&case, 7, 12, 5, 1e-2);
 }
@@ -152,7 +147,6 @@ fn gathered_rows_match_dense_autodiff_with_k_negatives() {
         users: vec![1, 4, 1],
         positives: vec![0, 3, 5],
         negatives: vec![2, 6, 9, 3, 3, 8, 0, 1, 6],
-        k: 3,
     };
     check(&case, 6, 10, 4, 1e-3);
 }

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use autosample_data::Interactions;
-use autosample_models::bpr::{bpr_loss, index_tensor};
+use autosample_models::bpr::{PairIndex, bpr_loss};
 use autosample_models::graph::NormalizedAdjacency;
 use autosample_models::{
     EmbeddingTable, LightGcn, LightGcnConfig, OptimizerConfig, TrainBatch, training_device,
@@ -20,7 +20,16 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
     let train = Interactions::from_pairs(
         4,
         5,
-        &[(0, 0), (0, 1), (1, 1), (1, 2), (2, 3), (3, 0), (3, 4), (2, 2)],
+        &[
+            (0, 0),
+            (0, 1),
+            (1, 1),
+            (1, 2),
+            (2, 3),
+            (3, 0),
+            (3, 4),
+            (2, 2),
+        ],
     );
     let (nu, ni, d, layers) = (4usize, 5usize, 3usize, 2usize);
     let n = nu + ni;
@@ -61,10 +70,7 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
         users_pooled,
         items_pooled,
         Some((ego_users, ego_items)),
-        index_tensor(&users, &dev),
-        index_tensor(&positives, &dev),
-        index_tensor(&negatives, &dev),
-        1,
+        PairIndex::new(&users, &positives, &negatives, &dev),
         l2,
     );
     let loss = bpr + reg;
@@ -84,7 +90,10 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
             cur = a.clone().matmul(cur);
             sum = sum + cur.clone();
         }
-        sum.div_scalar((layers + 1) as f64).into_data().try_into_vec().unwrap()
+        sum.div_scalar((layers + 1) as f64)
+            .into_data()
+            .try_into_vec()
+            .unwrap()
     };
     for u in 0..nu as u32 {
         for (x, y) in model.user_vec(u).iter().zip(&pooled_burn[u as usize * d..]) {
@@ -93,14 +102,25 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
     }
 
     let stats = model
-        .train_step(&TrainBatch { users: &users, positives: &positives, negatives: &negatives })
+        .train_step(&TrainBatch {
+            users: &users,
+            positives: &positives,
+            negatives: &negatives,
+        })
         .unwrap();
-    assert!((stats.loss - oracle_loss).abs() < 1e-5, "{} vs {oracle_loss}", stats.loss);
+    assert!(
+        (stats.loss - oracle_loss).abs() < 1e-5,
+        "{} vs {oracle_loss}",
+        stats.loss
+    );
     for r in 0..n {
         for j in 0..d {
             let moved = ego0.as_slice()[r * d + j] - model.ego().as_slice()[r * d + j];
             let want = lr as f32 * g[r * d + j];
-            assert!((moved - want).abs() < 1e-6, "row {r} col {j}: moved {moved}, want {want}");
+            assert!(
+                (moved - want).abs() < 1e-6,
+                "row {r} col {j}: moved {moved}, want {want}"
+            );
         }
     }
 }

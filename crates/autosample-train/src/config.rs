@@ -1,6 +1,6 @@
 //! [`TrainConfig`]: everything that determines a training run, saved with it.
 
-use autosample_models::MfConfig;
+use autosample_models::{LightGcnConfig, MfConfig};
 use autosample_samplers::SamplerConfig;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,9 @@ use crate::{Result, TrainError};
 pub enum ModelConfig {
     /// Matrix factorisation (BPR-MF).
     Mf(MfConfig),
+    /// LightGCN.
+    #[serde(rename = "lightgcn")]
+    LightGcn(LightGcnConfig),
 }
 
 impl ModelConfig {
@@ -20,6 +23,7 @@ impl ModelConfig {
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::Mf(_) => "mf",
+            ModelConfig::LightGcn(_) => "lightgcn",
         }
     }
 }
@@ -143,6 +147,7 @@ impl TrainConfig {
         let _ = name;
         match &self.model {
             ModelConfig::Mf(mf) => mf.validate()?,
+            ModelConfig::LightGcn(c) => c.validate()?,
         }
         Ok(())
     }

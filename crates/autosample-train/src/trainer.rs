@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use autosample_data::{Dataset, Interactions, ItemId, UserId};
 use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
-use autosample_models::{EmbeddingTable, Mf, TrainBatch, checkpoint};
+use autosample_models::{
+    EmbeddingTable, LightGcn, Mf, StepStats, StepTimings, TrainBatch, checkpoint,
+};
 use autosample_samplers::{Negatives, PairBatch, SampleContext, SamplerRng, Scorer};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -20,55 +22,127 @@ use crate::{
 #[non_exhaustive]
 pub enum TrainedModel {
     /// Matrix factorisation.
-    Mf(Mf),
+    Mf(Box<Mf>),
+    /// LightGCN.
+    LightGcn(Box<LightGcn>),
 }
 
 impl TrainedModel {
-    /// A fresh model for the dataset's id space.
-    pub fn new(config: &ModelConfig, n_users: usize, n_items: usize, seed: u64) -> Result<Self> {
+    /// A fresh model for the dataset's id space (graph models build their graph from `train`).
+    pub fn new(config: &ModelConfig, train: &Interactions, seed: u64) -> Result<Self> {
         Ok(match config {
-            ModelConfig::Mf(c) => TrainedModel::Mf(Mf::new(n_users, n_items, c.clone(), seed)?),
+            ModelConfig::Mf(c) => TrainedModel::Mf(Box::new(Mf::new(
+                train.n_users(),
+                train.n_items(),
+                c.clone(),
+                seed,
+            )?)),
+            ModelConfig::LightGcn(c) => {
+                TrainedModel::LightGcn(Box::new(LightGcn::new(train, c.clone(), seed)?))
+            }
         })
     }
 
-    /// The model's full-ranking scorer.
+    /// Brings derived embeddings up to date with the parameters (graph propagation); call
+    /// before sampling with the model or evaluating it. A no-op for MF.
+    pub fn refresh(&mut self) {
+        match self {
+            TrainedModel::Mf(_) => {}
+            TrainedModel::LightGcn(m) => m.refresh(),
+        }
+    }
+
+    /// The model's full-ranking scorer (call [`TrainedModel::refresh`] first).
     pub fn scorer(&self) -> &dyn RankingScorer {
         match self {
-            TrainedModel::Mf(m) => m,
+            TrainedModel::Mf(m) => m.as_ref(),
+            TrainedModel::LightGcn(m) => m.as_ref(),
         }
     }
 
-    /// The user and item tables (what a checkpoint holds).
-    pub fn tables(&self) -> (&EmbeddingTable, &EmbeddingTable) {
+    /// The model as hard-negative samplers see it (call [`TrainedModel::refresh`] first).
+    pub fn sampler_view(&self) -> &dyn Scorer {
         match self {
-            TrainedModel::Mf(m) => (m.user_table(), m.item_table()),
+            TrainedModel::Mf(m) => m.as_ref(),
+            TrainedModel::LightGcn(m) => m.as_ref(),
         }
     }
 
-    /// Replaces the parameters by `(users, items)` (restoring the best checkpoint), keeping
-    /// the configuration.
-    pub fn with_tables(&self, users: EmbeddingTable, items: EmbeddingTable) -> Self {
+    /// One optimisation step.
+    pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
+        Ok(match self {
+            TrainedModel::Mf(m) => m.train_step(batch)?,
+            TrainedModel::LightGcn(m) => m.train_step(batch)?,
+        })
+    }
+
+    /// The trainable user and item tables (what a checkpoint holds: ego embeddings for
+    /// graph models).
+    pub fn tables(&self) -> (EmbeddingTable, EmbeddingTable) {
+        match self {
+            TrainedModel::Mf(m) => (m.user_table().clone(), m.item_table().clone()),
+            TrainedModel::LightGcn(m) => m.split_tables(),
+        }
+    }
+
+    /// The same model with parameters `(users, items)` (restoring the best checkpoint).
+    pub fn with_tables(
+        &self,
+        train: &Interactions,
+        users: EmbeddingTable,
+        items: EmbeddingTable,
+    ) -> Self {
         match self {
             TrainedModel::Mf(m) => {
-                TrainedModel::Mf(Mf::from_tables(m.config().clone(), users, items))
+                TrainedModel::Mf(Box::new(Mf::from_tables(m.config().clone(), users, items)))
             }
+            TrainedModel::LightGcn(m) => TrainedModel::LightGcn(Box::new(LightGcn::from_ego(
+                train,
+                m.config().clone(),
+                concat_tables(users, items),
+            ))),
         }
     }
 
-    /// Loads a model saved by [`train`] (`best.bpk`) for a dataset's id space.
+    /// Loads a model saved by [`train`] (`best.bpk`); graph models rebuild their graph from
+    /// `train`.
     pub fn load(
         config: &ModelConfig,
         path: &std::path::Path,
-        n_users: usize,
-        n_items: usize,
+        train: &Interactions,
     ) -> Result<Self> {
+        let (nu, ni) = (train.n_users(), train.n_items());
         Ok(match config {
             ModelConfig::Mf(c) => {
-                let (u, i) = checkpoint::load_tables(path, n_users, n_items, c.dim)?;
-                TrainedModel::Mf(Mf::from_tables(c.clone(), u, i))
+                let (u, i) = checkpoint::load_tables(path, nu, ni, c.dim)?;
+                TrainedModel::Mf(Box::new(Mf::from_tables(c.clone(), u, i)))
+            }
+            ModelConfig::LightGcn(c) => {
+                let (u, i) = checkpoint::load_tables(path, nu, ni, c.dim)?;
+                TrainedModel::LightGcn(Box::new(LightGcn::from_ego(
+                    train,
+                    c.clone(),
+                    concat_tables(u, i),
+                )))
             }
         })
     }
+
+    fn timings(&self) -> (StepTimings, f64) {
+        match self {
+            TrainedModel::Mf(m) => (m.timings(), 0.0),
+            TrainedModel::LightGcn(m) => (m.timings(), m.propagate_seconds()),
+        }
+    }
+}
+
+/// Users' rows followed by items' rows, as graph models keep them.
+fn concat_tables(users: EmbeddingTable, items: EmbeddingTable) -> EmbeddingTable {
+    let d = users.dim();
+    let rows = users.rows() + items.rows();
+    let mut data = users.as_slice().to_vec();
+    data.extend_from_slice(items.as_slice());
+    EmbeddingTable::from_vec(rows, d, data)
 }
 
 /// One epoch of the run, as written to `metrics.jsonl`.
@@ -134,8 +208,11 @@ pub struct TimeBreakdown {
     pub gather: f64,
     /// The burn loss graph: forward, backward, reading gradients.
     pub loss_graph: f64,
-    /// Row-sparse optimizer updates.
+    /// Optimizer updates.
     pub optimizer: f64,
+    /// Graph propagation, forward and backward (graph models; 0 for MF).
+    #[serde(default)]
+    pub propagation: f64,
 }
 
 impl TrainOutcome {
@@ -189,8 +266,7 @@ pub fn train(
 
     let mut model = TrainedModel::new(
         &config.model,
-        dataset.n_users(),
-        dataset.n_items(),
+        train_split,
         derive_seed(config.seed, "init", 0),
     )?;
     let mut sampler = config.sampler.build();
@@ -244,9 +320,8 @@ pub fn train(
             }
             {
                 let scorer: Option<&dyn Scorer> = if sampler.needs_scorer() {
-                    match &model {
-                        TrainedModel::Mf(m) => Some(m),
-                    }
+                    model.refresh();
+                    Some(model.sampler_view())
                 } else {
                     None
                 };
@@ -276,9 +351,7 @@ pub fn train(
                 positives: &positives,
                 negatives: negative_items,
             };
-            let stats = match &mut model {
-                TrainedModel::Mf(m) => m.train_step(&batch)?,
-            };
+            let stats = model.train_step(&batch)?;
             let w = chunk.len() as f64;
             loss_sum += stats.loss as f64 * w;
             bpr_sum += stats.bpr as f64 * w;
@@ -306,6 +379,7 @@ pub fn train(
         let mut stop = false;
         if evaluate_now {
             let t = Instant::now();
+            model.refresh();
             let report =
                 evaluate_model(model.scorer(), &dataset.valid, &[train_split], &config.ks)?;
             let es = t.elapsed().as_secs_f64();
@@ -315,9 +389,9 @@ pub fn train(
             if improved {
                 let (u, i) = model.tables();
                 if let Some(run) = run.as_deref_mut() {
-                    checkpoint::save_tables(&run.file(RunFiles::BEST), u, i)?;
+                    checkpoint::save_tables(&run.file(RunFiles::BEST), &u, &i)?;
                 }
-                best = Some((epoch, value, report.clone(), u.clone(), i.clone()));
+                best = Some((epoch, value, report.clone(), u, i));
                 since_best = 0;
             } else {
                 since_best += 1;
@@ -358,18 +432,18 @@ pub fn train(
     }
     bar.finish_and_clear();
 
-    let step_times = match &model {
-        TrainedModel::Mf(m) => m.timings(),
-    };
+    let (step_times, propagation) = model.timings();
     let breakdown = TimeBreakdown {
         sampling: sampling_seconds,
         gather: step_times.gather,
         loss_graph: step_times.loss_graph,
         optimizer: step_times.optimizer,
+        propagation,
     };
     let (best_epoch, _, best_valid, users_t, items_t) =
         best.expect("the last epoch is always evaluated, so a best exists");
-    let model = model.with_tables(users_t, items_t);
+    let mut model = model.with_tables(train_split, users_t, items_t);
+    model.refresh();
     let train_valid = dataset.train.union(&dataset.valid);
     let test = evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &config.ks)?;
     Ok(TrainOutcome {

@@ -91,3 +91,27 @@ fn early_stopping_waits_exactly_patience_evaluations() {
     assert!(out.stopped_early, "ran all {} epochs", out.epochs_run);
     assert_eq!(out.epochs_run, out.best_epoch + 3);
 }
+
+#[test]
+fn lightgcn_uniform_learns_and_restores_its_best_state() {
+    use autosample_models::LightGcnConfig;
+    let data = small();
+    let cfg = TrainConfig {
+        model: ModelConfig::LightGcn(LightGcnConfig {
+            dim: 16,
+            layers: 2,
+            optimizer: OptimizerConfig::adam(0.01),
+            ..LightGcnConfig::default()
+        }),
+        ..config(10)
+    };
+    let out = train(&data, &cfg, None, Progress::Quiet).unwrap();
+    let recall = out.best_valid.get("recall@20").unwrap();
+    assert!(recall > 0.2, "valid recall@20 {recall}");
+    // Re-evaluating the restored model reproduces the kept validation report.
+    let again =
+        autosample_train::evaluate_model(out.model.scorer(), &data.valid, &[&data.train], &[20])
+            .unwrap();
+    assert_eq!(again.to_map(), out.best_valid.to_map());
+    assert!(out.breakdown.propagation > 0.0);
+}

@@ -70,12 +70,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             ckpt.display()
         );
     }
-    let model = TrainedModel::load(
-        &config.train.model,
-        &ckpt,
-        dataset.n_users(),
-        dataset.n_items(),
-    )?;
+    let model = TrainedModel::load(&config.train.model, &ckpt, &dataset.train)?;
     let ks = args.ks.clone().unwrap_or_else(|| config.train.ks.clone());
     let train_valid = dataset.train.union(&dataset.valid);
     let started = std::time::Instant::now();

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_data::Dataset;
-use autosample_models::{MfConfig, OptimizerConfig};
+use autosample_models::{LightGcnConfig, MfConfig, OptimizerConfig};
 use autosample_samplers::SamplerConfig;
 use autosample_train::{ModelConfig, Progress, RunDir, RunFiles, TrainConfig, train};
 use serde::{Deserialize, Serialize};
@@ -139,32 +139,45 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
                 cfg.model = ModelConfig::Mf(MfConfig::default());
             }
         }
+        ModelArg::Lightgcn => {
+            if !matches!(cfg.model, ModelConfig::LightGcn(_)) {
+                cfg.model = ModelConfig::LightGcn(LightGcnConfig::default());
+            }
+        }
     }
-    let ModelConfig::Mf(mf) = &mut cfg.model else {
-        bail!("unsupported model")
+    // The hyperparameters every embedding model shares.
+    let (dim, init_std, l2, optimizer) = match &mut cfg.model {
+        ModelConfig::Mf(c) => (&mut c.dim, &mut c.init_std, &mut c.l2, &mut c.optimizer),
+        ModelConfig::LightGcn(c) => (&mut c.dim, &mut c.init_std, &mut c.l2, &mut c.optimizer),
+        _ => bail!("unsupported model"),
     };
     if let Some(d) = args.dim {
-        mf.dim = d;
+        *dim = d;
     }
     if let Some(s) = args.init_std {
-        mf.init_std = s;
+        *init_std = s;
     }
-    if let Some(l2) = args.l2 {
-        mf.l2 = l2;
+    if let Some(v) = args.l2 {
+        *l2 = v;
     }
     match (args.optimizer, args.lr) {
         (Some(OptimizerArg::Sgd), lr) => {
-            mf.optimizer = OptimizerConfig::Sgd {
+            *optimizer = OptimizerConfig::Sgd {
                 lr: lr.unwrap_or(0.5),
             };
         }
         (Some(OptimizerArg::Adam), lr) => {
-            mf.optimizer = OptimizerConfig::adam(lr.unwrap_or(1e-3));
+            *optimizer = OptimizerConfig::adam(lr.unwrap_or(1e-3));
         }
-        (None, Some(lr)) => match &mut mf.optimizer {
+        (None, Some(lr)) => match optimizer {
             OptimizerConfig::Adam { lr: l, .. } | OptimizerConfig::Sgd { lr: l } => *l = lr,
         },
         (None, None) => {}
+    }
+    match (&mut cfg.model, args.layers) {
+        (ModelConfig::LightGcn(c), Some(l)) => c.layers = l,
+        (_, Some(_)) => bail!("--layers applies to graph models (lightgcn) only"),
+        _ => {}
     }
     cfg.sampler = args
         .sampler
