@@ -202,7 +202,7 @@ def run_ours(binary: Path, data: Path, out: Path, epochs: int):
         str(binary), "train", "--data", str(data), "--model", "mf", "--sampler", "uniform",
         "--dim", str(DIM), "--epochs", str(epochs), "--eval-every", str(epochs), "--patience", "0",
         "--quiet", "--json", "--out", str(out), "--overwrite",
-    ]
+    ] + os.environ.get("AUTOSAMPLE_TRAIN_ARGS", "").split()
     res["train_cmd"] = " ".join(cmd)
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:

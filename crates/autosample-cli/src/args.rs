@@ -106,6 +106,15 @@ pub enum ModelArg {
     Lightgcn,
 }
 
+/// Loss engines.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EngineArg {
+    /// burn autodiff over the batch's gathered rows.
+    Burn,
+    /// The closed-form BPR gradient.
+    Native,
+}
+
 /// Optimizers.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OptimizerArg {
@@ -148,6 +157,10 @@ pub struct TrainArgs {
     /// Learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
+    /// How the loss gradient is computed: `burn` (autodiff over the gathered rows, the
+    /// reference) or `native` (the closed form, checked against burn; faster).
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineArg>,
     /// L2 coefficient.
     #[arg(long)]
     pub l2: Option<f64>,

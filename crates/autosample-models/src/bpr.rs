@@ -18,6 +18,7 @@
 //! ready for the row-sparse optimizers.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use crate::{ModelError, Result};
 
@@ -71,6 +72,48 @@ pub struct LossAndGrads {
     pub item_grads: Vec<f32>,
     /// `∂L/∂ego.user_rows` and `∂L/∂ego.item_rows` when ego rows were given.
     pub ego_grads: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// Which implementation computes the loss and its row gradients. Both compute the same
+/// function; the tests hold the native one to the burn graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossEngine {
+    /// burn autodiff over the gathered rows: the reference, and the only engine for losses
+    /// without a closed form in this crate.
+    #[default]
+    Burn,
+    /// The closed-form K-pair BPR gradient ([`crate::bpr_native`]): several times faster.
+    Native,
+}
+
+impl std::str::FromStr for LossEngine {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "burn" => Ok(LossEngine::Burn),
+            "native" => Ok(LossEngine::Native),
+            other => Err(format!("unknown loss engine {other:?}; use burn or native")),
+        }
+    }
+}
+
+/// Loss and row gradients by the chosen engine.
+///
+/// # Errors
+/// [`ModelError::Diverged`] when the loss is not finite.
+pub fn compute(
+    engine: LossEngine,
+    device: &Device,
+    batch: &GatheredBatch<'_>,
+    l2: f64,
+    step: u64,
+) -> Result<LossAndGrads> {
+    match engine {
+        LossEngine::Burn => loss_and_grads(device, batch, l2, step),
+        LossEngine::Native => crate::bpr_native::loss_and_grads(batch, l2, step),
+    }
 }
 
 /// The batch's pairs as index tensors into the leaves.

@@ -16,6 +16,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod bpr;
+pub mod bpr_native;
 pub mod checkpoint;
 mod device;
 mod error;
@@ -25,6 +26,7 @@ mod mf;
 mod optim;
 mod table;
 
+pub use bpr::LossEngine;
 pub use device::{backend_name, training_device};
 pub use error::{ModelError, Result};
 pub use lightgcn::{LightGcn, LightGcnConfig};

@@ -18,7 +18,7 @@ use autosample_samplers::Scorer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::bpr::{EgoRows, GatheredBatch, loss_and_grads};
+use crate::bpr::{EgoRows, GatheredBatch, LossEngine, compute};
 use crate::graph::NormalizedAdjacency;
 use crate::mf::Dedup;
 use crate::{
@@ -45,6 +45,10 @@ pub struct LightGcnConfig {
     /// Optimizer of the ego table (default Adam, lr 1e-3).
     #[serde(default)]
     pub optimizer: OptimizerConfig,
+    /// How the loss gradient is computed (default `burn`; `native` is the closed form, checked
+    /// against burn in the tests).
+    #[serde(default)]
+    pub engine: LossEngine,
 }
 
 fn default_dim() -> usize {
@@ -68,6 +72,7 @@ impl Default for LightGcnConfig {
             init_std: default_init_std(),
             l2: default_l2(),
             optimizer: OptimizerConfig::default(),
+            engine: LossEngine::default(),
         }
     }
 }
@@ -110,7 +115,6 @@ pub struct LightGcn {
     /// Whether `hops` and `pooled` reflect the current `ego`.
     fresh: bool,
     opt: RowSparseOptimizer,
-    all_rows: Vec<u32>,
     grad: Vec<f32>,
     scratch: Vec<f32>,
     device: Device,
@@ -151,7 +155,6 @@ impl LightGcn {
             pooled: vec![0.0; n * d],
             fresh: false,
             opt,
-            all_rows: (0..n as u32).collect(),
             grad: vec![0.0; n * d],
             scratch: vec![0.0; n * d],
             device: crate::training_device(),
@@ -298,7 +301,13 @@ impl LightGcn {
             }),
         };
         let t1 = std::time::Instant::now();
-        let lg = loss_and_grads(&self.device, &gathered, self.config.l2, self.step)?;
+        let lg = compute(
+            self.config.engine,
+            &self.device,
+            &gathered,
+            self.config.l2,
+            self.step,
+        )?;
         let t2 = std::time::Instant::now();
         self.timings.gather += (t1 - t0).as_secs_f64();
         self.timings.loss_graph += (t2 - t1).as_secs_f64();
@@ -351,7 +360,7 @@ impl LightGcn {
             }
         }
         let to = std::time::Instant::now();
-        self.opt.update(&mut self.ego, &self.all_rows, &acc);
+        self.opt.update_all(&mut self.ego, &acc);
         self.timings.optimizer += to.elapsed().as_secs_f64();
         self.scratch = acc;
         self.fresh = false;

@@ -214,3 +214,63 @@ fn non_finite_loss_is_reported_not_applied() {
     .unwrap_err();
     assert!(err.to_string().contains("step 7"), "{err}");
 }
+
+/// The closed-form engine must compute the burn graph's function: loss and every row gradient.
+#[test]
+fn native_engine_matches_the_burn_graph() {
+    use autosample_models::bpr::EgoRows;
+    use autosample_models::bpr_native;
+    let dev = training_device();
+    let d = 6;
+    let urows = EmbeddingTable::normal(4, d, 0.4, 21);
+    let irows = EmbeddingTable::normal(9, d, 0.4, 22);
+    let eu = EmbeddingTable::normal(4, d, 0.4, 23);
+    let ei = EmbeddingTable::normal(9, d, 0.4, 24);
+    let users = [0u32, 1, 1, 3, 2];
+    let positives = [0u32, 4, 2, 2, 8];
+    for (k, negatives) in [
+        (1usize, vec![1u32, 2, 5, 7, 0]),
+        (3, (0..15).map(|x| x % 9).collect()),
+    ] {
+        for with_ego in [false, true] {
+            let batch = GatheredBatch {
+                dim: d,
+                user_rows: urows.as_slice(),
+                item_rows: irows.as_slice(),
+                users: &users,
+                positives: &positives,
+                negatives: &negatives,
+                ego: with_ego.then_some(EgoRows {
+                    user_rows: eu.as_slice(),
+                    item_rows: ei.as_slice(),
+                }),
+            };
+            let want = loss_and_grads(&dev, &batch, 0.03, 0).unwrap();
+            let got = bpr_native::loss_and_grads(&batch, 0.03, 0).unwrap();
+            let ctx = format!("k={k} ego={with_ego}");
+            assert!(
+                (want.loss - got.loss).abs() < 1e-5,
+                "{ctx}: loss {} vs {}",
+                want.loss,
+                got.loss
+            );
+            assert!((want.reg - got.reg).abs() < 1e-6, "{ctx}: reg");
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                assert_eq!(a.len(), b.len());
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y).abs() < 1e-6, "{ctx}: {what}: {x} vs {y}");
+                }
+            };
+            close(&want.user_grads, &got.user_grads, "user grads");
+            close(&want.item_grads, &got.item_grads, "item grads");
+            match (&want.ego_grads, &got.ego_grads) {
+                (Some((a, b)), Some((c, e))) => {
+                    close(a, c, "ego user grads");
+                    close(b, e, "ego item grads");
+                }
+                (None, None) => {}
+                _ => panic!("{ctx}: ego gradients present in one engine only"),
+            }
+        }
+    }
+}

@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_data::Dataset;
-use autosample_models::{LightGcnConfig, MfConfig, OptimizerConfig};
+use autosample_models::{LightGcnConfig, LossEngine, MfConfig, OptimizerConfig};
 use autosample_samplers::SamplerConfig;
 use autosample_train::{ModelConfig, Progress, RunDir, RunFiles, TrainConfig, train};
 use serde::{Deserialize, Serialize};
 
-use crate::args::{ModelArg, OptimizerArg, TrainArgs};
+use crate::args::{EngineArg, ModelArg, OptimizerArg, TrainArgs};
 use crate::data_source::DataSpec;
 use crate::meta::{build_info, utc_stamp};
 
@@ -146,11 +146,29 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         }
     }
     // The hyperparameters every embedding model shares.
-    let (dim, init_std, l2, optimizer) = match &mut cfg.model {
-        ModelConfig::Mf(c) => (&mut c.dim, &mut c.init_std, &mut c.l2, &mut c.optimizer),
-        ModelConfig::LightGcn(c) => (&mut c.dim, &mut c.init_std, &mut c.l2, &mut c.optimizer),
+    let (dim, init_std, l2, optimizer, engine) = match &mut cfg.model {
+        ModelConfig::Mf(c) => (
+            &mut c.dim,
+            &mut c.init_std,
+            &mut c.l2,
+            &mut c.optimizer,
+            &mut c.engine,
+        ),
+        ModelConfig::LightGcn(c) => (
+            &mut c.dim,
+            &mut c.init_std,
+            &mut c.l2,
+            &mut c.optimizer,
+            &mut c.engine,
+        ),
         _ => bail!("unsupported model"),
     };
+    if let Some(e) = args.engine {
+        *engine = match e {
+            EngineArg::Burn => LossEngine::Burn,
+            EngineArg::Native => LossEngine::Native,
+        };
+    }
     if let Some(d) = args.dim {
         *dim = d;
     }

@@ -1,0 +1,139 @@
+//! The K-pair BPR loss and its gradients in closed form, without building a burn graph.
+//!
+//! Computes exactly the function of [`crate::bpr::loss_and_grads`] (the tests use that burn
+//! graph as the oracle). For pair `b` with user row `u`, positive `p`, negatives `n_1..n_K`,
+//! `x_k = ⟨u, n_k⟩ − ⟨u, p⟩` and `ℓ_b = log(1 + Σ_k e^{x_k})`, so with
+//! `w_k = e^{x_k} / (1 + Σ_j e^{x_j})`:
+//!
+//! ```text
+//! ∂ℓ_b/∂u   = Σ_k w_k (n_k − p)
+//! ∂ℓ_b/∂p   = −(Σ_k w_k) u
+//! ∂ℓ_b/∂n_k = w_k u
+//! ```
+//!
+//! each scaled by `1/B` for the batch mean; the L2 term `l2·Σ‖row‖²/(2B)` adds `l2·row/B` per
+//! occurrence of a row in the batch (on the ego rows when given). A burn graph of a few dozen
+//! small ops costs ~2.5 ms per 2,048-pair step on our CPU; this loop costs a fraction of that.
+
+use crate::bpr::{GatheredBatch, LossAndGrads};
+use crate::{ModelError, Result};
+
+/// Loss and per-row gradients of a gathered batch, in closed form.
+///
+/// # Errors
+/// [`ModelError::Diverged`] (with `step`) when the loss is not finite.
+pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<LossAndGrads> {
+    let d = batch.dim;
+    let b = batch.users.len();
+    let k = batch.negatives.len().checked_div(b).unwrap_or(0);
+    let mut user_grads = vec![0.0f32; batch.user_rows.len()];
+    let mut item_grads = vec![0.0f32; batch.item_rows.len()];
+    let inv_b = 1.0 / b.max(1) as f32;
+    let mut bpr = 0.0f64;
+    let mut x = vec![0.0f32; k];
+    let mut w = vec![0.0f32; k];
+    let row = |r: u32| r as usize * d..(r as usize + 1) * d;
+    for pair in 0..b {
+        let (ur, pr) = (batch.users[pair], batch.positives[pair]);
+        let u = &batch.user_rows[row(ur)];
+        let p = &batch.item_rows[row(pr)];
+        let negs = &batch.negatives[pair * k..(pair + 1) * k];
+        let sp = dot(u, p);
+        let mut m = 0.0f32; // max(0, max x): the log-sum-exp shift
+        for (xk, &n) in x.iter_mut().zip(negs) {
+            *xk = dot(u, &batch.item_rows[row(n)]) - sp;
+            m = m.max(*xk);
+        }
+        let mut z = (-m).exp();
+        for (wk, xk) in w.iter_mut().zip(&x) {
+            *wk = (xk - m).exp();
+            z += *wk;
+        }
+        bpr += (m + z.ln()) as f64;
+        let mut wsum = 0.0f32;
+        for wk in &mut w {
+            *wk /= z;
+            wsum += *wk;
+        }
+        // ∂/∂u = Σ w_k n_k − (Σ w_k) p
+        let gu = &mut user_grads[row(ur)];
+        for (g, pv) in gu.iter_mut().zip(p) {
+            *g -= wsum * pv * inv_b;
+        }
+        for (&wk, &n) in w.iter().zip(negs) {
+            let nv = &batch.item_rows[row(n)];
+            for (g, v) in gu.iter_mut().zip(nv) {
+                *g += wk * v * inv_b;
+            }
+        }
+        let gp = &mut item_grads[row(pr)];
+        for (g, v) in gp.iter_mut().zip(u) {
+            *g -= wsum * v * inv_b;
+        }
+        for (&wk, &n) in w.iter().zip(negs) {
+            let gn = &mut item_grads[row(n)];
+            for (g, v) in gn.iter_mut().zip(u) {
+                *g += wk * v * inv_b;
+            }
+        }
+    }
+    let bpr = (bpr / b.max(1) as f64) as f32;
+
+    // L2 over the batch's rows, repeats included.
+    let (reg_users, reg_items) = match batch.ego {
+        Some(e) => (e.user_rows, e.item_rows),
+        None => (batch.user_rows, batch.item_rows),
+    };
+    let mut ego_user_grads = batch.ego.map(|_| vec![0.0f32; reg_users.len()]);
+    let mut ego_item_grads = batch.ego.map(|_| vec![0.0f32; reg_items.len()]);
+    let coef = (l2 as f32) * inv_b;
+    let mut sq = 0.0f64;
+    {
+        let gu = ego_user_grads.as_mut().unwrap_or(&mut user_grads);
+        for &r in batch.users {
+            let rr = row(r);
+            sq += reg_users[rr.clone()]
+                .iter()
+                .map(|v| (v * v) as f64)
+                .sum::<f64>();
+            for (g, v) in gu[rr.clone()].iter_mut().zip(&reg_users[rr]) {
+                *g += coef * v;
+            }
+        }
+    }
+    {
+        let gi = ego_item_grads.as_mut().unwrap_or(&mut item_grads);
+        for &r in batch.positives.iter().chain(batch.negatives) {
+            let rr = row(r);
+            sq += reg_items[rr.clone()]
+                .iter()
+                .map(|v| (v * v) as f64)
+                .sum::<f64>();
+            for (g, v) in gi[rr.clone()].iter_mut().zip(&reg_items[rr]) {
+                *g += coef * v;
+            }
+        }
+    }
+    let reg = (l2 * sq / 2.0 / b.max(1) as f64) as f32;
+    let loss = bpr + reg;
+    if !loss.is_finite() {
+        return Err(ModelError::Diverged { value: loss, step });
+    }
+    let ego_grads = match (ego_user_grads, ego_item_grads) {
+        (Some(u), Some(i)) => Some((u, i)),
+        _ => None,
+    };
+    Ok(LossAndGrads {
+        loss,
+        bpr,
+        reg,
+        user_grads,
+        item_grads,
+        ego_grads,
+    })
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
