@@ -142,6 +142,11 @@ pub struct TrainArgs {
     /// Replace an existing run in --out.
     #[arg(long)]
     pub overwrite: bool,
+    /// Continue an interrupted run from its last evaluated epoch, with the configuration and
+    /// data recorded in it (other training flags are ignored). Ends with the same result as an
+    /// uninterrupted run with the same seed.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["out", "overwrite", "config"])]
+    pub resume: Option<PathBuf>,
     /// A training config JSON (the `train` object of a run's config.json); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -334,3 +334,76 @@ fn lightgcn_trains_and_reevaluates() {
     assert!(stderr(&o).contains("--layers"));
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn an_aborted_run_resumes_to_the_same_outcome() {
+    let data = fixture("tiny");
+    for model in ["mf", "lightgcn"] {
+        let args = |out: &Path| -> Vec<String> {
+            [
+                "train",
+                "--data",
+                data.to_str().unwrap(),
+                "--model",
+                model,
+                "--dim",
+                "8",
+                "--lr",
+                "0.05",
+                "--epochs",
+                "8",
+                "--eval-every",
+                "2",
+                "--batch-size",
+                "16",
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+                "--quiet",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let whole = scratch(&format!("whole-{model}"));
+        let o = bin().args(args(&whole)).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let expected = json(&o);
+
+        // Die right after the state of epoch 4 was saved, as a `kill -9` would.
+        let cut = scratch(&format!("cut-{model}"));
+        let o = bin()
+            .args(args(&cut))
+            .env("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH", "4")
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "the aborted run should not succeed");
+        assert!(!cut.join("summary.json").exists());
+        let o = run(&[
+            "train",
+            "--resume",
+            cut.to_str().unwrap(),
+            "--json",
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "resume failed: {}", stderr(&o));
+        let resumed = json(&o);
+        for key in ["valid", "test", "best_epoch", "epochs_run"] {
+            assert_eq!(
+                resumed[key], expected[key],
+                "{model}: {key} differs after resume"
+            );
+        }
+        let lines = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap();
+        assert_eq!(
+            lines.lines().count(),
+            8,
+            "one record per epoch after resuming"
+        );
+        std::fs::remove_dir_all(&whole).unwrap();
+        std::fs::remove_dir_all(&cut).unwrap();
+    }
+    // Nothing to resume is a clear error.
+    let o = run(&["train", "--resume", "/no/such/run"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -24,6 +24,7 @@ pub mod graph;
 mod lightgcn;
 mod mf;
 mod optim;
+mod state;
 mod table;
 
 pub use bpr::LossEngine;
@@ -32,4 +33,5 @@ pub use error::{ModelError, Result};
 pub use lightgcn::{LightGcn, LightGcnConfig};
 pub use mf::{Mf, MfConfig, StepStats, StepTimings, TrainBatch};
 pub use optim::{OptimizerConfig, RowSparseOptimizer};
+pub use state::TrainingState;
 pub use table::EmbeddingTable;

@@ -372,6 +372,26 @@ impl LightGcn {
         })
     }
 
+    /// Parameters, optimizer moments and counters, for resuming training.
+    pub fn training_state(&self) -> crate::TrainingState {
+        let mut s = crate::TrainingState::default();
+        s.tensors.push(("ego".into(), self.ego.as_slice().to_vec()));
+        self.opt.save_state("opt", &mut s);
+        s.counters.insert("step".into(), self.step);
+        s
+    }
+
+    /// Restores what [`LightGcn::training_state`] returned.
+    pub fn restore(&mut self, mut s: crate::TrainingState) -> Result<()> {
+        let n = self.ego.as_slice().len();
+        self.ego.as_mut_slice().copy_from_slice(&s.take("ego", n)?);
+        self.opt.load_state("opt", &mut s)?;
+        self.step = s.counter("step");
+        self.fresh = false;
+        self.refresh();
+        Ok(())
+    }
+
     /// Full-ranking scorer over the pooled embeddings.
     ///
     /// # Panics

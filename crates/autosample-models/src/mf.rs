@@ -314,6 +314,34 @@ impl Mf {
         out
     }
 
+    /// Parameters, optimizer moments and counters, for resuming training.
+    pub fn training_state(&self) -> crate::TrainingState {
+        let mut s = crate::TrainingState::default();
+        s.tensors
+            .push(("users".into(), self.users.as_slice().to_vec()));
+        s.tensors
+            .push(("items".into(), self.items.as_slice().to_vec()));
+        self.user_opt.save_state("user_opt", &mut s);
+        self.item_opt.save_state("item_opt", &mut s);
+        s.counters.insert("step".into(), self.step);
+        s
+    }
+
+    /// Restores what [`Mf::training_state`] returned.
+    pub fn restore(&mut self, mut s: crate::TrainingState) -> Result<()> {
+        let (u, i) = (self.users.as_slice().len(), self.items.as_slice().len());
+        self.users
+            .as_mut_slice()
+            .copy_from_slice(&s.take("users", u)?);
+        self.items
+            .as_mut_slice()
+            .copy_from_slice(&s.take("items", i)?);
+        self.user_opt.load_state("user_opt", &mut s)?;
+        self.item_opt.load_state("item_opt", &mut s)?;
+        self.step = s.counter("step");
+        Ok(())
+    }
+
     /// Full-ranking scorer over the current tables.
     pub fn ranking_scorer(&self) -> DotScorer<'_> {
         DotScorer::new(

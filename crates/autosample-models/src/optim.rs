@@ -150,6 +150,21 @@ impl RowSparseOptimizer {
         self.step
     }
 
+    /// Saves the moments and the step count into `state` under `prefix`.
+    pub fn save_state(&self, prefix: &str, state: &mut crate::TrainingState) {
+        state.tensors.push((format!("{prefix}.m"), self.m.clone()));
+        state.tensors.push((format!("{prefix}.v"), self.v.clone()));
+        state.counters.insert(format!("{prefix}.step"), self.step);
+    }
+
+    /// Restores what [`RowSparseOptimizer::save_state`] saved.
+    pub fn load_state(&mut self, prefix: &str, state: &mut crate::TrainingState) -> Result<()> {
+        self.m = state.take(&format!("{prefix}.m"), self.m.len())?;
+        self.v = state.take(&format!("{prefix}.v"), self.v.len())?;
+        self.step = state.counter(&format!("{prefix}.step"));
+        Ok(())
+    }
+
     /// Applies one update: `grads` holds one gradient row per entry of `rows` (row-major,
     /// `rows.len() × dim`). `rows` must be unique (the caller dedupes the batch).
     ///

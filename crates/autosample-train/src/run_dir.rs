@@ -29,6 +29,8 @@ impl RunFiles {
     pub const BEST: &'static str = "best.bpk";
     /// The final summary.
     pub const SUMMARY: &'static str = "summary.json";
+    /// Training state at the last evaluation, for `--resume`.
+    pub const STATE: &'static str = "resume.bin";
 }
 
 /// A run directory being written.
@@ -36,6 +38,7 @@ impl RunFiles {
 pub struct RunDir {
     path: PathBuf,
     metrics: File,
+    resuming: bool,
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> TrainError {
@@ -66,7 +69,60 @@ impl RunDir {
         Ok(Self {
             path: path.to_path_buf(),
             metrics,
+            resuming: false,
         })
+    }
+
+    /// Opens an interrupted run to continue it: it must hold a config and a saved state.
+    pub fn resume(path: &Path) -> Result<Self> {
+        for name in [RunFiles::CONFIG, RunFiles::STATE, RunFiles::BEST] {
+            if !path.join(name).exists() {
+                return Err(TrainError::Io {
+                    path: path.join(name),
+                    message: "missing, so the run cannot be resumed (it ended before its first \
+                              evaluation, or is not a run directory); start it again"
+                        .into(),
+                });
+            }
+        }
+        let metrics_path = path.join(RunFiles::METRICS);
+        let metrics = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics_path)
+            .map_err(|e| io_err(&metrics_path, "cannot open", e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            metrics,
+            resuming: true,
+        })
+    }
+
+    /// Whether this directory was opened to continue an interrupted run.
+    pub fn is_resuming(&self) -> bool {
+        self.resuming
+    }
+
+    /// Replaces `metrics.jsonl` by `records` (the epochs up to the saved state; later lines of
+    /// an interrupted run are dropped because those epochs are trained again).
+    pub fn rewrite_metrics<T: Serialize>(&mut self, records: &[T]) -> Result<()> {
+        let path = self.file(RunFiles::METRICS);
+        let mut text = String::new();
+        for r in records {
+            let line = serde_json::to_string(r).map_err(|e| TrainError::Io {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            text.push_str(&line);
+            text.push('\n');
+        }
+        autosample_models::checkpoint::write_atomic(&path, text.as_bytes())
+            .map_err(|e| io_err(&path, "cannot write", e))?;
+        self.metrics = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, "cannot open", e))?;
+        Ok(())
     }
 
     /// The directory.

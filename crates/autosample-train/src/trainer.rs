@@ -5,7 +5,7 @@ use std::time::Instant;
 use autosample_data::{Dataset, Interactions, ItemId, UserId};
 use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
 use autosample_models::{
-    EmbeddingTable, LightGcn, Mf, StepStats, StepTimings, TrainBatch, checkpoint,
+    EmbeddingTable, LightGcn, Mf, StepStats, StepTimings, TrainBatch, TrainingState, checkpoint,
 };
 use autosample_samplers::{Negatives, PairBatch, SampleContext, SamplerRng, Scorer};
 use rand::SeedableRng;
@@ -128,6 +128,23 @@ impl TrainedModel {
         })
     }
 
+    /// Parameters and optimizer state, for resuming.
+    pub fn training_state(&self) -> TrainingState {
+        match self {
+            TrainedModel::Mf(m) => m.training_state(),
+            TrainedModel::LightGcn(m) => m.training_state(),
+        }
+    }
+
+    /// Restores what [`TrainedModel::training_state`] returned.
+    pub fn restore(&mut self, state: TrainingState) -> Result<()> {
+        match self {
+            TrainedModel::Mf(m) => m.restore(state)?,
+            TrainedModel::LightGcn(m) => m.restore(state)?,
+        }
+        Ok(())
+    }
+
     fn timings(&self) -> (StepTimings, f64) {
         match self {
             TrainedModel::Mf(m) => (m.timings(), 0.0),
@@ -169,6 +186,23 @@ pub struct EpochRecord {
     /// Whether this evaluation was the best so far (the checkpoint was saved).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub best: Option<bool>,
+}
+
+/// The loop's own state saved with the model's at every evaluation (`resume.bin`), so that an
+/// interrupted run continues from its last evaluated epoch with the same result as an
+/// uninterrupted one: every epoch's shuffle and sampler streams derive from (seed, epoch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ResumeMeta {
+    epoch: usize,
+    best_epoch: usize,
+    best_value: f64,
+    best_report: EvalReport,
+    since_best: usize,
+    history: Vec<EpochRecord>,
+    train_seconds: f64,
+    eval_seconds: f64,
+    sampling_seconds: f64,
+    triplets: u64,
 }
 
 /// The result of [`train`].
@@ -281,7 +315,9 @@ pub fn train(
     );
 
     let bar = progress.bar(config.epochs as u64, config.model.name());
-    let mut order = pairs;
+    // Each epoch shuffles the canonical pair order afresh, so that epoch e's batches depend on
+    // (seed, e) alone; a resumed run then replays exactly what an uninterrupted one would.
+    let mut order = pairs.clone();
     let mut users = Vec::with_capacity(config.batch_size);
     let mut positives = Vec::with_capacity(config.batch_size);
     let mut negatives = Negatives::default();
@@ -292,11 +328,43 @@ pub fn train(
     let mut stopped_early = false;
     let mut epochs_run = 0;
     let mut sampling_seconds = 0.0;
+    let mut first_epoch = 1;
+    if let Some(run) = run.as_deref_mut().filter(|r| r.is_resuming()) {
+        let path = run.file(RunFiles::STATE);
+        let (state, meta) = TrainingState::read(&path)?;
+        let meta: ResumeMeta = serde_json::from_value(meta).map_err(|e| TrainError::Io {
+            path: path.clone(),
+            message: format!("unreadable resume metadata ({e}); start the run again"),
+        })?;
+        model.restore(state)?;
+        let (bu, bi) = checkpoint::load_tables(
+            &run.file(RunFiles::BEST),
+            dataset.n_users(),
+            dataset.n_items(),
+            model.tables().0.dim(),
+        )?;
+        best = Some((meta.best_epoch, meta.best_value, meta.best_report, bu, bi));
+        since_best = meta.since_best;
+        train_seconds = meta.train_seconds;
+        eval_seconds = meta.eval_seconds;
+        sampling_seconds = meta.sampling_seconds;
+        triplets = meta.triplets;
+        epochs_run = meta.epoch;
+        first_epoch = meta.epoch + 1;
+        run.rewrite_metrics(&meta.history)?;
+        history = meta.history;
+        tracing::info!(epoch = meta.epoch, "resuming after the last saved epoch");
+    }
+    let abort_after: Option<usize> = std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok());
 
-    for epoch in 1..=config.epochs {
+    bar.set_position(first_epoch as u64 - 1);
+    for epoch in first_epoch..=config.epochs {
         let started = Instant::now();
         let mut shuffle_rng =
             SamplerRng::seed_from_u64(derive_seed(config.seed, "shuffle", epoch as u64));
+        order.copy_from_slice(&pairs);
         order.shuffle(&mut shuffle_rng);
         let mut rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "sampler", epoch as u64));
         let (mut loss_sum, mut bpr_sum, mut reg_sum) = (0.0f64, 0.0f64, 0.0f64);
@@ -424,6 +492,35 @@ pub fn train(
             run.append_metrics(&record)?;
         }
         history.push(record);
+        if let (true, Some(run)) = (evaluate_now, run.as_deref_mut()) {
+            let (best_epoch, best_value, best_report) = match &best {
+                Some((e, v, r, _, _)) => (*e, *v, r.clone()),
+                None => unreachable!("an evaluation just ran, so a best exists"),
+            };
+            let meta = ResumeMeta {
+                epoch,
+                best_epoch,
+                best_value,
+                best_report,
+                since_best,
+                history: history.clone(),
+                train_seconds,
+                eval_seconds,
+                sampling_seconds,
+                triplets,
+            };
+            let meta = serde_json::to_value(&meta).map_err(|e| TrainError::Io {
+                path: run.file(RunFiles::STATE),
+                message: e.to_string(),
+            })?;
+            model
+                .training_state()
+                .write(&run.file(RunFiles::STATE), &meta)?;
+            // Test hook: die like `kill -9` right after a state was saved.
+            if abort_after == Some(epoch) {
+                std::process::abort();
+            }
+        }
         if stop {
             stopped_early = epoch < config.epochs;
             tracing::info!(epoch, patience = config.patience, "early stopping");

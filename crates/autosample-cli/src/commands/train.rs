@@ -24,6 +24,9 @@ pub struct RunConfig {
     pub data: DataSpec,
     /// Versions and commit of the binary that wrote it.
     pub build: serde_json::Value,
+    /// Fingerprint of the dataset's splits, checked when the run is resumed or re-evaluated.
+    #[serde(default)]
+    pub dataset_fingerprint: Option<String>,
 }
 
 /// Facts about the dataset a run used.
@@ -215,8 +218,26 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
 /// Runs `autosample train`.
 pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
-    let cfg = resolve_config(args)?;
-    let spec = DataSpec::from_args(&args.data, None)?;
+    let resumed: Option<RunConfig> = match &args.resume {
+        Some(dir) => {
+            let path = dir.join(RunFiles::CONFIG);
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!("{}: cannot read; is this a run directory?", path.display())
+            })?;
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a run config", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let (cfg, spec) = match &resumed {
+        Some(rc) => (rc.train.clone(), rc.data.clone()),
+        None => (
+            resolve_config(args)?,
+            DataSpec::from_args(&args.data, None)?,
+        ),
+    };
     let t = Instant::now();
     let dataset = spec.load()?;
     let data_seconds = t.elapsed().as_secs_f64();
@@ -230,25 +251,47 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
         "data ready in {data_seconds:.2}s"
     );
 
-    let out = args.out.clone().unwrap_or_else(|| {
-        let (_, stamp) = utc_stamp();
-        PathBuf::from("runs").join(format!(
-            "{}-{}-{}-{stamp}",
-            dataset.name,
-            cfg.model.name(),
-            cfg.sampler.spec().replace([':', ',', '='], "_")
-        ))
-    });
-    let mut run_dir = RunDir::create(&out, args.overwrite)?;
     let build = serde_json::to_value(build_info())?;
-    run_dir.write_json(
-        RunFiles::CONFIG,
-        &RunConfig {
-            train: cfg.clone(),
-            data: spec,
-            build: build.clone(),
-        },
-    )?;
+    let (out, mut run_dir) = match (&args.resume, &resumed) {
+        (Some(dir), Some(rc)) => {
+            if let Some(fp) = rc
+                .dataset_fingerprint
+                .as_ref()
+                .filter(|fp| **fp != dataset.fingerprint())
+            {
+                bail!(
+                    "{}: the data now reads differently from when the run started (fingerprint \
+                     {} vs {}); the run cannot be resumed on other data",
+                    dir.display(),
+                    dataset.fingerprint(),
+                    fp
+                );
+            }
+            (dir.clone(), RunDir::resume(dir)?)
+        }
+        _ => {
+            let out = args.out.clone().unwrap_or_else(|| {
+                let (_, stamp) = utc_stamp();
+                PathBuf::from("runs").join(format!(
+                    "{}-{}-{}-{stamp}",
+                    dataset.name,
+                    cfg.model.name(),
+                    cfg.sampler.spec().replace([':', ',', '='], "_")
+                ))
+            });
+            let run_dir = RunDir::create(&out, args.overwrite)?;
+            run_dir.write_json(
+                RunFiles::CONFIG,
+                &RunConfig {
+                    train: cfg.clone(),
+                    data: spec,
+                    build: build.clone(),
+                    dataset_fingerprint: Some(dataset.fingerprint()),
+                },
+            )?;
+            (out, run_dir)
+        }
+    };
 
     let progress = if quiet {
         Progress::Quiet
