@@ -8,7 +8,8 @@ Usage:
 
 Everything after `--` is passed to `autosample train`. Each (dataset, seed) trains into
 benchmarks/work/<experiment>/<dataset>-seed<seed>/ and is skipped when its summary.json already
-exists, so an interrupted benchmark resumes where it stopped. The record goes to
+exists; a run that was interrupted after an evaluation continues with `autosample train
+--resume`, so a long benchmark spans sessions by rerunning the same command. The record goes to
 benchmarks/runs/<date>-<machine>/<experiment>/: SETUP.md, raw.csv (one row per run) and
 summary.md (mean ± std over seeds, next to the published anchors).
 
@@ -33,7 +34,7 @@ ANCHORS = {
     ("gowalla", "mf"): [("MF-BPR, NGCF paper", 0.1291, 0.1109), ("MF-BPR tuned, BARS", 0.1627, 0.1378)],
     ("gowalla", "lightgcn"): [("LightGCN paper", 0.1830, 0.1554)],
     ("yelp2018", "mf"): [("MF-BPR, NGCF paper", 0.0433, 0.0354), ("MF-BPR tuned, BARS", 0.0576, 0.0468)],
-    ("yelp2018", "lightgcn"): [("LightGCN paper", 0.0649, 0.0530)],
+    ("yelp2018", "lightgcn"): [("LightGCN paper", 0.0649, 0.0530), ("LightGCN + MixGCF, MixGCF logs", 0.0713, 0.0588)],
 }
 
 
@@ -106,11 +107,15 @@ def main():
             cmd = [str(BIN), "train", "--data", str(path), "--seed", str(seed), "--out", str(run),
                    "--quiet", "--json"] + train_args
             if not summary_path.exists():
-                print("run:", " ".join(cmd), flush=True)
-                cmd_over = cmd + (["--overwrite"] if (run / "config.json").exists() else [])
+                if (run / "resume.bin").exists():
+                    # An interrupted run (session ended, machine restarted): continue it.
+                    todo = [str(BIN), "train", "--resume", str(run), "--quiet", "--json"]
+                else:
+                    todo = cmd + (["--overwrite"] if (run / "config.json").exists() else [])
+                print("run:", " ".join(todo), flush=True)
                 work.mkdir(parents=True, exist_ok=True)
-                with open(work / f"{ds}-seed{seed}.log", "w") as log:
-                    subprocess.run(cmd_over, check=True, stdout=subprocess.DEVNULL, stderr=log)
+                with open(work / f"{ds}-seed{seed}.log", "a") as log:
+                    subprocess.run(todo, check=True, stdout=subprocess.DEVNULL, stderr=log)
             s = json.loads(summary_path.read_text())
             row = {
                 "dataset": ds,
