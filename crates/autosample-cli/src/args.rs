@@ -104,6 +104,8 @@ pub enum ModelArg {
     Mf,
     /// LightGCN (layer-mean propagation over the normalised user–item graph).
     Lightgcn,
+    /// NGCF (graph convolution with weight matrices, LeakyReLU and dropout).
+    Ngcf,
 }
 
 /// Loss engines.

@@ -338,7 +338,7 @@ fn lightgcn_trains_and_reevaluates() {
 #[test]
 fn an_aborted_run_resumes_to_the_same_outcome() {
     let data = fixture("tiny");
-    for model in ["mf", "lightgcn"] {
+    for model in ["mf", "lightgcn", "ngcf"] {
         let args = |out: &Path| -> Vec<String> {
             [
                 "train",

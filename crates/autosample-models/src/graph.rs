@@ -6,6 +6,12 @@
 //! reference code's `d_inv[isinf] = 0`). `Â` is symmetric, so the backward of `X ↦ ÂX` is the
 //! same product, which is why one hand-written CSR SpMM serves both directions (burn 0.22 has
 //! no sparse tensors, and its gather/scatter route is 3–10× slower).
+//!
+//! NGCF's reference code propagates over a different matrix, the row-normalised adjacency with
+//! self-loops `D̃⁻¹(A + I)` ([`NormalizedAdjacency::mean_with_self_loops`]). It is not
+//! symmetric, so its backward uses the explicit transpose
+//! ([`NormalizedAdjacency::transpose_with_map`]); per-step edge dropout reuses the sparsity
+//! pattern with other values ([`NormalizedAdjacency::spmm_with_values`]).
 
 use autosample_data::Interactions;
 use rayon::prelude::*;
@@ -117,6 +123,150 @@ impl NormalizedAdjacency {
                     for e in self.indptr[r]..self.indptr[r + 1] {
                         let w = self.values[e];
                         let c = self.indices[e] as usize;
+                        let src = &x[c * dim..(c + 1) * dim];
+                        for (o, s) in row_out.iter_mut().zip(src) {
+                            *o += w * s;
+                        }
+                    }
+                }
+            });
+    }
+
+    /// NGCF's propagation matrix `D̃⁻¹(A + I)`: the bipartite adjacency plus self-loops,
+    /// row-normalised by `D̃ = diag(deg + 1)`, so `Â[v, w] = 1/(deg(v) + 1)` for `w` a
+    /// neighbour of `v` or `v` itself. This is `norm_adj` of the NGCF reference code
+    /// (`mean_adj_single(adj_mat + sp.eye(...))` in NGCF-PyTorch `NGCF/utility/load_data.py`,
+    /// `normalized_adj_single(adj_mat + sp.eye(...))` in the TensorFlow original), which both
+    /// pass to the model. Every row has its self-loop, so isolated nodes keep their own
+    /// embedding (`Â[v, v] = 1`). Not symmetric: see [`NormalizedAdjacency::transpose_with_map`].
+    pub fn mean_with_self_loops(train: &Interactions) -> Self {
+        let (nu, ni) = (train.n_users(), train.n_items());
+        let n = nu + ni;
+        let item_deg = train.item_degrees();
+        let mut inv = Vec::with_capacity(n);
+        inv.extend((0..nu as u32).map(|u| 1.0 / (train.degree(u) as f32 + 1.0)));
+        inv.extend(item_deg.iter().map(|&d| 1.0 / (d as f32 + 1.0)));
+
+        let mut item_ptr = vec![0usize; ni + 1];
+        for &i in train.indices() {
+            item_ptr[i as usize + 1] += 1;
+        }
+        for i in 0..ni {
+            item_ptr[i + 1] += item_ptr[i];
+        }
+        let mut fill = item_ptr.clone();
+        let mut item_users = vec![0u32; train.nnz()];
+        for u in 0..nu as u32 {
+            for &i in train.items(u) {
+                item_users[fill[i as usize]] = u;
+                fill[i as usize] += 1;
+            }
+        }
+
+        // Row r: its self-loop first, then its neighbours (users before items overall).
+        let mut indptr = Vec::with_capacity(n + 1);
+        let mut indices = Vec::with_capacity(2 * train.nnz() + n);
+        let mut values = Vec::with_capacity(2 * train.nnz() + n);
+        indptr.push(0);
+        for (u, &w) in inv[..nu].iter().enumerate() {
+            indices.push(u as u32);
+            values.push(w);
+            for &i in train.items(u as u32) {
+                indices.push((nu + i as usize) as u32);
+                values.push(w);
+            }
+            indptr.push(indices.len());
+        }
+        for i in 0..ni {
+            let r = nu + i;
+            indices.push(r as u32);
+            values.push(inv[r]);
+            for &u in &item_users[item_ptr[i]..item_ptr[i + 1]] {
+                indices.push(u);
+                values.push(inv[r]);
+            }
+            indptr.push(indices.len());
+        }
+        Self {
+            n_users: nu,
+            n_nodes: n,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    /// The transpose `Âᵀ` in CSR form, and for each of its stored entries the position of the
+    /// same entry in `self`'s CSR order (so per-entry values of `Â`, e.g. a dropout mask, can be
+    /// carried over to `Âᵀ`: `values_t[e] = values[map[e]]`).
+    pub fn transpose_with_map(&self) -> (Self, Vec<u32>) {
+        let n = self.n_nodes;
+        let nnz = self.indices.len();
+        let mut indptr = vec![0usize; n + 1];
+        for &c in &self.indices {
+            indptr[c as usize + 1] += 1;
+        }
+        for r in 0..n {
+            indptr[r + 1] += indptr[r];
+        }
+        let mut fill = indptr.clone();
+        let mut indices = vec![0u32; nnz];
+        let mut values = vec![0.0f32; nnz];
+        let mut map = vec![0u32; nnz];
+        for r in 0..n {
+            for e in self.indptr[r]..self.indptr[r + 1] {
+                let c = self.indices[e] as usize;
+                let t = fill[c];
+                fill[c] += 1;
+                indices[t] = r as u32;
+                values[t] = self.values[e];
+                map[t] = e as u32;
+            }
+        }
+        (
+            Self {
+                n_users: self.n_users,
+                n_nodes: n,
+                indptr,
+                indices,
+                values,
+            },
+            map,
+        )
+    }
+
+    /// The stored values, in CSR order (`nnz` entries).
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// `out = Â' · x`, where `Â'` has this matrix's sparsity pattern and the entries `values`
+    /// (in CSR order) instead of the stored ones: the product for a per-step edge dropout.
+    ///
+    /// # Panics
+    /// If `values` does not have `nnz` entries or the slices do not have `n_nodes · dim`
+    /// entries (a programming error).
+    pub fn spmm_with_values(&self, values: &[f32], x: &[f32], dim: usize, out: &mut [f32]) {
+        assert_eq!(
+            values.len(),
+            self.indices.len(),
+            "values have the wrong length"
+        );
+        assert_eq!(x.len(), self.n_nodes * dim, "x has the wrong shape");
+        assert_eq!(out.len(), self.n_nodes * dim, "out has the wrong shape");
+        out.par_chunks_mut(ROWS_PER_TASK * dim)
+            .enumerate()
+            .for_each(|(block, chunk)| {
+                let first = block * ROWS_PER_TASK;
+                for (k, row_out) in chunk.chunks_mut(dim).enumerate() {
+                    let r = first + k;
+                    row_out.fill(0.0);
+                    let (lo, hi) = (self.indptr[r], self.indptr[r + 1]);
+                    for (&c, &w) in self.indices[lo..hi].iter().zip(&values[lo..hi]) {
+                        if w == 0.0 {
+                            continue;
+                        }
+                        let c = c as usize;
                         let src = &x[c * dim..(c + 1) * dim];
                         for (o, s) in row_out.iter_mut().zip(src) {
                             *o += w * s;

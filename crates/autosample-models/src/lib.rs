@@ -8,6 +8,7 @@
 //! cost grows with the table size (5–30× slower at our sizes; see docs/decisions).
 //!
 //! - [`Mf`]: matrix factorisation scored by inner product, trained with BPR.
+//! - [`Ngcf`]: NGCF (Wang et al., SIGIR 2019) as its reference code computes it.
 //! - [`bpr`]: the K-pair BPR loss with LightGCN/MixGCF-style L2, over gathered rows.
 //! - [`checkpoint`]: burnpack checkpoints of the tables with a JSON sidecar.
 //!
@@ -23,6 +24,7 @@ mod error;
 pub mod graph;
 mod lightgcn;
 mod mf;
+mod ngcf;
 mod optim;
 mod state;
 mod table;
@@ -32,6 +34,9 @@ pub use device::{backend_name, training_device};
 pub use error::{ModelError, Result};
 pub use lightgcn::{LightGcn, LightGcnConfig};
 pub use mf::{Mf, MfConfig, StepStats, StepTimings, TrainBatch};
+pub use ngcf::{
+    LEAKY_RELU_SLOPE, Ngcf, NgcfConfig, NgcfDropoutMasks, NgcfLayerWeights, NgcfTimings,
+};
 pub use optim::{OptimizerConfig, RowSparseOptimizer};
 pub use state::TrainingState;
 pub use table::EmbeddingTable;

@@ -184,11 +184,47 @@ impl Negatives {
         }
     }
 
+    /// Clears the buffers (keeping their capacity) and sets the mixed kind with `k` negatives
+    /// per pair and `layers` layers per negative; returns `(candidates, pos_weight)`.
+    pub fn reset_mixed(&mut self, k: usize, layers: usize) -> (&mut Vec<ItemId>, &mut Vec<f32>) {
+        if !matches!(self, Negatives::Mixed { .. }) {
+            *self = Negatives::Mixed {
+                k,
+                layers,
+                candidates: Vec::new(),
+                pos_weight: Vec::new(),
+            };
+        }
+        match self {
+            Negatives::Mixed {
+                k: kk,
+                layers: ll,
+                candidates,
+                pos_weight,
+            } => {
+                *kk = k;
+                *ll = layers;
+                candidates.clear();
+                pos_weight.clear();
+                (candidates, pos_weight)
+            }
+            Negatives::Items { .. } => unreachable!("set to Mixed just above"),
+        }
+    }
+
     /// The item ids, when the negatives are items.
     pub fn items(&self) -> Option<&[ItemId]> {
         match self {
             Negatives::Items { items, .. } => Some(items),
             Negatives::Mixed { .. } => None,
+        }
+    }
+
+    /// Which variant this is.
+    pub fn kind(&self) -> NegativeKind {
+        match self {
+            Negatives::Items { .. } => NegativeKind::Items,
+            Negatives::Mixed { .. } => NegativeKind::Mixed,
         }
     }
 }

@@ -17,6 +17,19 @@ pub enum SamplerError {
         /// Number of items.
         n_items: usize,
     },
+    /// Popularity sampling: every item the user has not interacted with has weight 0 (training
+    /// degree 0 and no smoothing), so the popularity distribution over its negatives is empty.
+    #[error(
+        "sampler `{sampler}`: user {user} has no non-positive item with a positive popularity \
+         weight (every item it has not interacted with has training degree 0); add smoothing so \
+         that unseen items get a weight, e.g. `popularity:beta=0.75,smoothing=1`"
+    )]
+    UserHasNoWeightedNegatives {
+        /// The sampler's name.
+        sampler: &'static str,
+        /// The dense user id.
+        user: UserId,
+    },
     /// A sampler that scores candidates was called without the model.
     #[error("sampler `{sampler}` scores candidates with the model, but no scorer was given")]
     MissingScorer {
@@ -29,6 +42,17 @@ pub enum SamplerError {
         /// The spec as given.
         spec: String,
         /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The call itself is inconsistent: batch and context do not fit together (a user id out of
+    /// range, a candidate pool of the wrong size or holding a positive, more negatives per pair
+    /// than the sampler can give, ...). A programming error in the caller, reported instead of
+    /// a panic.
+    #[error("sampler `{sampler}`: {message}")]
+    InvalidContext {
+        /// The sampler's name.
+        sampler: &'static str,
+        /// What is wrong.
         message: String,
     },
 }

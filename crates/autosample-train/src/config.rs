@@ -1,6 +1,6 @@
 //! [`TrainConfig`]: everything that determines a training run, saved with it.
 
-use autosample_models::{LightGcnConfig, MfConfig};
+use autosample_models::{LightGcnConfig, MfConfig, NgcfConfig};
 use autosample_samplers::SamplerConfig;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,8 @@ pub enum ModelConfig {
     /// LightGCN.
     #[serde(rename = "lightgcn")]
     LightGcn(LightGcnConfig),
+    /// NGCF.
+    Ngcf(NgcfConfig),
 }
 
 impl ModelConfig {
@@ -24,6 +26,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Mf(_) => "mf",
             ModelConfig::LightGcn(_) => "lightgcn",
+            ModelConfig::Ngcf(_) => "ngcf",
         }
     }
 }
@@ -148,6 +151,7 @@ impl TrainConfig {
         match &self.model {
             ModelConfig::Mf(mf) => mf.validate()?,
             ModelConfig::LightGcn(c) => c.validate()?,
+            ModelConfig::Ngcf(c) => c.validate()?,
         }
         Ok(())
     }

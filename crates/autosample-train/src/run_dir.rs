@@ -29,6 +29,9 @@ impl RunFiles {
     pub const BEST: &'static str = "best.bpk";
     /// The final summary.
     pub const SUMMARY: &'static str = "summary.json";
+    /// The best parameters with everything needed to rebuild the model (layer weights of
+    /// NGCF, optimizer state), written with `best.bpk`.
+    pub const BEST_STATE: &'static str = "best.state";
     /// Training state at the last evaluation, for `--resume`.
     pub const STATE: &'static str = "resume.bin";
 }
@@ -75,7 +78,7 @@ impl RunDir {
 
     /// Opens an interrupted run to continue it: it must hold a config and a saved state.
     pub fn resume(path: &Path) -> Result<Self> {
-        for name in [RunFiles::CONFIG, RunFiles::STATE, RunFiles::BEST] {
+        for name in [RunFiles::CONFIG, RunFiles::STATE, RunFiles::BEST_STATE] {
             if !path.join(name).exists() {
                 return Err(TrainError::Io {
                     path: path.join(name),

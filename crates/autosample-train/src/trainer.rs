@@ -5,7 +5,8 @@ use std::time::Instant;
 use autosample_data::{Dataset, Interactions, ItemId, UserId};
 use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
 use autosample_models::{
-    EmbeddingTable, LightGcn, Mf, StepStats, StepTimings, TrainBatch, TrainingState, checkpoint,
+    EmbeddingTable, LightGcn, Mf, Ngcf, StepStats, StepTimings, TrainBatch, TrainingState,
+    checkpoint,
 };
 use autosample_samplers::{Negatives, PairBatch, SampleContext, SamplerRng, Scorer};
 use rand::SeedableRng;
@@ -25,6 +26,8 @@ pub enum TrainedModel {
     Mf(Box<Mf>),
     /// LightGCN.
     LightGcn(Box<LightGcn>),
+    /// NGCF.
+    Ngcf(Box<Ngcf>),
 }
 
 impl TrainedModel {
@@ -40,6 +43,9 @@ impl TrainedModel {
             ModelConfig::LightGcn(c) => {
                 TrainedModel::LightGcn(Box::new(LightGcn::new(train, c.clone(), seed)?))
             }
+            ModelConfig::Ngcf(c) => {
+                TrainedModel::Ngcf(Box::new(Ngcf::new(train, c.clone(), seed)?))
+            }
         })
     }
 
@@ -49,6 +55,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Mf(_) => {}
             TrainedModel::LightGcn(m) => m.refresh(),
+            TrainedModel::Ngcf(m) => m.refresh(),
         }
     }
 
@@ -57,6 +64,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Mf(m) => m.as_ref(),
             TrainedModel::LightGcn(m) => m.as_ref(),
+            TrainedModel::Ngcf(m) => m.as_ref(),
         }
     }
 
@@ -65,6 +73,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Mf(m) => m.as_ref(),
             TrainedModel::LightGcn(m) => m.as_ref(),
+            TrainedModel::Ngcf(m) => m.as_ref(),
         }
     }
 
@@ -73,6 +82,7 @@ impl TrainedModel {
         Ok(match self {
             TrainedModel::Mf(m) => m.train_step(batch)?,
             TrainedModel::LightGcn(m) => m.train_step(batch)?,
+            TrainedModel::Ngcf(m) => m.train_step(batch)?,
         })
     }
 
@@ -82,48 +92,45 @@ impl TrainedModel {
         match self {
             TrainedModel::Mf(m) => (m.user_table().clone(), m.item_table().clone()),
             TrainedModel::LightGcn(m) => m.split_tables(),
+            TrainedModel::Ngcf(m) => m.split_tables(),
         }
     }
 
-    /// The same model with parameters `(users, items)` (restoring the best checkpoint).
-    pub fn with_tables(
-        &self,
-        train: &Interactions,
-        users: EmbeddingTable,
-        items: EmbeddingTable,
-    ) -> Self {
-        match self {
-            TrainedModel::Mf(m) => {
-                TrainedModel::Mf(Box::new(Mf::from_tables(m.config().clone(), users, items)))
-            }
-            TrainedModel::LightGcn(m) => TrainedModel::LightGcn(Box::new(LightGcn::from_ego(
-                train,
-                m.config().clone(),
-                concat_tables(users, items),
-            ))),
-        }
-    }
-
-    /// Loads a model saved by [`train`] (`best.bpk`); graph models rebuild their graph from
-    /// `train`.
+    /// Loads the model of a finished or interrupted run: `best.state` (everything, written by
+    /// [`train`]) when present, else the `best.bpk` embedding tables of MF and LightGCN. Graph
+    /// models rebuild their graph from `train`.
     pub fn load(
         config: &ModelConfig,
-        path: &std::path::Path,
+        run_dir: &std::path::Path,
         train: &Interactions,
     ) -> Result<Self> {
+        let state_path = run_dir.join(RunFiles::BEST_STATE);
+        if state_path.exists() {
+            let (state, _) = TrainingState::read(&state_path)?;
+            let mut model = TrainedModel::new(config, train, 0)?;
+            model.restore(state)?;
+            return Ok(model);
+        }
+        let path = run_dir.join(RunFiles::BEST);
         let (nu, ni) = (train.n_users(), train.n_items());
         Ok(match config {
             ModelConfig::Mf(c) => {
-                let (u, i) = checkpoint::load_tables(path, nu, ni, c.dim)?;
+                let (u, i) = checkpoint::load_tables(&path, nu, ni, c.dim)?;
                 TrainedModel::Mf(Box::new(Mf::from_tables(c.clone(), u, i)))
             }
             ModelConfig::LightGcn(c) => {
-                let (u, i) = checkpoint::load_tables(path, nu, ni, c.dim)?;
+                let (u, i) = checkpoint::load_tables(&path, nu, ni, c.dim)?;
                 TrainedModel::LightGcn(Box::new(LightGcn::from_ego(
                     train,
                     c.clone(),
                     concat_tables(u, i),
                 )))
+            }
+            ModelConfig::Ngcf(_) => {
+                return Err(TrainError::Io {
+                    path: state_path,
+                    message: "missing: an NGCF run keeps its layer weights there".into(),
+                });
             }
         })
     }
@@ -133,6 +140,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Mf(m) => m.training_state(),
             TrainedModel::LightGcn(m) => m.training_state(),
+            TrainedModel::Ngcf(m) => m.training_state(),
         }
     }
 
@@ -141,6 +149,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Mf(m) => m.restore(state)?,
             TrainedModel::LightGcn(m) => m.restore(state)?,
+            TrainedModel::Ngcf(m) => m.restore(state)?,
         }
         Ok(())
     }
@@ -149,6 +158,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Mf(m) => (m.timings(), 0.0),
             TrainedModel::LightGcn(m) => (m.timings(), m.propagate_seconds()),
+            TrainedModel::Ngcf(m) => (m.timings(), m.propagate_seconds()),
         }
     }
 }
@@ -322,7 +332,7 @@ pub fn train(
     let mut positives = Vec::with_capacity(config.batch_size);
     let mut negatives = Negatives::default();
     let mut history = Vec::new();
-    let mut best: Option<(usize, f64, EvalReport, EmbeddingTable, EmbeddingTable)> = None;
+    let mut best: Option<(usize, f64, EvalReport, TrainingState)> = None;
     let mut since_best = 0usize;
     let (mut train_seconds, mut eval_seconds, mut triplets) = (0.0, 0.0, 0u64);
     let mut stopped_early = false;
@@ -337,13 +347,13 @@ pub fn train(
             message: format!("unreadable resume metadata ({e}); start the run again"),
         })?;
         model.restore(state)?;
-        let (bu, bi) = checkpoint::load_tables(
-            &run.file(RunFiles::BEST),
-            dataset.n_users(),
-            dataset.n_items(),
-            model.tables().0.dim(),
-        )?;
-        best = Some((meta.best_epoch, meta.best_value, meta.best_report, bu, bi));
+        let (best_state, _) = TrainingState::read(&run.file(RunFiles::BEST_STATE))?;
+        best = Some((
+            meta.best_epoch,
+            meta.best_value,
+            meta.best_report,
+            best_state,
+        ));
         since_best = meta.since_best;
         train_seconds = meta.train_seconds;
         eval_seconds = meta.eval_seconds;
@@ -455,11 +465,16 @@ pub fn train(
             let value = report.get(&config.monitor).unwrap_or(f64::NAN);
             let improved = best.as_ref().is_none_or(|b| value > b.1);
             if improved {
-                let (u, i) = model.tables();
+                let state = model.training_state();
                 if let Some(run) = run.as_deref_mut() {
+                    let (u, i) = model.tables();
                     checkpoint::save_tables(&run.file(RunFiles::BEST), &u, &i)?;
+                    state.write(
+                        &run.file(RunFiles::BEST_STATE),
+                        &serde_json::json!({ "epoch": epoch }),
+                    )?;
                 }
-                best = Some((epoch, value, report.clone(), u, i));
+                best = Some((epoch, value, report.clone(), state));
                 since_best = 0;
             } else {
                 since_best += 1;
@@ -494,7 +509,7 @@ pub fn train(
         history.push(record);
         if let (true, Some(run)) = (evaluate_now, run.as_deref_mut()) {
             let (best_epoch, best_value, best_report) = match &best {
-                Some((e, v, r, _, _)) => (*e, *v, r.clone()),
+                Some((e, v, r, _)) => (*e, *v, r.clone()),
                 None => unreachable!("an evaluation just ran, so a best exists"),
             };
             let meta = ResumeMeta {
@@ -537,9 +552,9 @@ pub fn train(
         optimizer: step_times.optimizer,
         propagation,
     };
-    let (best_epoch, _, best_valid, users_t, items_t) =
+    let (best_epoch, _, best_valid, best_state) =
         best.expect("the last epoch is always evaluated, so a best exists");
-    let mut model = model.with_tables(train_split, users_t, items_t);
+    model.restore(best_state)?;
     model.refresh();
     let train_valid = dataset.train.union(&dataset.valid);
     let test = evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &config.ks)?;

@@ -115,3 +115,49 @@ fn lightgcn_uniform_learns_and_restores_its_best_state() {
     assert_eq!(again.to_map(), out.best_valid.to_map());
     assert!(out.breakdown.propagation > 0.0);
 }
+
+/// One epoch of every model with every sampler on the tiny synthetic fixture: it runs, the loss
+/// is finite, the restored best model scores.
+#[test]
+fn one_epoch_smoke_every_model_with_every_sampler() {
+    use autosample_models::{LightGcnConfig, NgcfConfig};
+    use autosample_samplers::SamplerConfig;
+    let data = generate(&SyntheticConfig::tiny()).expect("tiny config is valid");
+    let models = [
+        ModelConfig::Mf(MfConfig {
+            dim: 8,
+            ..MfConfig::default()
+        }),
+        ModelConfig::LightGcn(LightGcnConfig {
+            dim: 8,
+            layers: 2,
+            ..LightGcnConfig::default()
+        }),
+        ModelConfig::Ngcf(NgcfConfig {
+            dim: 8,
+            layers: 2,
+            ..NgcfConfig::default()
+        }),
+    ];
+    let samplers: Vec<SamplerConfig> = ["uniform"].iter().map(|s| s.parse().unwrap()).collect();
+    for model in &models {
+        for sampler in &samplers {
+            let cfg = TrainConfig {
+                model: model.clone(),
+                sampler: sampler.clone(),
+                epochs: 1,
+                batch_size: 64,
+                ..TrainConfig::default()
+            };
+            let out = train(&data, &cfg, None, Progress::Quiet)
+                .unwrap_or_else(|e| panic!("{} × {}: {e}", model.name(), sampler.spec()));
+            assert!(
+                out.history[0].loss.is_finite(),
+                "{} × {}",
+                model.name(),
+                sampler.spec()
+            );
+            assert!(out.test.get("recall@20").is_some());
+        }
+    }
+}

@@ -63,14 +63,13 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         ),
     }
 
-    let ckpt = args.run.join(RunFiles::BEST);
-    if !ckpt.exists() {
+    if !args.run.join(RunFiles::BEST_STATE).exists() && !args.run.join(RunFiles::BEST).exists() {
         bail!(
             "{}: no checkpoint; the run ended before its first evaluation",
-            ckpt.display()
+            args.run.display()
         );
     }
-    let model = TrainedModel::load(&config.train.model, &ckpt, &dataset.train)?;
+    let model = TrainedModel::load(&config.train.model, &args.run, &dataset.train)?;
     let ks = args.ks.clone().unwrap_or_else(|| config.train.ks.clone());
     let train_valid = dataset.train.union(&dataset.valid);
     let started = std::time::Instant::now();

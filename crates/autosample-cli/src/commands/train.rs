@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_data::Dataset;
-use autosample_models::{LightGcnConfig, LossEngine, MfConfig, OptimizerConfig};
+use autosample_models::{LightGcnConfig, LossEngine, MfConfig, NgcfConfig, OptimizerConfig};
 use autosample_samplers::SamplerConfig;
 use autosample_train::{ModelConfig, Progress, RunDir, RunFiles, TrainConfig, train};
 use serde::{Deserialize, Serialize};
@@ -147,7 +147,16 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
                 cfg.model = ModelConfig::LightGcn(LightGcnConfig::default());
             }
         }
+        ModelArg::Ngcf => {
+            if !matches!(cfg.model, ModelConfig::Ngcf(_)) {
+                cfg.model = ModelConfig::Ngcf(NgcfConfig::default());
+            }
+        }
     }
+    if let (ModelConfig::Ngcf(_), Some(_)) = (&cfg.model, args.init_std) {
+        bail!("--init-std does not apply to ngcf, which initialises with Xavier-uniform");
+    }
+    let mut ngcf_init_std = 0.0f32;
     // The hyperparameters every embedding model shares.
     let (dim, init_std, l2, optimizer, engine) = match &mut cfg.model {
         ModelConfig::Mf(c) => (
@@ -160,6 +169,13 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         ModelConfig::LightGcn(c) => (
             &mut c.dim,
             &mut c.init_std,
+            &mut c.l2,
+            &mut c.optimizer,
+            &mut c.engine,
+        ),
+        ModelConfig::Ngcf(c) => (
+            &mut c.dim,
+            &mut ngcf_init_std,
             &mut c.l2,
             &mut c.optimizer,
             &mut c.engine,
@@ -197,7 +213,8 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     }
     match (&mut cfg.model, args.layers) {
         (ModelConfig::LightGcn(c), Some(l)) => c.layers = l,
-        (_, Some(_)) => bail!("--layers applies to graph models (lightgcn) only"),
+        (ModelConfig::Ngcf(c), Some(l)) => c.layers = l,
+        (_, Some(_)) => bail!("--layers applies to graph models (lightgcn, ngcf) only"),
         _ => {}
     }
     cfg.sampler = args
