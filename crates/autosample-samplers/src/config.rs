@@ -124,7 +124,8 @@ pub mod defaults {
 #[non_exhaustive]
 pub enum SamplerConfig {
     /// RNS: uniform over the user's non-positive items. No hyperparameters.
-    #[serde(alias = "rns")]
+    // serde ignores `deny_unknown_fields` for unit variants of internally tagged enums.
+    #[serde(alias = "rns", deserialize_with = "no_parameters")]
     Uniform,
     /// PNS: `P(j) ∝ (f_j + smoothing)^β` over non-positives, `f_j` the training degree.
     #[serde(alias = "pns")]
@@ -434,6 +435,35 @@ impl SamplerConfig {
             }
         }
     }
+}
+
+/// Deserializes the (empty) content of a parameterless variant, rejecting any field.
+fn no_parameters<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
+    struct NoFields;
+    impl<'de> serde::de::Visitor<'de> for NoFields {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("no parameters")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<(), A::Error> {
+            match map.next_key::<String>()? {
+                Some(key) => Err(serde::de::Error::custom(format!(
+                    "unknown field `{key}`: `uniform` takes no parameters"
+                ))),
+                None => Ok(()),
+            }
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<(), E> {
+            Ok(())
+        }
+    }
+    d.deserialize_any(NoFields)
 }
 
 /// The `key=value` arguments of a spec, consumed by typed getters.

@@ -4,12 +4,13 @@
 //! covered as soon as it parses) plus non-default variants. Each test loops over all of them
 //! and names the failing spec.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns unwrap too
+
 mod common;
 
 use autosample_data::{Interactions, ItemId, UserId};
 use autosample_samplers::{
-    CandidatePool, NegativeKind, Negatives, PairBatch, SampleContext, SamplerConfig, SamplerError,
-    SamplerRng,
+    CandidatePool, Negatives, PairBatch, SampleContext, SamplerConfig, SamplerError, SamplerRng,
 };
 use common::{TestScorer, all_pairs, random_split, run_sampler};
 use rand::SeedableRng;

@@ -148,6 +148,7 @@ impl TrainConfig {
             )));
         }
         let _ = name;
+        self.sampler.validate()?;
         match &self.model {
             ModelConfig::Mf(mf) => mf.validate()?,
             ModelConfig::LightGcn(c) => c.validate()?,

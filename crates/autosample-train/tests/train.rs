@@ -139,7 +139,25 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
             ..NgcfConfig::default()
         }),
     ];
-    let samplers: Vec<SamplerConfig> = ["uniform"].iter().map(|s| s.parse().unwrap()).collect();
+    // Small candidate counts keep the debug-build test fast; SRNS without warm-up exercises its
+    // variance term from the first epoch. MixGCF's synthetic negatives are checked separately.
+    let samplers: Vec<SamplerConfig> = [
+        "uniform",
+        "popularity",
+        "dns:candidates=4",
+        "dns_mn:candidates=4,top=2",
+        "cns:candidates=4",
+        "ahns:candidates=4",
+        "srns:s1=4,s2_div_s1=2,warmup=0",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    assert_eq!(
+        samplers.len() + 1,
+        SamplerConfig::NAMES.len(),
+        "a sampler is missing here"
+    );
     for model in &models {
         for sampler in &samplers {
             let cfg = TrainConfig {
@@ -159,5 +177,17 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
             );
             assert!(out.test.get("recall@20").is_some());
         }
+        // Until the models take synthetic negatives, MixGCF is refused with a clear error.
+        let cfg = TrainConfig {
+            model: model.clone(),
+            sampler: "mixgcf:candidates=4".parse().unwrap(),
+            epochs: 1,
+            batch_size: 64,
+            ..TrainConfig::default()
+        };
+        let err = train(&data, &cfg, None, Progress::Quiet)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("synthetic negatives"), "{err}");
     }
 }
