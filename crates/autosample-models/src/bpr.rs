@@ -46,6 +46,21 @@ pub struct GatheredBatch<'a> {
     /// L2 term is taken (LightGCN regularises the ego embeddings, while scores use the
     /// propagated ones). `None` regularises `user_rows`/`item_rows` themselves (MF).
     pub ego: Option<EgoRows<'a>>,
+    /// Synthetic negatives (MixGCF) given as vectors instead of item rows; `negatives` is then
+    /// empty.
+    pub synthetic: Option<SyntheticRows<'a>>,
+}
+
+/// Negatives given as vectors: the scored (pooled) vector of each of the `B·K` negatives, and
+/// its layer-0 vector for the L2 term.
+#[derive(Debug, Clone, Copy)]
+pub struct SyntheticRows<'a> {
+    /// Negatives per pair.
+    pub k: usize,
+    /// `[B·K, dim]`, pair-major.
+    pub rows: &'a [f32],
+    /// `[B·K, dim]`: the layer-0 vectors regularised by L2.
+    pub ego_rows: &'a [f32],
 }
 
 /// Layer-0 rows of a graph model's batch, in the same order as the scored rows.
@@ -72,6 +87,8 @@ pub struct LossAndGrads {
     pub item_grads: Vec<f32>,
     /// `∂L/∂ego.user_rows` and `∂L/∂ego.item_rows` when ego rows were given.
     pub ego_grads: Option<(Vec<f32>, Vec<f32>)>,
+    /// `∂L/∂synthetic.rows` and `∂L/∂synthetic.ego_rows` for synthetic negatives.
+    pub synthetic_grads: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 /// Which implementation computes the loss and its row gradients. Both compute the same
@@ -127,6 +144,9 @@ pub struct PairIndex {
     pub negatives: Tensor<1, Int>,
     /// Negatives per pair.
     pub k: usize,
+    /// Synthetic negatives as leaves `([B·K, d] scored vectors, [B·K, d] layer-0 vectors)`;
+    /// when set, `negatives` is ignored.
+    pub synthetic: Option<(Tensor<2>, Tensor<2>)>,
 }
 
 impl PairIndex {
@@ -138,6 +158,7 @@ impl PairIndex {
             positives: index_tensor(positives, device),
             negatives: index_tensor(negatives, device),
             k,
+            synthetic: None,
         }
     }
 }
@@ -163,6 +184,7 @@ pub fn bpr_loss(
         positives,
         negatives,
         k,
+        synthetic,
     } = index;
     let [b] = users.dims();
     let [_, d] = user_leaf.dims();
@@ -170,12 +192,21 @@ pub fn bpr_loss(
         Some((eu, ei)) => (eu, ei),
         None => (user_leaf.clone(), item_leaf.clone()),
     };
+    let (n, neg_sq) = match synthetic {
+        Some((rows, ego_rows)) => (rows.reshape([b, k, d]), ego_rows.square().sum()),
+        None => (
+            item_leaf
+                .clone()
+                .select(0, negatives.clone())
+                .reshape([b, k, d]),
+            reg_i.clone().select(0, negatives).square().sum(),
+        ),
+    }; // n: [B, K, d]
     let reg_sq = reg_u.select(0, users.clone()).square().sum()
-        + reg_i.clone().select(0, positives.clone()).square().sum()
-        + reg_i.select(0, negatives.clone()).square().sum();
+        + reg_i.select(0, positives.clone()).square().sum()
+        + neg_sq;
     let u = user_leaf.select(0, users); // [B, d]
-    let p = item_leaf.clone().select(0, positives); // [B, d]
-    let n = item_leaf.select(0, negatives).reshape([b, k, d]); // [B, K, d]
+    let p = item_leaf.select(0, positives); // [B, d]
     let pos = (u.clone() * p.clone()).sum_dim(1); // [B, 1]
     let neg = (u.clone().unsqueeze_dim::<3>(1) * n.clone())
         .sum_dim(2)
@@ -219,11 +250,25 @@ pub fn loss_and_grads(
                 .require_grad(),
         )
     });
+    let mut index = PairIndex::new(batch.users, batch.positives, batch.negatives, device);
+    let synthetic_leaves = batch.synthetic.map(|sy| {
+        let n = sy.rows.len() / d;
+        (
+            Tensor::<2>::from_data(TensorData::new(sy.rows.to_vec(), [n, d]), device)
+                .require_grad(),
+            Tensor::<2>::from_data(TensorData::new(sy.ego_rows.to_vec(), [n, d]), device)
+                .require_grad(),
+        )
+    });
+    if let Some(sy) = batch.synthetic {
+        index.k = sy.k;
+        index.synthetic = synthetic_leaves.clone();
+    }
     let (bpr, reg) = bpr_loss(
         user_leaf.clone(),
         item_leaf.clone(),
         ego_leaves.clone(),
-        PairIndex::new(batch.users, batch.positives, batch.negatives, device),
+        index,
         l2,
     );
     let bpr_v = scalar(&bpr);
@@ -245,6 +290,10 @@ pub fn loss_and_grads(
             grad_vec(&ei, &grads, n_i * d),
         )
     });
+    let synthetic_grads = synthetic_leaves.map(|(r, e)| {
+        let len = r.dims()[0] * d;
+        (grad_vec(&r, &grads, len), grad_vec(&e, &grads, len))
+    });
     Ok(LossAndGrads {
         loss: loss_v,
         bpr: bpr_v,
@@ -252,6 +301,7 @@ pub fn loss_and_grads(
         user_grads,
         item_grads,
         ego_grads,
+        synthetic_grads,
     })
 }
 

@@ -25,7 +25,12 @@ use crate::{ModelError, Result};
 pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<LossAndGrads> {
     let d = batch.dim;
     let b = batch.users.len();
-    let k = batch.negatives.len().checked_div(b).unwrap_or(0);
+    let k = match batch.synthetic {
+        Some(sy) => sy.k,
+        None => batch.negatives.len().checked_div(b).unwrap_or(0),
+    };
+    // Synthetic negatives are vectors of their own; item negatives are rows of `item_rows`.
+    let mut synthetic_grads = batch.synthetic.map(|sy| vec![0.0f32; sy.rows.len()]);
     let mut user_grads = vec![0.0f32; batch.user_rows.len()];
     let mut item_grads = vec![0.0f32; batch.item_rows.len()];
     let inv_b = 1.0 / b.max(1) as f32;
@@ -37,11 +42,16 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
         let (ur, pr) = (batch.users[pair], batch.positives[pair]);
         let u = &batch.user_rows[row(ur)];
         let p = &batch.item_rows[row(pr)];
-        let negs = &batch.negatives[pair * k..(pair + 1) * k];
+        let neg_vec = |kk: usize| -> &[f32] {
+            match batch.synthetic {
+                Some(sy) => &sy.rows[(pair * k + kk) * d..(pair * k + kk + 1) * d],
+                None => &batch.item_rows[row(batch.negatives[pair * k + kk])],
+            }
+        };
         let sp = dot(u, p);
         let mut m = 0.0f32; // max(0, max x): the log-sum-exp shift
-        for (xk, &n) in x.iter_mut().zip(negs) {
-            *xk = dot(u, &batch.item_rows[row(n)]) - sp;
+        for (kk, xk) in x.iter_mut().enumerate() {
+            *xk = dot(u, neg_vec(kk)) - sp;
             m = m.max(*xk);
         }
         let mut z = (-m).exp();
@@ -60,9 +70,8 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
         for (g, pv) in gu.iter_mut().zip(p) {
             *g -= wsum * pv * inv_b;
         }
-        for (&wk, &n) in w.iter().zip(negs) {
-            let nv = &batch.item_rows[row(n)];
-            for (g, v) in gu.iter_mut().zip(nv) {
+        for (kk, &wk) in w.iter().enumerate() {
+            for (g, v) in gu.iter_mut().zip(neg_vec(kk)) {
                 *g += wk * v * inv_b;
             }
         }
@@ -70,8 +79,11 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
         for (g, v) in gp.iter_mut().zip(u) {
             *g -= wsum * v * inv_b;
         }
-        for (&wk, &n) in w.iter().zip(negs) {
-            let gn = &mut item_grads[row(n)];
+        for (kk, &wk) in w.iter().enumerate() {
+            let gn = match synthetic_grads.as_mut() {
+                Some(sg) => &mut sg[(pair * k + kk) * d..(pair * k + kk + 1) * d],
+                None => &mut item_grads[row(batch.negatives[pair * k + kk])],
+            };
             for (g, v) in gn.iter_mut().zip(u) {
                 *g += wk * v * inv_b;
             }
@@ -101,6 +113,13 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
             }
         }
     }
+    let mut synthetic_ego_grads = batch.synthetic.map(|sy| vec![0.0f32; sy.ego_rows.len()]);
+    if let (Some(sy), Some(ge)) = (batch.synthetic, synthetic_ego_grads.as_mut()) {
+        sq += sy.ego_rows.iter().map(|v| (v * v) as f64).sum::<f64>();
+        for (g, v) in ge.iter_mut().zip(sy.ego_rows) {
+            *g += coef * v;
+        }
+    }
     {
         let gi = ego_item_grads.as_mut().unwrap_or(&mut item_grads);
         for &r in batch.positives.iter().chain(batch.negatives) {
@@ -123,6 +142,10 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
         (Some(u), Some(i)) => Some((u, i)),
         _ => None,
     };
+    let synthetic_grads = match (synthetic_grads, synthetic_ego_grads) {
+        (Some(r), Some(e)) => Some((r, e)),
+        _ => None,
+    };
     Ok(LossAndGrads {
         loss,
         bpr,
@@ -130,6 +153,7 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
         user_grads,
         item_grads,
         ego_grads,
+        synthetic_grads,
     })
 }
 

@@ -250,6 +250,13 @@ impl LightGcn {
     /// # Panics
     /// If the batch's slices disagree in length (a programming error in the caller).
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
+        if batch.mixed.is_some() {
+            return Err(ModelError::Config(
+                "LightGCN does not take synthetic (MixGCF) negatives yet; use an item sampler \
+                 (uniform, popularity, dns, dns_mn, cns, ahns, srns) or --model mf"
+                    .into(),
+            ));
+        }
         let b = batch.users.len();
         assert_eq!(
             b,
@@ -299,6 +306,7 @@ impl LightGcn {
                 user_rows: &ego_user_rows,
                 item_rows: &ego_item_rows,
             }),
+            synthetic: None,
         };
         let t1 = std::time::Instant::now();
         let lg = compute(

@@ -10,7 +10,7 @@ use autosample_samplers::Scorer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::bpr::{GatheredBatch, LossEngine, compute};
+use crate::bpr::{GatheredBatch, LossEngine, SyntheticRows, compute};
 use crate::{EmbeddingTable, ModelError, OptimizerConfig, Result, RowSparseOptimizer};
 
 /// MF hyperparameters.
@@ -89,8 +89,25 @@ pub struct TrainBatch<'a> {
     pub users: &'a [UserId],
     /// Positive items, `[B]`.
     pub positives: &'a [ItemId],
-    /// Negative items, `[B·K]`.
+    /// Negative items, `[B·K]` (empty when `mixed` is set).
     pub negatives: &'a [ItemId],
+    /// Synthetic negatives (MixGCF) instead of items.
+    pub mixed: Option<MixedNegatives<'a>>,
+}
+
+/// Synthetic negatives defined by mixing (MixGCF): for pair `b`, negative `k`, layer `l`, the
+/// negative's layer-`l` embedding is `a·e_pos⁽ˡ⁾ + (1 − a)·e_cand⁽ˡ⁾` with
+/// `a = pos_weight[(b·K + k)·layers + l]` and `cand = candidates[…same index…]`.
+#[derive(Debug, Clone, Copy)]
+pub struct MixedNegatives<'a> {
+    /// Negatives per pair.
+    pub k: usize,
+    /// Layers per negative (the model's number of layers, including layer 0).
+    pub layers: usize,
+    /// The candidate of each (pair, negative, layer).
+    pub candidates: &'a [ItemId],
+    /// The positive's weight of each (pair, negative, layer).
+    pub pos_weight: &'a [f32],
 }
 
 /// What one step reports.
@@ -252,15 +269,25 @@ impl Mf {
             b > 0 && batch.negatives.len().is_multiple_of(b),
             "negatives must be K per pair"
         );
+        if let Some(mx) = batch.mixed.filter(|mx| mx.layers != 1) {
+            return Err(ModelError::Config(format!(
+                "MF has one layer, but the synthetic negatives mix {} layers",
+                mx.layers
+            )));
+        }
         let d = self.config.dim;
         let t0 = std::time::Instant::now();
 
         let mut u_idx = Vec::with_capacity(b);
         let mut p_idx = Vec::with_capacity(b);
         let mut n_idx = Vec::with_capacity(batch.negatives.len());
+        let mut c_idx = Vec::new();
         self.user_dedup.map(batch.users, &mut u_idx);
         self.item_dedup.map(batch.positives, &mut p_idx);
         self.item_dedup.map(batch.negatives, &mut n_idx);
+        if let Some(mx) = batch.mixed {
+            self.item_dedup.map(mx.candidates, &mut c_idx);
+        }
 
         let mut user_rows = Vec::new();
         let mut item_rows = Vec::new();
@@ -269,6 +296,20 @@ impl Mf {
         self.items
             .gather_into(&self.item_dedup.unique, &mut item_rows);
 
+        // MixGCF on MF: each negative is a·e_pos + (1 − a)·e_cand (one layer, so the scored
+        // vector is also the regularised layer-0 vector).
+        let mixed_rows: Option<Vec<f32>> = batch.mixed.map(|mx| {
+            let mut rows = Vec::with_capacity(mx.candidates.len() * d);
+            for (n, (&c, &a)) in c_idx.iter().zip(mx.pos_weight).enumerate() {
+                let pos = p_idx[n / mx.k] as usize;
+                let (pr, cr) = (
+                    &item_rows[pos * d..(pos + 1) * d],
+                    &item_rows[c as usize * d..(c as usize + 1) * d],
+                );
+                rows.extend(pr.iter().zip(cr).map(|(p, c)| a * p + (1.0 - a) * c));
+            }
+            rows
+        });
         let gathered = GatheredBatch {
             dim: d,
             user_rows: &user_rows,
@@ -277,6 +318,14 @@ impl Mf {
             positives: &p_idx,
             negatives: &n_idx,
             ego: None,
+            synthetic: match (&mixed_rows, batch.mixed) {
+                (Some(rows), Some(mx)) => Some(SyntheticRows {
+                    k: mx.k,
+                    rows,
+                    ego_rows: rows,
+                }),
+                _ => None,
+            },
         };
         let t1 = std::time::Instant::now();
         let result = compute(
@@ -290,7 +339,18 @@ impl Mf {
         self.timings.gather += (t1 - t0).as_secs_f64();
         self.timings.loss_graph += (t2 - t1).as_secs_f64();
         let out = match result {
-            Ok(lg) => {
+            Ok(mut lg) => {
+                // Synthetic negatives pass their gradient on to the rows they were mixed from.
+                if let (Some(mx), Some((gr, ge))) = (batch.mixed, &lg.synthetic_grads) {
+                    for (n, (&c, &a)) in c_idx.iter().zip(mx.pos_weight).enumerate() {
+                        let pos = p_idx[n / mx.k] as usize;
+                        for j in 0..d {
+                            let g = gr[n * d + j] + ge[n * d + j];
+                            lg.item_grads[pos * d + j] += a * g;
+                            lg.item_grads[c as usize * d + j] += (1.0 - a) * g;
+                        }
+                    }
+                }
                 // The two tables are disjoint: update them on two threads.
                 let (users, items) = (&mut self.users, &mut self.items);
                 let (user_opt, item_opt) = (&mut self.user_opt, &mut self.item_opt);

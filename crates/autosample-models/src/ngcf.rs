@@ -634,6 +634,13 @@ impl Ngcf {
     /// # Panics
     /// If the batch's slices disagree in length (a programming error in the caller).
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
+        if batch.mixed.is_some() {
+            return Err(ModelError::Config(
+                "NGCF does not take synthetic (MixGCF) negatives yet; use an item sampler \
+                 (uniform, popularity, dns, dns_mn, cns, ahns, srns) or --model mf"
+                    .into(),
+            ));
+        }
         let b = batch.users.len();
         assert_eq!(
             b,
@@ -739,6 +746,7 @@ impl Ngcf {
             positives: &p_idx,
             negatives: &n_idx,
             ego: None,
+            synthetic: None,
         };
         let t1 = std::time::Instant::now();
         let lg = compute(

@@ -87,6 +87,7 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
             positives: &p_idx,
             negatives: &n_idx,
             ego: None,
+            synthetic: None,
         },
         l2,
         0,
@@ -173,6 +174,7 @@ fn bpr_gradient_matches_the_closed_form() {
             positives: &[0],
             negatives: &[1],
             ego: None,
+            synthetic: None,
         },
         0.5,
         0,
@@ -207,6 +209,7 @@ fn non_finite_loss_is_reported_not_applied() {
             positives: &[0],
             negatives: &[1],
             ego: None,
+            synthetic: None,
         },
         0.5,
         7,
@@ -244,6 +247,7 @@ fn native_engine_matches_the_burn_graph() {
                     user_rows: eu.as_slice(),
                     item_rows: ei.as_slice(),
                 }),
+                synthetic: None,
             };
             let want = loss_and_grads(&dev, &batch, 0.03, 0).unwrap();
             let got = bpr_native::loss_and_grads(&batch, 0.03, 0).unwrap();

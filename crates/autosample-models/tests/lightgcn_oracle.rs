@@ -106,6 +106,7 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
             users: &users,
             positives: &positives,
             negatives: &negatives,
+            mixed: None,
         })
         .unwrap();
     assert!(

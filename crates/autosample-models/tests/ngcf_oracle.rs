@@ -283,6 +283,7 @@ fn check_one_sgd_step(engine: LossEngine, dropout: f32, negatives: &[u32], seed:
             users: &users,
             positives: &positives,
             negatives,
+            mixed: None,
         })
         .unwrap();
     assert!(
@@ -364,6 +365,7 @@ fn a_few_adam_steps_lower_the_loss_on_a_fixed_batch() {
         users: &users,
         positives: &positives,
         negatives: &negatives,
+        mixed: None,
     };
     let first = model.train_step(&batch).unwrap().loss;
     let mut last = first;
@@ -397,6 +399,7 @@ fn run(model: &mut Ngcf, steps: usize) -> Vec<f32> {
                     users: &users,
                     positives: &positives,
                     negatives: &negatives,
+                    mixed: None,
                 })
                 .unwrap()
                 .loss
@@ -624,6 +627,7 @@ fn step_speed_at_benchmark_scale() {
             users: &u,
             positives: &p,
             negatives: &n,
+            mixed: None,
         })
         .unwrap();
     let (prop0, br0, tm0) = (
@@ -640,6 +644,7 @@ fn step_speed_at_benchmark_scale() {
                 users: &u,
                 positives: &p,
                 negatives: &n,
+                mixed: None,
             })
             .unwrap();
     }

@@ -5,8 +5,8 @@ use std::time::Instant;
 use autosample_data::{Dataset, Interactions, ItemId, UserId};
 use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
 use autosample_models::{
-    EmbeddingTable, LightGcn, Mf, Ngcf, StepStats, StepTimings, TrainBatch, TrainingState,
-    checkpoint,
+    EmbeddingTable, LightGcn, Mf, MixedNegatives, Ngcf, StepStats, StepTimings, TrainBatch,
+    TrainingState, checkpoint,
 };
 use autosample_samplers::{Negatives, PairBatch, SampleContext, SamplerRng, Scorer};
 use rand::SeedableRng;
@@ -417,17 +417,29 @@ pub fn train(
                 sampler.sample_batch(&pairs, k, &ctx, &mut rng, &mut negatives)?;
             }
             sampling_seconds += sampling_started.elapsed().as_secs_f64();
-            let Some(negative_items) = negatives.items() else {
-                return Err(TrainError::Config(format!(
-                    "sampler {} produces synthetic negatives, which model {} cannot take",
-                    config.sampler.spec(),
-                    config.model.name()
-                )));
-            };
-            let batch = TrainBatch {
-                users: &users,
-                positives: &positives,
-                negatives: negative_items,
+            let batch = match &negatives {
+                Negatives::Items { items, .. } => TrainBatch {
+                    users: &users,
+                    positives: &positives,
+                    negatives: items,
+                    mixed: None,
+                },
+                Negatives::Mixed {
+                    k,
+                    layers,
+                    candidates,
+                    pos_weight,
+                } => TrainBatch {
+                    users: &users,
+                    positives: &positives,
+                    negatives: &[],
+                    mixed: Some(MixedNegatives {
+                        k: *k,
+                        layers: *layers,
+                        candidates,
+                        pos_weight,
+                    }),
+                },
             };
             let stats = model.train_step(&batch)?;
             let w = chunk.len() as f64;
