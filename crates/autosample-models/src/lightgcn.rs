@@ -18,7 +18,7 @@ use autosample_samplers::Scorer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::bpr::{EgoRows, GatheredBatch, LossEngine, compute};
+use crate::bpr::{EgoRows, GatheredBatch, LossEngine, SyntheticRows, compute};
 use crate::graph::NormalizedAdjacency;
 use crate::mf::Dedup;
 use crate::{
@@ -250,12 +250,14 @@ impl LightGcn {
     /// # Panics
     /// If the batch's slices disagree in length (a programming error in the caller).
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
-        if batch.mixed.is_some() {
-            return Err(ModelError::Config(
-                "LightGCN does not take synthetic (MixGCF) negatives yet; use an item sampler \
-                 (uniform, popularity, dns, dns_mn, cns, ahns, srns) or --model mf"
-                    .into(),
-            ));
+        if let Some(mx) = batch.mixed.filter(|mx| mx.layers != self.config.layers + 1) {
+            return Err(ModelError::Config(format!(
+                "LightGCN with {} layers has {} layer embeddings, but the synthetic negatives mix \
+                 {}",
+                self.config.layers,
+                self.config.layers + 1,
+                mx.layers
+            )));
         }
         let b = batch.users.len();
         assert_eq!(
@@ -278,6 +280,10 @@ impl LightGcn {
         self.user_dedup.map(batch.users, &mut u_idx);
         self.item_dedup.map(batch.positives, &mut p_idx);
         self.item_dedup.map(batch.negatives, &mut n_idx);
+        let mut c_idx = Vec::new();
+        if let Some(mx) = batch.mixed {
+            self.item_dedup.map(mx.candidates, &mut c_idx);
+        }
         let users: Vec<u32> = self.user_dedup.unique.clone();
         let items: Vec<u32> = self.item_dedup.unique.clone();
         self.user_dedup.reset();
@@ -295,6 +301,34 @@ impl LightGcn {
             item_rows.extend_from_slice(self.pooled_row(nu + i as usize));
             ego_item_rows.extend_from_slice(self.ego.row(nu + i as usize));
         }
+        // MixGCF: negative n's layer-l embedding is a·e_pos⁽ˡ⁾ + (1 − a)·e_cand⁽ˡ⁾; it is
+        // scored by its layer mean and regularised by its layer-0 (ego) mix.
+        let layers = self.config.layers + 1;
+        let inv_layers = 1.0 / layers as f32;
+        let mixed_rows: Option<(Vec<f32>, Vec<f32>)> = batch.mixed.map(|mx| {
+            let n_neg = mx.candidates.len() / layers;
+            let mut rows = vec![0.0f32; n_neg * d];
+            let mut ego_rows = vec![0.0f32; n_neg * d];
+            for n in 0..n_neg {
+                let pos = nu + batch.positives[n / mx.k] as usize;
+                for l in 0..layers {
+                    let a = mx.pos_weight[n * layers + l];
+                    let cand = nu + mx.candidates[n * layers + l] as usize;
+                    let (pr, cr) = (self.node_layer(l, pos), self.node_layer(l, cand));
+                    let row = &mut rows[n * d..(n + 1) * d];
+                    for j in 0..d {
+                        row[j] += inv_layers * (a * pr[j] + (1.0 - a) * cr[j]);
+                    }
+                    if l == 0 {
+                        let e = &mut ego_rows[n * d..(n + 1) * d];
+                        for j in 0..d {
+                            e[j] = a * pr[j] + (1.0 - a) * cr[j];
+                        }
+                    }
+                }
+            }
+            (rows, ego_rows)
+        });
         let gathered = GatheredBatch {
             dim: d,
             user_rows: &user_rows,
@@ -306,7 +340,14 @@ impl LightGcn {
                 user_rows: &ego_user_rows,
                 item_rows: &ego_item_rows,
             }),
-            synthetic: None,
+            synthetic: match (&mixed_rows, batch.mixed) {
+                (Some((rows, ego_rows)), Some(mx)) => Some(SyntheticRows {
+                    k: mx.k,
+                    rows,
+                    ego_rows,
+                }),
+                _ => None,
+            },
         };
         let t1 = std::time::Instant::now();
         let lg = compute(
@@ -330,21 +371,63 @@ impl LightGcn {
             let r = nu + i as usize;
             self.grad[r * d..(r + 1) * d].copy_from_slice(&lg.item_grads[k * d..(k + 1) * d]);
         }
-        // ∂L/∂E⁽⁰⁾ through the layer mean: (1/(L+1)) Σₖ Âᵏ G, by Horner (acc ← Â·acc + G).
+        // ∂L/∂E⁽⁰⁾ = Σₗ Âˡ Gₗ with Gₗ = G/(L+1) + (layer-l gradients of mixed negatives),
+        // by Horner from the top layer: acc ← Gᴸ; acc ← Â·acc + Gₗ for l = L−1..0.
+        let scale = 1.0 / (self.config.layers + 1) as f32;
+        for g in &mut self.grad {
+            *g *= scale;
+        }
+        // Per layer: (node, weight, negative) — the mixed negative's pooled gradient flows to
+        // the positive with weight a/(L+1) and to the layer's candidate with (1 − a)/(L+1).
+        let mut extras: Vec<Vec<(usize, f32, usize)>> = vec![Vec::new(); layers];
+        if let (Some(mx), Some((gr, _))) = (batch.mixed, &lg.synthetic_grads) {
+            debug_assert_eq!(gr.len(), mx.candidates.len() / layers * d);
+            for n in 0..mx.candidates.len() / layers {
+                let pos = nu + batch.positives[n / mx.k] as usize;
+                for (l, extra) in extras.iter_mut().enumerate() {
+                    let a = mx.pos_weight[n * layers + l];
+                    let cand = nu + mx.candidates[n * layers + l] as usize;
+                    extra.push((pos, a * scale, n));
+                    extra.push((cand, (1.0 - a) * scale, n));
+                }
+            }
+        }
+        let add_extras = |acc: &mut [f32], extra: &[(usize, f32, usize)]| {
+            if let Some((gr, _)) = &lg.synthetic_grads {
+                for &(node, w, n) in extra {
+                    for (a, g) in acc[node * d..(node + 1) * d]
+                        .iter_mut()
+                        .zip(&gr[n * d..(n + 1) * d])
+                    {
+                        *a += w * g;
+                    }
+                }
+            }
+        };
         let tp = std::time::Instant::now();
         let mut acc = std::mem::take(&mut self.scratch);
         acc.copy_from_slice(&self.grad);
+        add_extras(&mut acc, &extras[self.config.layers]);
         let mut tmp = vec![0.0f32; acc.len()];
-        for _ in 0..self.config.layers {
+        for l in (0..self.config.layers).rev() {
             self.adj.spmm(&acc, d, &mut tmp);
             for ((a, t), g) in acc.iter_mut().zip(&tmp).zip(&self.grad) {
                 *a = t + g;
             }
+            add_extras(&mut acc, &extras[l]);
         }
         self.propagate_seconds += tp.elapsed().as_secs_f64();
-        let scale = 1.0 / (self.config.layers + 1) as f32;
-        for a in &mut acc {
-            *a *= scale;
+        // The mixed negatives' L2 term acts on their layer-0 mix, i.e. on ego rows directly.
+        if let (Some(mx), Some((_, ge))) = (batch.mixed, &lg.synthetic_grads) {
+            for n in 0..mx.candidates.len() / layers {
+                let pos = nu + batch.positives[n / mx.k] as usize;
+                let a = mx.pos_weight[n * layers];
+                let cand = nu + mx.candidates[n * layers] as usize;
+                for j in 0..d {
+                    acc[pos * d + j] += a * ge[n * d + j];
+                    acc[cand * d + j] += (1.0 - a) * ge[n * d + j];
+                }
+            }
         }
         // The L2 term's gradient lives on the ego rows directly.
         if let Some((gu, gi)) = &lg.ego_grads {

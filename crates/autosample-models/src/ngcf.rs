@@ -637,7 +637,7 @@ impl Ngcf {
         if batch.mixed.is_some() {
             return Err(ModelError::Config(
                 "NGCF does not take synthetic (MixGCF) negatives yet; use an item sampler \
-                 (uniform, popularity, dns, dns_mn, cns, ahns, srns) or --model mf"
+                 (uniform, popularity, dns, dns_mn, cns, ahns, srns) or --model mf|lightgcn"
                     .into(),
             ));
         }

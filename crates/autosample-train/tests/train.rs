@@ -177,8 +177,8 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
             );
             assert!(out.test.get("recall@20").is_some());
         }
-        // MixGCF's synthetic negatives: MF takes them; the graph models refuse them clearly
-        // until their per-layer mixing lands.
+        // MixGCF's synthetic negatives: MF and LightGCN take them; NGCF refuses them clearly
+        // until its per-layer mixing lands.
         let cfg = TrainConfig {
             model: model.clone(),
             sampler: "mixgcf:candidates=4".parse().unwrap(),
@@ -187,10 +187,12 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
             ..TrainConfig::default()
         };
         match (model, train(&data, &cfg, None, Progress::Quiet)) {
-            (ModelConfig::Mf(_), Ok(out)) => assert!(out.history[0].loss.is_finite()),
-            (ModelConfig::Mf(_), Err(e)) => panic!("mf × mixgcf: {e}"),
-            (_, Ok(_)) => panic!("{} should refuse synthetic negatives for now", model.name()),
-            (_, Err(e)) => assert!(e.to_string().contains("synthetic"), "{e}"),
+            (ModelConfig::Ngcf(_), Ok(_)) => {
+                panic!("ngcf should refuse synthetic negatives for now")
+            }
+            (ModelConfig::Ngcf(_), Err(e)) => assert!(e.to_string().contains("synthetic"), "{e}"),
+            (_, Ok(out)) => assert!(out.history[0].loss.is_finite()),
+            (_, Err(e)) => panic!("{} × mixgcf: {e}", model.name()),
         }
     }
 }
