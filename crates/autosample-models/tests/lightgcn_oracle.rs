@@ -244,9 +244,15 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
             "{engine:?}: {} vs {want_loss}",
             stats.loss
         );
-        for e in 0..n * d {
-            let moved = ego0.as_slice()[e] - model.ego().as_slice()[e];
-            let want = lr as f32 * g[e];
+        for (e, ((b, after), ge)) in ego0
+            .as_slice()
+            .iter()
+            .zip(model.ego().as_slice())
+            .zip(&g)
+            .enumerate()
+        {
+            let moved = b - after;
+            let want = lr as f32 * ge;
             assert!(
                 (moved - want).abs() < 1e-6,
                 "{engine:?} entry {e}: moved {moved}, want {want}"
