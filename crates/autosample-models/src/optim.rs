@@ -112,6 +112,41 @@ impl OptimizerConfig {
     }
 }
 
+/// One Adam update's constants. Folding the bias corrections into the step size and epsilon
+/// gives exactly `w −= lr · m̂ / (√v̂ + eps)` with `m̂ = m/(1−β1ᵗ)`, `v̂ = v/(1−β2ᵗ)`.
+#[derive(Debug, Clone, Copy)]
+struct AdamStep {
+    step_size: f32,
+    eps_hat: f32,
+    b1: f32,
+    b2: f32,
+}
+
+impl AdamStep {
+    fn new(lr: f64, beta1: f64, beta2: f64, eps: f64, t: u64) -> Self {
+        let t = t as i32;
+        let bc1 = 1.0 - beta1.powi(t);
+        let bc2 = 1.0 - beta2.powi(t);
+        Self {
+            step_size: (lr * bc2.sqrt() / bc1) as f32,
+            eps_hat: (eps * bc2.sqrt()) as f32,
+            b1: beta1 as f32,
+            b2: beta2 as f32,
+        }
+    }
+
+    /// Updates the moments and the weights of one slice of a table.
+    #[inline]
+    fn apply(&self, w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+        for j in 0..w.len() {
+            let gj = g[j];
+            m[j] = self.b1 * m[j] + (1.0 - self.b1) * gj;
+            v[j] = self.b2 * v[j] + (1.0 - self.b2) * gj * gj;
+            w[j] -= self.step_size * m[j] / (v[j].sqrt() + self.eps_hat);
+        }
+    }
+}
+
 /// The optimizer state of one table.
 #[derive(Debug, Clone)]
 pub struct RowSparseOptimizer {
@@ -194,26 +229,15 @@ impl RowSparseOptimizer {
                 beta2,
                 eps,
             } => {
-                let t = self.step as i32;
-                // Folding the bias corrections into the step size and epsilon gives exactly
-                // w −= lr · m̂ / (√v̂ + eps), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
-                let bc1 = 1.0 - beta1.powi(t);
-                let bc2 = 1.0 - beta2.powi(t);
-                let step_size = (lr * bc2.sqrt() / bc1) as f32;
-                let eps_hat = (eps * bc2.sqrt()) as f32;
-                let (b1, b2) = (beta1 as f32, beta2 as f32);
+                let step = AdamStep::new(lr, beta1, beta2, eps, self.step);
                 for (k, &r) in rows.iter().enumerate() {
                     let off = r as usize * d;
-                    let g = &grads[k * d..(k + 1) * d];
-                    let m = &mut self.m[off..off + d];
-                    let v = &mut self.v[off..off + d];
-                    let w = table.row_mut(r as usize);
-                    for j in 0..d {
-                        let gj = g[j];
-                        m[j] = b1 * m[j] + (1.0 - b1) * gj;
-                        v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
-                        w[j] -= step_size * m[j] / (v[j].sqrt() + eps_hat);
-                    }
+                    step.apply(
+                        table.row_mut(r as usize),
+                        &mut self.m[off..off + d],
+                        &mut self.v[off..off + d],
+                        &grads[k * d..(k + 1) * d],
+                    );
                 }
             }
         }
@@ -254,26 +278,14 @@ impl RowSparseOptimizer {
                 beta2,
                 eps,
             } => {
-                let t = self.step as i32;
-                let bc1 = 1.0 - beta1.powi(t);
-                let bc2 = 1.0 - beta2.powi(t);
-                let step_size = (lr * bc2.sqrt() / bc1) as f32;
-                let eps_hat = (eps * bc2.sqrt()) as f32;
-                let (b1, b2) = (beta1 as f32, beta2 as f32);
+                let step = AdamStep::new(lr, beta1, beta2, eps, self.step);
                 table
                     .as_mut_slice()
                     .par_chunks_mut(BLOCK)
                     .zip(self.m.par_chunks_mut(BLOCK))
                     .zip(self.v.par_chunks_mut(BLOCK))
                     .zip(grads.par_chunks(BLOCK))
-                    .for_each(|(((w, m), v), g)| {
-                        for j in 0..w.len() {
-                            let gj = g[j];
-                            m[j] = b1 * m[j] + (1.0 - b1) * gj;
-                            v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
-                            w[j] -= step_size * m[j] / (v[j].sqrt() + eps_hat);
-                        }
-                    });
+                    .for_each(|(((w, m), v), g)| step.apply(w, m, v, g));
             }
         }
     }
