@@ -80,21 +80,7 @@ impl Default for LightGcnConfig {
 impl LightGcnConfig {
     /// Checks the values.
     pub fn validate(&self) -> Result<()> {
-        if self.dim == 0 {
-            return Err(ModelError::Config("dim must be at least 1".into()));
-        }
-        if !(self.init_std > 0.0 && self.init_std.is_finite()) {
-            return Err(ModelError::Config(format!(
-                "init_std must be a positive number, got {}",
-                self.init_std
-            )));
-        }
-        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(ModelError::Config(format!(
-                "l2 must be ≥ 0, got {}",
-                self.l2
-            )));
-        }
+        crate::mf::validate_embedding(self.dim, self.init_std, self.l2)?;
         self.optimizer.validate()
     }
 }

@@ -60,23 +60,26 @@ impl Default for MfConfig {
 impl MfConfig {
     /// Checks the values.
     pub fn validate(&self) -> Result<()> {
-        if self.dim == 0 {
-            return Err(ModelError::Config("dim must be at least 1".into()));
-        }
-        if !(self.init_std > 0.0 && self.init_std.is_finite()) {
-            return Err(ModelError::Config(format!(
-                "init_std must be a positive number, got {}",
-                self.init_std
-            )));
-        }
-        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(ModelError::Config(format!(
-                "l2 must be ≥ 0, got {}",
-                self.l2
-            )));
-        }
+        validate_embedding(self.dim, self.init_std, self.l2)?;
         self.optimizer.validate()
     }
+}
+
+/// The checks every embedding model's config shares: a positive width, a positive finite
+/// initialisation scale and a non-negative finite L2 coefficient.
+pub(crate) fn validate_embedding(dim: usize, init_std: f32, l2: f64) -> Result<()> {
+    if dim == 0 {
+        return Err(ModelError::Config("dim must be at least 1".into()));
+    }
+    if !(init_std > 0.0 && init_std.is_finite()) {
+        return Err(ModelError::Config(format!(
+            "init_std must be a positive number, got {init_std}"
+        )));
+    }
+    if !(l2 >= 0.0 && l2.is_finite()) {
+        return Err(ModelError::Config(format!("l2 must be ≥ 0, got {l2}")));
+    }
+    Ok(())
 }
 
 /// One mini-batch of training triples in dense ids.
