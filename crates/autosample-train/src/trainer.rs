@@ -379,9 +379,16 @@ pub fn train(
         let mut rng = SamplerRng::seed_from_u64(derive_seed(config.seed, "sampler", epoch as u64));
         let (mut loss_sum, mut bpr_sum, mut reg_sum) = (0.0f64, 0.0f64, 0.0f64);
         {
+            // Samplers that score (SRNS records score histories here) see the current model.
+            let scorer: Option<&dyn Scorer> = if sampler.needs_scorer() {
+                model.refresh();
+                Some(model.sampler_view())
+            } else {
+                None
+            };
             let ctx = SampleContext {
                 train: train_split,
-                scorer: None,
+                scorer,
                 epoch: epoch - 1,
                 total_epochs: config.epochs,
                 pool: None,
