@@ -84,7 +84,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::bpr::{GatheredBatch, LossEngine, compute};
+use crate::bpr::{GatheredBatch, LossEngine, SyntheticRows, compute};
 use crate::graph::NormalizedAdjacency;
 use crate::mf::Dedup;
 use crate::{
@@ -634,12 +634,13 @@ impl Ngcf {
     /// # Panics
     /// If the batch's slices disagree in length (a programming error in the caller).
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
-        if batch.mixed.is_some() {
-            return Err(ModelError::Config(
-                "NGCF does not take synthetic (MixGCF) negatives yet; use an item sampler \
-                 (uniform, popularity, dns, dns_mn, cns, ahns, srns) or --model mf|lightgcn"
-                    .into(),
-            ));
+        if let Some(mx) = batch.mixed.filter(|mx| mx.layers != self.config.layers + 1) {
+            return Err(ModelError::Config(format!(
+                "NGCF with {} layers has {} embedding blocks, but the synthetic negatives mix {}",
+                self.config.layers,
+                self.config.layers + 1,
+                mx.layers
+            )));
         }
         let b = batch.users.len();
         assert_eq!(
@@ -721,6 +722,10 @@ impl Ngcf {
         self.user_dedup.map(batch.users, &mut u_idx);
         self.item_dedup.map(batch.positives, &mut p_idx);
         self.item_dedup.map(batch.negatives, &mut n_idx);
+        let mut c_idx = Vec::new();
+        if let Some(mx) = batch.mixed {
+            self.item_dedup.map(mx.candidates, &mut c_idx);
+        }
         let users: Vec<u32> = self.user_dedup.unique.clone();
         let items: Vec<u32> = self.item_dedup.unique.clone();
         self.user_dedup.reset();
@@ -737,6 +742,31 @@ impl Ngcf {
         };
         let user_rows = gather(&mut users.iter().map(|&u| u as usize));
         let item_rows = gather(&mut items.iter().map(|&i| nu + i as usize));
+        // MixGCF with NGCF (pool = concat): block l of a synthetic negative is
+        // a·B⁽ˡ⁾[pos] + (1 − a)·B⁽ˡ⁾[cand_l], B⁽⁰⁾ = E⁽⁰⁾ and B⁽ˡ⁾ = N⁽ˡ⁾; like every final row here it
+        // is also what the L2 term regularises.
+        let blocks = layers + 1;
+        let block_row = |block: usize, node: usize| -> &[f32] {
+            if block == 0 {
+                self.ego.row(node)
+            } else {
+                &normed[block - 1][node * d..(node + 1) * d]
+            }
+        };
+        let mixed_rows: Option<Vec<f32>> = batch.mixed.map(|mx| {
+            let n_neg = mx.candidates.len() / blocks;
+            let mut rows = Vec::with_capacity(n_neg * fd);
+            for m in 0..n_neg {
+                let pos = nu + batch.positives[m / mx.k] as usize;
+                for l in 0..blocks {
+                    let a = mx.pos_weight[m * blocks + l];
+                    let cand = nu + mx.candidates[m * blocks + l] as usize;
+                    let (pr, cr) = (block_row(l, pos), block_row(l, cand));
+                    rows.extend(pr.iter().zip(cr).map(|(p, c)| a * p + (1.0 - a) * c));
+                }
+            }
+            rows
+        });
         // The reference regularises the final rows themselves: `ego: None`.
         let gathered = GatheredBatch {
             dim: fd,
@@ -746,7 +776,14 @@ impl Ngcf {
             positives: &p_idx,
             negatives: &n_idx,
             ego: None,
-            synthetic: None,
+            synthetic: match (&mixed_rows, batch.mixed) {
+                (Some(rows), Some(mx)) => Some(SyntheticRows {
+                    k: mx.k,
+                    rows,
+                    ego_rows: rows,
+                }),
+                _ => None,
+            },
         };
         let t1 = std::time::Instant::now();
         let lg = compute(
@@ -776,6 +813,20 @@ impl Ngcf {
                 let g = &lg.item_grads[k * fd + block * d..k * fd + (block + 1) * d];
                 for (o, x) in out[r * d..(r + 1) * d].iter_mut().zip(g) {
                     *o += x;
+                }
+            }
+            // Synthetic negatives hand their block gradient to the rows they were mixed from.
+            if let (Some(mx), Some((gr, ge))) = (batch.mixed, &lg.synthetic_grads) {
+                for m in 0..mx.candidates.len() / blocks {
+                    let pos = nu + batch.positives[m / mx.k] as usize;
+                    let a = mx.pos_weight[m * blocks + block];
+                    let cand = nu + mx.candidates[m * blocks + block] as usize;
+                    let off = m * fd + block * d;
+                    for j in 0..d {
+                        let g = gr[off + j] + ge[off + j];
+                        out[pos * d + j] += a * g;
+                        out[cand * d + j] += (1.0 - a) * g;
+                    }
                 }
             }
         };

@@ -672,3 +672,112 @@ fn step_speed_at_benchmark_scale() {
         1e3 * t.elapsed().as_secs_f64()
     );
 }
+
+/// MixGCF on NGCF (pool = concat) is routed through the same per-block backward: a synthetic
+/// negative with weight 0 on the positive and the same candidate in every block must train
+/// exactly like that candidate as an item negative; with weight 1 the negative equals the
+/// positive, so the BPR part is ln 2 per pair and only the L2 term moves the parameters.
+#[test]
+fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
+    use autosample_models::{LossEngine, MixedNegatives, NgcfConfig};
+    let train = Interactions::from_pairs(
+        4,
+        5,
+        &[
+            (0, 0),
+            (0, 1),
+            (1, 1),
+            (1, 2),
+            (2, 3),
+            (3, 0),
+            (3, 4),
+            (2, 2),
+        ],
+    );
+    let users = [0u32, 3, 1];
+    let positives = [1u32, 4, 2];
+    let negatives = [3u32, 2, 0];
+    for engine in [LossEngine::Burn, LossEngine::Native] {
+        let cfg = NgcfConfig {
+            dim: 3,
+            layers: 2,
+            message_dropout: 0.0,
+            node_dropout: 0.0,
+            optimizer: OptimizerConfig::Sgd { lr: 0.1 },
+            engine,
+            ..NgcfConfig::default()
+        };
+        let blocks = cfg.layers + 1;
+        let mut as_items = Ngcf::new(&train, cfg.clone(), 5).unwrap();
+        let mut as_mixed = Ngcf::new(&train, cfg.clone(), 5).unwrap();
+        let want = as_items
+            .train_step(&TrainBatch {
+                users: &users,
+                positives: &positives,
+                negatives: &negatives,
+                mixed: None,
+            })
+            .unwrap();
+        let candidates: Vec<u32> = negatives
+            .iter()
+            .flat_map(|&j| std::iter::repeat_n(j, blocks))
+            .collect();
+        let zeros = vec![0.0f32; candidates.len()];
+        let got = as_mixed
+            .train_step(&TrainBatch {
+                users: &users,
+                positives: &positives,
+                negatives: &[],
+                mixed: Some(MixedNegatives {
+                    k: 1,
+                    layers: blocks,
+                    candidates: &candidates,
+                    pos_weight: &zeros,
+                }),
+            })
+            .unwrap();
+        assert!(
+            (want.loss - got.loss).abs() < 1e-6,
+            "{engine:?}: {} vs {}",
+            want.loss,
+            got.loss
+        );
+        for (a, b) in as_items
+            .ego()
+            .as_slice()
+            .iter()
+            .zip(as_mixed.ego().as_slice())
+        {
+            assert!((a - b).abs() < 1e-6, "{engine:?}: ego {a} vs {b}");
+        }
+        for (a, b) in as_items
+            .weights()
+            .as_slice()
+            .iter()
+            .zip(as_mixed.weights().as_slice())
+        {
+            assert!((a - b).abs() < 1e-6, "{engine:?}: weights {a} vs {b}");
+        }
+
+        let mut same = Ngcf::new(&train, cfg, 5).unwrap();
+        let ones = vec![1.0f32; candidates.len()];
+        let got = same
+            .train_step(&TrainBatch {
+                users: &users,
+                positives: &positives,
+                negatives: &[],
+                mixed: Some(MixedNegatives {
+                    k: 1,
+                    layers: blocks,
+                    candidates: &candidates,
+                    pos_weight: &ones,
+                }),
+            })
+            .unwrap();
+        assert!(
+            (got.bpr - std::f32::consts::LN_2).abs() < 1e-6,
+            "{engine:?}: bpr {}",
+            got.bpr
+        );
+    }
+}

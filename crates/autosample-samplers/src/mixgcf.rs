@@ -132,7 +132,10 @@ impl NegativeSampler for MixGcfSampler {
         if k == 0 || batch.is_empty() || layers == 0 {
             return Ok(());
         }
-        let dim = scorer.dim();
+        // Mixing happens per layer; pool=mean scores the mixes against the pooled user vector,
+        // which only makes sense when pooling keeps the layer width (the layer mean of
+        // LightGCN, MF's single layer), not for concatenation (NGCF).
+        let dim = scorer.user_layer(0, batch.users[0]).len();
         if self.pool == MixPool::Mean && scorer.user_vec(batch.users[0]).len() != dim {
             return Err(SamplerError::InvalidContext {
                 sampler: NAME,
