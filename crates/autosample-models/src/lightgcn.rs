@@ -16,6 +16,7 @@ use autosample_data::{Interactions, ItemId, UserId};
 use autosample_metrics::{DotScorer, RankingScorer};
 use autosample_samplers::Scorer;
 use burn::tensor::Device;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bpr::{EgoRows, GatheredBatch, LossEngine, SyntheticRows, compute};
@@ -25,6 +26,9 @@ use crate::{
     EmbeddingTable, ModelError, OptimizerConfig, Result, RowSparseOptimizer, StepStats,
     StepTimings, TrainBatch,
 };
+
+/// Floats per parallel task of the pooling pass.
+const POOL_BLOCK: usize = 64 * 1024;
 
 /// LightGCN hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +107,7 @@ pub struct LightGcn {
     opt: RowSparseOptimizer,
     grad: Vec<f32>,
     scratch: Vec<f32>,
+    tmp: Vec<f32>,
     device: Device,
     user_dedup: Dedup,
     item_dedup: Dedup,
@@ -143,6 +148,7 @@ impl LightGcn {
             opt,
             grad: vec![0.0; n * d],
             scratch: vec![0.0; n * d],
+            tmp: vec![0.0; n * d],
             device: crate::training_device(),
             user_dedup: Dedup::new(nu),
             item_dedup: Dedup::new(ni),
@@ -209,16 +215,22 @@ impl LightGcn {
             };
             self.adj.spmm(src, d, &mut rest[0]);
         }
+        // The layer mean in one pass over all layers (same summation order as layer by layer).
         let scale = 1.0 / (l + 1) as f32;
-        self.pooled.copy_from_slice(self.ego.as_slice());
-        for hop in &self.hops {
-            for (p, h) in self.pooled.iter_mut().zip(hop) {
-                *p += h;
-            }
-        }
-        for p in &mut self.pooled {
-            *p *= scale;
-        }
+        let (ego, hops) = (self.ego.as_slice(), &self.hops);
+        self.pooled
+            .par_chunks_mut(POOL_BLOCK)
+            .enumerate()
+            .for_each(|(blk, out)| {
+                let off = blk * POOL_BLOCK;
+                for (j, p) in out.iter_mut().enumerate() {
+                    let mut acc = ego[off + j];
+                    for hop in hops {
+                        acc += hop[off + j];
+                    }
+                    *p = acc * scale;
+                }
+            });
         self.fresh = true;
         self.propagate_seconds += t.elapsed().as_secs_f64();
     }
@@ -359,9 +371,16 @@ impl LightGcn {
         }
         // ∂L/∂E⁽⁰⁾ = Σₗ Âˡ Gₗ with Gₗ = G/(L+1) + (layer-l gradients of mixed negatives),
         // by Horner from the top layer: acc ← Gᴸ; acc ← Â·acc + Gₗ for l = L−1..0.
+        // G is non-zero on the batch's rows only: scale just those.
         let scale = 1.0 / (self.config.layers + 1) as f32;
-        for g in &mut self.grad {
-            *g *= scale;
+        for r in users
+            .iter()
+            .map(|&u| u as usize)
+            .chain(items.iter().map(|&i| nu + i as usize))
+        {
+            for g in &mut self.grad[r * d..(r + 1) * d] {
+                *g *= scale;
+            }
         }
         // Per layer: (node, weight, negative) — the mixed negative's pooled gradient flows to
         // the positive with weight a/(L+1) and to the layer's candidate with (1 − a)/(L+1).
@@ -394,7 +413,7 @@ impl LightGcn {
         let mut acc = std::mem::take(&mut self.scratch);
         acc.copy_from_slice(&self.grad);
         add_extras(&mut acc, &extras[self.config.layers]);
-        let mut tmp = vec![0.0f32; acc.len()];
+        let mut tmp = std::mem::take(&mut self.tmp);
         for l in (0..self.config.layers).rev() {
             self.adj.spmm(&acc, d, &mut tmp);
             for ((a, t), g) in acc.iter_mut().zip(&tmp).zip(&self.grad) {
@@ -440,6 +459,7 @@ impl LightGcn {
         self.opt.update_all(&mut self.ego, &acc);
         self.timings.optimizer += to.elapsed().as_secs_f64();
         self.scratch = acc;
+        self.tmp = tmp;
         self.fresh = false;
         self.step += 1;
         Ok(StepStats {
