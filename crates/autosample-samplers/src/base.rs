@@ -258,6 +258,13 @@ pub trait NegativeSampler: Send {
         NegativeKind::Items
     }
 
+    /// Whether the sampler keeps state across epochs that a training checkpoint does not hold
+    /// (SRNS's memory and score history). A resumed run with such a sampler rebuilds that
+    /// state, so it is not bit-identical to an uninterrupted one.
+    fn keeps_state(&self) -> bool {
+        false
+    }
+
     /// Called once at the start of every epoch, before its first batch.
     fn start_epoch(&mut self, _ctx: &SampleContext<'_>) -> Result<()> {
         Ok(())

@@ -16,7 +16,7 @@
 //! | `dns_mn` | `candidates=32`, `top=1` |
 //! | `cns` | `candidates=32` |
 //! | `ahns` | `candidates=32`, `alpha=1`, `beta=0.1`, `p=-2` |
-//! | `srns` | `s1=8`, `s2_div_s1=8`, `alpha=5`, `warmup=50`, `temperature=10` |
+//! | `srns` | `s1=8`, `s2_div_s1=8`, `alpha=5`, `warmup=50`, `temperature=10`, `varset=3000` (`0` = memory-only mode) |
 //! | `mixgcf` | `candidates=64`, `pool=mean` (`mean` or `concat`) |
 
 use std::collections::BTreeMap;
@@ -33,6 +33,10 @@ use crate::{
 /// Upper bound on candidate and memory counts: far above any published setting, low enough to
 /// catch a typo before it allocates gigabytes per batch.
 pub const MAX_CANDIDATES: usize = 1 << 16;
+
+/// Upper bound on SRNS's `varset` (a typo guard; the memory limit is checked against the data
+/// when the sampler starts, see [`crate::SRNS_MEMORY_LIMIT`]).
+pub const MAX_VARSET: usize = 1 << 20;
 
 /// Defaults of the sampler hyperparameters, with their sources (see each sampler's module).
 pub mod defaults {
@@ -62,6 +66,9 @@ pub mod defaults {
     pub const SRNS_WARMUP: f64 = 50.0;
     /// SRNS softmax temperature `τ` (ML-1M `run.sh`).
     pub const SRNS_TEMPERATURE: f64 = 10.0;
+    /// SRNS candidate array size (parser default `--varset_size`, kept by `run.sh`); 0 would
+    /// select the memory-only mode.
+    pub const SRNS_VARSET: usize = crate::DEFAULT_VARSET;
     /// MixGCF candidates `M` (MixGCF parser `--n_negs`).
     pub const MIXGCF_CANDIDATES: usize = 64;
     /// MixGCF user embedding for hop mixing (README LightGCN commands: `--pool mean`).
@@ -102,6 +109,9 @@ pub mod defaults {
     }
     pub(crate) fn srns_temperature() -> f64 {
         SRNS_TEMPERATURE
+    }
+    pub(crate) fn srns_varset() -> usize {
+        SRNS_VARSET
     }
     pub(crate) fn mixgcf_candidates() -> usize {
         MIXGCF_CANDIDATES
@@ -175,6 +185,10 @@ pub enum SamplerConfig {
         p: i32,
     },
     /// SRNS: per-user memory, likelihood + α·std selection, softmax memory refresh.
+    ///
+    /// `varset > s1` (default 3000): the official algorithm, memory indices into a per-user
+    /// candidate array redrawn every epoch, scores of the last 5 epochs from embedding
+    /// snapshots; `varset = 0`: memory-only simplification. See `docs/samplers/srns.md`.
     Srns {
         /// Memory slots `S1 ≥ 1` per user (default 8).
         #[serde(default = "defaults::srns_s1")]
@@ -191,6 +205,10 @@ pub enum SamplerConfig {
         /// Softmax temperature `τ > 0` of the memory update (default 10).
         #[serde(default = "defaults::srns_temperature")]
         temperature: f64,
+        /// Per-user candidate array size `V` (default 3000): `0` = memory-only mode, else
+        /// `s1 < V ≤ 2^20`. Varset-mode memory ≈ `4·n_users·V` bytes (limit 2 GiB).
+        #[serde(default = "defaults::srns_varset")]
+        varset: usize,
     },
     /// MixGCF: positive mixing and hop mixing over `candidates`; synthetic negatives.
     #[serde(rename = "mixgcf")]
@@ -324,6 +342,7 @@ impl SamplerConfig {
                 alpha,
                 warmup,
                 temperature,
+                varset,
             } => {
                 check(check_count("s1", s1))?;
                 if s2_div_s1 == 0 || s1.saturating_mul(s2_div_s1) > MAX_CANDIDATES {
@@ -343,6 +362,13 @@ impl SamplerConfig {
                 if !(temperature.is_finite() && temperature > 0.0) {
                     return fail(format!(
                         "`temperature` must be a finite number > 0, got {temperature}"
+                    ));
+                }
+                if varset != 0 && (varset <= s1 || varset > MAX_VARSET) {
+                    return fail(format!(
+                        "`varset` must be 0 (memory-only mode) or between s1 + 1 = {} and \
+                         {MAX_VARSET}, got {varset}",
+                        s1 + 1
                     ));
                 }
                 Ok(())
@@ -395,7 +421,10 @@ impl SamplerConfig {
                 alpha,
                 warmup,
                 temperature,
-            } => Box::new(SrnsSampler::new(s1, s2_div_s1, alpha, warmup, temperature)),
+                varset,
+            } => Box::new(
+                SrnsSampler::new(s1, s2_div_s1, alpha, warmup, temperature).with_varset(varset),
+            ),
             SamplerConfig::MixGcf { candidates, pool } => {
                 Box::new(MixGcfSampler::new(candidates, pool))
             }
@@ -426,9 +455,10 @@ impl SamplerConfig {
                 alpha,
                 warmup,
                 temperature,
+                varset,
             } => format!(
                 "srns:s1={s1},s2_div_s1={s2_div_s1},alpha={alpha},warmup={warmup},\
-                 temperature={temperature}"
+                 temperature={temperature},varset={varset}"
             ),
             SamplerConfig::MixGcf { candidates, pool } => {
                 format!("mixgcf:candidates={candidates},pool={}", pool.as_str())
@@ -632,7 +662,14 @@ impl FromStr for SamplerConfig {
             "srns" => {
                 let a = Args::parse(
                     "srns",
-                    &["s1", "s2_div_s1", "alpha", "warmup", "temperature"],
+                    &[
+                        "s1",
+                        "s2_div_s1",
+                        "alpha",
+                        "warmup",
+                        "temperature",
+                        "varset",
+                    ],
                     args,
                 )
                 .map_err(invalid)?;
@@ -645,6 +682,13 @@ impl FromStr for SamplerConfig {
                     warmup: a.number("warmup", defaults::SRNS_WARMUP).map_err(invalid)?,
                     temperature: a
                         .number("temperature", defaults::SRNS_TEMPERATURE)
+                        .map_err(invalid)?,
+                    varset: a
+                        .get(
+                            "varset",
+                            defaults::SRNS_VARSET,
+                            "a non-negative integer (0 = memory-only mode)",
+                        )
                         .map_err(invalid)?,
                 }
             }
@@ -765,7 +809,11 @@ mod tests {
         );
         assert_eq!(
             "srns".parse::<SamplerConfig>().unwrap().spec(),
-            "srns:s1=8,s2_div_s1=8,alpha=5,warmup=50,temperature=10"
+            "srns:s1=8,s2_div_s1=8,alpha=5,warmup=50,temperature=10,varset=3000"
+        );
+        assert_eq!(
+            "srns:varset=0".parse::<SamplerConfig>().unwrap().spec(),
+            "srns:s1=8,s2_div_s1=8,alpha=5,warmup=50,temperature=10,varset=0"
         );
         assert_eq!(
             "ahns".parse::<SamplerConfig>().unwrap().spec(),

@@ -44,6 +44,19 @@ pub enum SamplerError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A sampler's state would exceed its memory limit for this training split (SRNS varset
+    /// mode: `4·n_users·varset` bytes and more). The message names the option to lower.
+    #[error("sampler `{sampler}`: {message}")]
+    MemoryLimit {
+        /// The sampler's name.
+        sampler: &'static str,
+        /// Bytes the state would need.
+        needed_bytes: u64,
+        /// The limit, in bytes.
+        limit_bytes: u64,
+        /// What to change.
+        message: String,
+    },
     /// The call itself is inconsistent: batch and context do not fit together (a user id out of
     /// range, a candidate pool of the wrong size or holding a positive, more negatives per pair
     /// than the sampler can give, ...). A programming error in the caller, reported instead of

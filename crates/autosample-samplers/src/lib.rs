@@ -49,5 +49,5 @@ pub use dns_mn::DnsMnSampler;
 pub use error::{Result, SamplerError};
 pub use mixgcf::{MixGcfSampler, MixPool};
 pub use popularity::{AliasTable, PopularitySampler};
-pub use srns::{HISTORY_EPOCHS, MemorySlot, SrnsSampler};
+pub use srns::{DEFAULT_VARSET, HISTORY_EPOCHS, MemorySlot, SRNS_MEMORY_LIMIT, SrnsSampler};
 pub use uniform::UniformSampler;

@@ -10,8 +10,8 @@ mod common;
 use autosample_data::{Interactions, ItemId, UserId};
 use autosample_samplers::{
     AhnsSampler, CandidatePool, CnsSampler, DnsMnSampler, DnsSampler, MixGcfSampler, MixPool,
-    NegativeSampler, Negatives, PairBatch, PopularitySampler, SampleContext, SamplerConfig,
-    SamplerError, SamplerRng, Scorer, SrnsSampler, dot,
+    NegativeSampler, Negatives, PairBatch, PopularitySampler, SRNS_MEMORY_LIMIT, SampleContext,
+    SamplerConfig, SamplerError, SamplerRng, Scorer, SrnsSampler, dot,
 };
 use common::{TestScorer, all_pairs, chi_square, random_split};
 use rand::SeedableRng;
@@ -443,10 +443,15 @@ fn ahns_matches_a_brute_force_argmin_on_random_scores() {
 /// The scorer of epoch `t`: fixed random tables plus an epoch-dependent perturbation, so that
 /// scores vary across epochs and the history std is non-zero.
 fn drifting_scorer(t: usize) -> TestScorer {
-    let base = TestScorer::random(20, 30, 4, 1, 77);
-    let noise = TestScorer::random(20, 30, 4, 1, 1000 + t as u64);
+    drifting_scorer_sized(20, 30, t)
+}
+
+/// [`drifting_scorer`] for `n_users × n_items`.
+fn drifting_scorer_sized(n_users: usize, n_items: usize, t: usize) -> TestScorer {
+    let base = TestScorer::random(n_users, n_items, 4, 1, 77);
+    let noise = TestScorer::random(n_users, n_items, 4, 1, 1000 + t as u64);
     let mix = |a: &TestScorer, b: &TestScorer, users: bool| -> Vec<f32> {
-        let n = if users { 20 } else { 30 };
+        let n = if users { n_users } else { n_items };
         (0..n as u32)
             .flat_map(|r| {
                 let (x, y) = if users {
@@ -462,8 +467,8 @@ fn drifting_scorer(t: usize) -> TestScorer {
             .collect()
     };
     TestScorer::from_tables(
-        20,
-        30,
+        n_users,
+        n_items,
         4,
         1,
         mix(&base, &noise, true),
@@ -519,7 +524,7 @@ fn srns_selects_by_likelihood_plus_ramped_std_and_keeps_memory_across_epochs() {
     let (users, positives) = all_pairs(&train);
     // Low temperature: high-scoring slots survive updates and accumulate history; a large α
     // with a short warm-up makes the std term decisive.
-    let mut sampler = SrnsSampler::new(4, 2, 50.0, 2.0, 0.05);
+    let mut sampler = SrnsSampler::new(4, 2, 50.0, 2.0, 0.05).with_varset(0);
     let mut rng = SamplerRng::seed_from_u64(3);
     let mut std_seen = 0usize;
     let mut std_decisive = 0usize;
@@ -651,6 +656,379 @@ fn srns_rejects_more_negatives_than_slots() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("s1"), "{err}");
+}
+
+/// `sqrt(Σ (x − mean)² / n)`, as the reference computes its std.
+fn population_std(xs: &[f64]) -> f32 {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt() as f32
+}
+
+/// The pairs `b` that are their user's `n`-th pair (0-based) in `users` (user-major order).
+fn nth_pair_of_each_user(users: &[UserId], n: usize) -> Vec<usize> {
+    (0..users.len())
+        .filter(|&b| b - users.iter().position(|&x| x == users[b]).unwrap() == n)
+        .collect()
+}
+
+#[test]
+fn srns_varset_mode_std_from_epoch_snapshots_changes_picks_with_the_default_temperature() {
+    let train = random_split(20, 30, 6, 0, 9);
+    let (users, positives) = all_pairs(&train);
+    // Every hyperparameter at its default (ML-1M run.sh, varset 3000), in particular τ = 10.
+    let config: SamplerConfig = "srns".parse().unwrap();
+    assert_eq!(
+        config.spec(),
+        "srns:s1=8,s2_div_s1=8,alpha=5,warmup=50,temperature=10,varset=3000"
+    );
+    let mut sampler = SrnsSampler::new(8, 8, 5.0, 50.0, 10.0);
+    assert_eq!(sampler.varset(), 3000);
+    let epochs = 12;
+    let mut rng = SamplerRng::seed_from_u64(3);
+    let (mut checked_late, mut std_seen_late, mut std_decisive) = (0usize, 0usize, 0usize);
+    let mut previous: Option<Vec<(Vec<u32>, Vec<ItemId>)>> = None;
+    for epoch in 0..epochs {
+        let scorer = drifting_scorer(epoch);
+        let ctx = SampleContext {
+            scorer: Some(&scorer),
+            epoch,
+            total_epochs: epochs,
+            ..SampleContext::new(&train)
+        };
+        sampler.start_epoch(&ctx).unwrap();
+        // The first batch of the epoch (user 0's first pair alone) redraws every varset.
+        let first = sample(
+            &mut sampler,
+            &train,
+            Some(&scorer),
+            &users[..1],
+            &positives[..1],
+            1,
+            None,
+            epoch,
+            epochs,
+            &mut rng,
+        );
+        assert!(!train.contains(users[0], items(&first)[0]));
+        // The other users' memory indices survived the redraw; their items are the new
+        // varset's items at those indices.
+        for u in 1..20u32 {
+            let indices = sampler.memory_indices(u).unwrap().to_vec();
+            let varset = sampler.varset_items(u).unwrap().to_vec();
+            assert_eq!(varset.len(), 3000);
+            assert!(varset.iter().all(|&j| !train.contains(u, j)));
+            let memory = sampler.memory(u).unwrap();
+            for (slot, &m) in memory.iter().zip(&indices) {
+                assert_eq!(slot.item, varset[m as usize]);
+            }
+            if let Some(previous) = &previous {
+                assert_eq!(previous[u as usize].0, indices, "user {u} epoch {epoch}");
+                assert_ne!(
+                    previous[u as usize].1, varset,
+                    "user {u}: varset not redrawn"
+                );
+            }
+        }
+        // Rows: the snapshots of epochs max(1, t−4) ..= t (none at t = 0).
+        let rows: Vec<usize> = (epoch.saturating_sub(4).max(1)..=epoch).collect();
+        let row_scorers: Vec<TestScorer> = rows.iter().map(|&e| drifting_scorer(e)).collect();
+        // One pair per user per batch, each checked against the criterion recomputed from the
+        // reported memory, the epoch scorers and the current scores.
+        for chunk in 0..6 {
+            let picked = nth_pair_of_each_user(&users, chunk);
+            if picked.is_empty() {
+                continue;
+            }
+            let bu: Vec<UserId> = picked.iter().map(|&b| users[b]).collect();
+            let bp: Vec<ItemId> = picked.iter().map(|&b| positives[b]).collect();
+            let memories: Vec<_> = bu.iter().map(|&u| sampler.memory(u).unwrap()).collect();
+            let pos_histories: Vec<_> = bu
+                .iter()
+                .zip(&bp)
+                .map(|(&u, &i)| sampler.positive_history(&train, u, i).unwrap())
+                .collect();
+            let out = sample(
+                &mut sampler,
+                &train,
+                Some(&scorer),
+                &bu,
+                &bp,
+                1,
+                None,
+                epoch,
+                epochs,
+                &mut rng,
+            );
+            for (n, &neg) in items(&out).iter().enumerate() {
+                let (u, i) = (bu[n], bp[n]);
+                // The histories are the epoch scorers' scores (the snapshots are exact copies).
+                let expected_pos: Vec<(usize, f32)> = rows
+                    .iter()
+                    .zip(&row_scorers)
+                    .map(|(&e, sc)| (e, sc.score(u, i)))
+                    .collect();
+                assert_eq!(pos_histories[n], expected_pos, "epoch {epoch}");
+                let s_pos = scorer.score(u, i);
+                let mut crit = Vec::new();
+                let mut any_std = false;
+                for slot in &memories[n] {
+                    let expected: Vec<(usize, f32)> = rows
+                        .iter()
+                        .zip(&row_scorers)
+                        .map(|(&e, sc)| (e, sc.score(u, slot.item)))
+                        .collect();
+                    assert_eq!(slot.history, expected, "epoch {epoch}");
+                    let xs: Vec<f64> = slot
+                        .history
+                        .iter()
+                        .zip(&pos_histories[n])
+                        .map(|(&(_, sj), &(_, si))| f64::from(sigmoid(sj - si)))
+                        .collect();
+                    let std = if xs.len() < 2 {
+                        0.0
+                    } else {
+                        population_std(&xs)
+                    };
+                    any_std |= std > 0.0;
+                    let likelihood = sigmoid(scorer.score(u, slot.item) - s_pos);
+                    crit.push(sampler.criterion(likelihood, std, epoch));
+                }
+                let best = crit.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let chosen = memories[n]
+                    .iter()
+                    .zip(&crit)
+                    .filter(|(s, _)| s.item == neg)
+                    .map(|(_, c)| *c)
+                    .fold(f32::NEG_INFINITY, f32::max);
+                assert!(
+                    chosen >= best - 1e-5,
+                    "epoch {epoch}: chose {neg} with criterion {chosen}, best {best}"
+                );
+                let top_score = memories[n]
+                    .iter()
+                    .map(|s| scorer.score(u, s.item))
+                    .fold(f32::NEG_INFINITY, f32::max);
+                if epoch < 2 {
+                    // One row or none: std 0, the pick is the best current score.
+                    assert!(!any_std);
+                    assert_eq!(scorer.score(u, neg), top_score);
+                } else {
+                    checked_late += 1;
+                    std_seen_late += usize::from(any_std);
+                    std_decisive += usize::from(scorer.score(u, neg) < top_score);
+                }
+            }
+        }
+        previous = Some(
+            (0..20u32)
+                .map(|u| {
+                    (
+                        sampler.memory_indices(u).unwrap().to_vec(),
+                        sampler.varset_items(u).unwrap().to_vec(),
+                    )
+                })
+                .collect(),
+        );
+    }
+    // From epoch 2 on every memory item has a history: the std term is always there (unlike
+    // the memory-only mode at τ = 10), and with α·t/50 it changes some picks.
+    assert_eq!(std_seen_late, checked_late, "a pair without any std");
+    assert!(
+        std_decisive >= 20,
+        "the std term changed only {std_decisive} of {checked_late} picks"
+    );
+}
+
+#[test]
+fn srns_varset_entries_are_uniform_non_positives_redrawn_every_epoch() {
+    // User 0 likes items 0, 3, 7 of 12; user 1 is never in a batch.
+    let train = Interactions::from_pairs(2, 12, &[(0, 0), (0, 3), (0, 7), (1, 5)]);
+    let scorer = TestScorer::random(2, 12, 4, 1, 8);
+    let mut sampler = SrnsSampler::new(8, 8, 5.0, 50.0, 10.0);
+    let mut counts = vec![0usize; 12];
+    let mut previous: Option<Vec<ItemId>> = None;
+    for epoch in 0..4 {
+        let ctx = SampleContext {
+            scorer: Some(&scorer),
+            epoch,
+            total_epochs: 4,
+            ..SampleContext::new(&train)
+        };
+        sampler.start_epoch(&ctx).unwrap();
+        sample(
+            &mut sampler,
+            &train,
+            Some(&scorer),
+            &[0],
+            &[0],
+            1,
+            None,
+            epoch,
+            4,
+            &mut SamplerRng::seed_from_u64(epoch as u64),
+        );
+        let varset = sampler.varset_items(0).unwrap().to_vec();
+        for &j in &varset {
+            counts[j as usize] += 1;
+        }
+        assert_ne!(
+            previous.as_ref(),
+            Some(&varset),
+            "epoch {epoch}: same varset"
+        );
+        previous = Some(varset);
+        assert!(sampler.memory_indices(0).unwrap().iter().all(|&m| m < 3000));
+    }
+    let mut expected = vec![1.0 / 9.0; 12];
+    for j in [0, 3, 7] {
+        expected[j] = 0.0;
+    }
+    let (stat, critical) = chi_square(&counts, &expected);
+    assert!(stat < critical, "χ² {stat:.1} ≥ {critical:.1}: {counts:?}");
+    // User 1's memory is still the initial one: S1 distinct indices.
+    let mut initial = sampler.memory_indices(1).unwrap().to_vec();
+    initial.sort_unstable();
+    initial.dedup();
+    assert_eq!(initial.len(), 8);
+}
+
+#[test]
+fn srns_varset_draws_do_not_depend_on_the_thread_count() {
+    let (n_users, n_items) = (150, 40);
+    let train = random_split(n_users, n_items, 12, 2, 4);
+    // Item-major order: many distinct users per batch, so several update chunks.
+    let mut pairs: Vec<(UserId, ItemId)> = train.pairs().collect();
+    pairs.sort_by_key(|&(u, i)| (i, u));
+    let (users, positives): (Vec<UserId>, Vec<ItemId>) = pairs.into_iter().unzip();
+    let run = || {
+        let mut sampler = SrnsSampler::new(4, 2, 5.0, 1.0, 10.0).with_varset(16);
+        let mut rng = SamplerRng::seed_from_u64(21);
+        let mut out = Vec::new();
+        for epoch in 0..4 {
+            let scorer = drifting_scorer_sized(n_users, n_items, epoch);
+            let ctx = SampleContext {
+                scorer: Some(&scorer),
+                epoch,
+                total_epochs: 4,
+                ..SampleContext::new(&train)
+            };
+            sampler.start_epoch(&ctx).unwrap();
+            for (us, ps) in users.chunks(200).zip(positives.chunks(200)) {
+                out.push(sample(
+                    &mut sampler,
+                    &train,
+                    Some(&scorer),
+                    us,
+                    ps,
+                    2,
+                    None,
+                    epoch,
+                    4,
+                    &mut rng,
+                ));
+            }
+        }
+        let state: Vec<_> = (0..n_users as UserId)
+            .map(|u| {
+                (
+                    sampler.memory(u),
+                    sampler.varset_items(u).map(<[_]>::to_vec),
+                )
+            })
+            .collect();
+        (out, state)
+    };
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(run);
+    let two = pool(2).install(run);
+    assert_eq!(one, two);
+    // Not a trivially equal run: every user with a negative has a varset and a memory.
+    assert!(one.1.iter().all(|(m, v)| m.is_some() && v.is_some()));
+}
+
+#[test]
+fn srns_varset_memory_guard_and_missing_scorer() {
+    let n_users = 10_000;
+    let pairs: Vec<(UserId, ItemId)> = (0..n_users as u32).map(|u| (u, u % 10)).collect();
+    let train = Interactions::from_pairs(n_users, 10, &pairs);
+    let scorer = TestScorer::random(n_users, 10, 4, 1, 3);
+    let ctx = SampleContext {
+        scorer: Some(&scorer),
+        ..SampleContext::new(&train)
+    };
+    // 10,000 users × 1,000,000 × 4 bytes = 40 GB.
+    let config: SamplerConfig = "srns:varset=1000000".parse().unwrap();
+    let mut sampler = config.try_build().unwrap();
+    let err = sampler.start_epoch(&ctx).unwrap_err();
+    match &err {
+        SamplerError::MemoryLimit {
+            sampler,
+            needed_bytes,
+            limit_bytes,
+            ..
+        } => {
+            assert_eq!(*sampler, "srns");
+            assert_eq!(*limit_bytes, SRNS_MEMORY_LIMIT);
+            assert!(*needed_bytes >= 40_000_000_000, "{needed_bytes}");
+        }
+        other => panic!("expected MemoryLimit, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("lower `varset`") && msg.contains("varset=0"),
+        "{msg}"
+    );
+    // The suggested size is the largest that fits.
+    let fits: usize = msg
+        .split("at most ")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let probe = |v| SrnsSampler::new(8, 8, 5.0, 50.0, 10.0).with_varset(v);
+    assert!(probe(fits).state_bytes(n_users, 10, 4) <= SRNS_MEMORY_LIMIT);
+    assert!(probe(fits + 1).state_bytes(n_users, 10, 4) > SRNS_MEMORY_LIMIT);
+    // Without start_epoch, the first batch reports it too (before allocating anything).
+    let batch = PairBatch {
+        users: &[0],
+        positives: &[0],
+    };
+    let err = config
+        .build()
+        .sample_batch(
+            &batch,
+            1,
+            &ctx,
+            &mut SamplerRng::seed_from_u64(0),
+            &mut Negatives::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, SamplerError::MemoryLimit { .. }), "{err}");
+    // The memory-only mode has no such state.
+    let mut memory_only = "srns:varset=0".parse::<SamplerConfig>().unwrap().build();
+    memory_only.start_epoch(&ctx).unwrap();
+    // Varset mode needs the scorer at start_epoch; memory-only does not.
+    let no_scorer = SampleContext::new(&train);
+    let err = "srns:varset=16"
+        .parse::<SamplerConfig>()
+        .unwrap()
+        .build()
+        .start_epoch(&no_scorer)
+        .unwrap_err();
+    assert!(
+        matches!(err, SamplerError::MissingScorer { sampler: "srns" }),
+        "{err}"
+    );
+    memory_only.start_epoch(&no_scorer).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

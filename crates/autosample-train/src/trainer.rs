@@ -364,6 +364,13 @@ pub fn train(
         run.rewrite_metrics(&meta.history)?;
         history = meta.history;
         tracing::info!(epoch = meta.epoch, "resuming after the last saved epoch");
+        if sampler.keeps_state() {
+            tracing::warn!(
+                sampler = %config.sampler.spec(),
+                "this sampler's state across epochs is not checkpointed; it is rebuilt, so the \
+                 resumed run will not be identical to an uninterrupted one"
+            );
+        }
     }
     let abort_after: Option<usize> = std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH")
         .ok()
