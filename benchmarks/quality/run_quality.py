@@ -7,7 +7,9 @@ Usage:
         -- --model mf --sampler uniform --dim 64 --lr 1e-3
 
 Everything after `--` is passed to `autosample train`. Each (dataset, seed) trains into
-benchmarks/work/<experiment>/<dataset>-seed<seed>/ and is skipped when its summary.json already
+$AUTOSAMPLE_BENCH_WORK/<experiment>/<dataset>-seed<seed>/ (default: autosample-bench-work/ beside
+the repository, outside the work tree, so that runs survive a fresh checkout) and is skipped when
+its summary.json already
 exists; a run that was interrupted after an evaluation continues with `autosample train
 --resume`, so a long benchmark spans sessions by rerunning the same command. The record goes to
 benchmarks/runs/<date>-<machine>/<experiment>/: SETUP.md, raw.csv (one row per run) and
@@ -36,6 +38,11 @@ ANCHORS = {
     ("yelp2018", "mf"): [("MF-BPR, NGCF paper", 0.0433, 0.0354), ("MF-BPR tuned, BARS", 0.0576, 0.0468)],
     ("yelp2018", "lightgcn"): [("LightGCN paper", 0.0649, 0.0530), ("LightGCN + MixGCF, MixGCF logs", 0.0713, 0.0588)],
 }
+
+
+def bench_work():
+    """Where run directories live: outside the work tree, so a fresh checkout keeps them."""
+    return Path(os.environ.get("AUTOSAMPLE_BENCH_WORK", REPO.parent / "autosample-bench-work"))
 
 
 def sh(cmd):
@@ -92,7 +99,7 @@ def main():
     record = Path(args.record_dir) if args.record_dir else REPO / "benchmarks" / "runs" / f"{today}-2cpu"
     out_dir = record / args.experiment
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = REPO / "benchmarks" / "work" / args.experiment
+    work = bench_work() / args.experiment
     facts = machine_facts()
 
     rows = []

@@ -40,7 +40,7 @@ def main():
     today = datetime.date.today().isoformat()
     out = REPO / "benchmarks" / "runs" / f"{today}-2cpu" / f"sampler-cost-{args.model}-{args.dataset}"
     out.mkdir(parents=True, exist_ok=True)
-    work = REPO / "benchmarks" / "work" / "sampler-cost"
+    work = Path(os.environ.get("AUTOSAMPLE_BENCH_WORK", REPO.parent / "autosample-bench-work")) / "sampler-cost"
     rows = []
     for s in SAMPLERS:
         spec = s + (",pool=concat" if args.model == "ngcf" and s.startswith("mixgcf") else "")
