@@ -44,22 +44,8 @@ impl NormalizedAdjacency {
             .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
             .collect();
 
-        // Item rows list their users: build the transpose of the user→item CSR.
-        let mut item_ptr = vec![0usize; ni + 1];
-        for &i in train.indices() {
-            item_ptr[i as usize + 1] += 1;
-        }
-        for i in 0..ni {
-            item_ptr[i + 1] += item_ptr[i];
-        }
-        let mut fill = item_ptr.clone();
-        let mut item_users = vec![0u32; train.nnz()];
-        for u in 0..nu as u32 {
-            for &i in train.items(u) {
-                item_users[fill[i as usize]] = u;
-                fill[i as usize] += 1;
-            }
-        }
+        // Item rows list their users.
+        let (item_ptr, item_users) = item_users(train);
 
         let mut indptr = Vec::with_capacity(n + 1);
         let mut indices = Vec::with_capacity(2 * train.nnz());
@@ -147,21 +133,7 @@ impl NormalizedAdjacency {
         inv.extend((0..nu as u32).map(|u| 1.0 / (train.degree(u) as f32 + 1.0)));
         inv.extend(item_deg.iter().map(|&d| 1.0 / (d as f32 + 1.0)));
 
-        let mut item_ptr = vec![0usize; ni + 1];
-        for &i in train.indices() {
-            item_ptr[i as usize + 1] += 1;
-        }
-        for i in 0..ni {
-            item_ptr[i + 1] += item_ptr[i];
-        }
-        let mut fill = item_ptr.clone();
-        let mut item_users = vec![0u32; train.nnz()];
-        for u in 0..nu as u32 {
-            for &i in train.items(u) {
-                item_users[fill[i as usize]] = u;
-                fill[i as usize] += 1;
-            }
-        }
+        let (item_ptr, item_users) = item_users(train);
 
         // Row r: its self-loop first, then its neighbours (users before items overall).
         let mut indptr = Vec::with_capacity(n + 1);
@@ -287,6 +259,28 @@ impl NormalizedAdjacency {
         }
         m
     }
+}
+
+/// The transpose of the user→item CSR: `item_users[item_ptr[i]..item_ptr[i + 1]]` are the
+/// users of item `i`, ascending.
+fn item_users(train: &Interactions) -> (Vec<usize>, Vec<u32>) {
+    let ni = train.n_items();
+    let mut item_ptr = vec![0usize; ni + 1];
+    for &i in train.indices() {
+        item_ptr[i as usize + 1] += 1;
+    }
+    for i in 0..ni {
+        item_ptr[i + 1] += item_ptr[i];
+    }
+    let mut fill = item_ptr.clone();
+    let mut users = vec![0u32; train.nnz()];
+    for u in 0..train.n_users() as u32 {
+        for &i in train.items(u) {
+            users[fill[i as usize]] = u;
+            fill[i as usize] += 1;
+        }
+    }
+    (item_ptr, users)
 }
 
 #[cfg(test)]
