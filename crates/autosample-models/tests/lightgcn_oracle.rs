@@ -31,7 +31,34 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
             (2, 2),
         ],
     );
-    let (nu, ni, d, layers) = (4usize, 5usize, 3usize, 2usize);
+    // The batch covers most of the graph: the first backward hop runs as the full product.
+    assert_sgd_step_matches_oracle(&train, 2, &[0, 3, 1, 0], &[1, 4, 2, 0], &[2, 1, 0, 3]);
+}
+
+#[test]
+fn a_small_batch_on_a_larger_graph_takes_the_scatter_hop_and_matches_the_oracle() {
+    // 30 users × 40 items, each user with 4 items: one pair touches a few of 70 nodes, so the
+    // first backward hop scatters from the batch rows only.
+    let pairs: Vec<(u32, u32)> = (0..30u32)
+        .flat_map(|u| (0..4u32).map(move |k| (u, (u * 7 + k * 11) % 40)))
+        .collect();
+    let train = Interactions::from_pairs(30, 40, &pairs);
+    let adj = NormalizedAdjacency::from_interactions(&train);
+    let batch_nodes = [5u32, 30 + 2, 30 + 17];
+    assert!(2 * adj.degree_sum(&batch_nodes) < adj.nnz());
+    assert_sgd_step_matches_oracle(&train, 3, &[5], &[2], &[17]);
+}
+
+/// One SGD step of the hand model on `(users, positives, negatives)` must move every ego row
+/// by `−lr ×` the gradient burn computes on the dense model.
+fn assert_sgd_step_matches_oracle(
+    train: &Interactions,
+    layers: usize,
+    users: &[u32],
+    positives: &[u32],
+    negatives: &[u32],
+) {
+    let (nu, ni, d) = (train.n_users(), train.n_items(), 3usize);
     let n = nu + ni;
     let lr = 0.1f64;
     let l2 = 0.05f64;
@@ -43,15 +70,11 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
         ..LightGcnConfig::default()
     };
     let ego0 = EmbeddingTable::normal(n, d, 0.5, 4);
-    let mut model = LightGcn::from_ego(&train, cfg, ego0.clone());
-
-    let users = [0u32, 3, 1, 0];
-    let positives = [1u32, 4, 2, 0];
-    let negatives = [2u32, 1, 0, 3];
+    let mut model = LightGcn::from_ego(train, cfg, ego0.clone());
 
     // Oracle in burn: E = mean_k Â^k E0 with a dense Â; loss on pooled rows, L2 on ego rows.
     let dev = training_device();
-    let adj = NormalizedAdjacency::from_interactions(&train);
+    let adj = NormalizedAdjacency::from_interactions(train);
     let a = Tensor::<2>::from_data(TensorData::new(adj.to_dense(), [n, n]), &dev);
     let e0 = Tensor::<2>::from_data(TensorData::new(ego0.as_slice().to_vec(), [n, d]), &dev)
         .require_grad();
@@ -70,7 +93,7 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
         users_pooled,
         items_pooled,
         Some((ego_users, ego_items)),
-        PairIndex::new(&users, &positives, &negatives, &dev),
+        PairIndex::new(users, positives, negatives, &dev),
         l2,
     );
     let loss = bpr + reg;
@@ -103,9 +126,9 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
 
     let stats = model
         .train_step(&TrainBatch {
-            users: &users,
-            positives: &positives,
-            negatives: &negatives,
+            users,
+            positives,
+            negatives,
             mixed: None,
         })
         .unwrap();
@@ -123,6 +146,42 @@ fn one_sgd_step_moves_ego_rows_by_the_autodiff_gradient() {
                 "row {r} col {j}: moved {moved}, want {want}"
             );
         }
+    }
+}
+
+/// After a step the propagated tables are stale; the next step (with no sampler asking for
+/// scores) refreshes only the batch's rows of the top layer. It must train exactly as a model
+/// refreshed in full before every step.
+#[test]
+fn steps_on_stale_embeddings_match_steps_after_a_full_refresh() {
+    let pairs: Vec<(u32, u32)> = (0..30u32)
+        .flat_map(|u| (0..4u32).map(move |k| (u, (u * 7 + k * 11) % 40)))
+        .collect();
+    let train = Interactions::from_pairs(30, 40, &pairs);
+    let cfg = LightGcnConfig {
+        dim: 8,
+        layers: 3,
+        ..LightGcnConfig::default()
+    };
+    let mut lazy = LightGcn::new(&train, cfg.clone(), 11).unwrap();
+    let mut eager = lazy.clone();
+    let batches: [([u32; 2], [u32; 2], [u32; 4]); 3] = [
+        ([0, 7], [0, 9], [5, 6, 7, 8]),
+        ([7, 29], [9, 1], [30, 3, 2, 1]),
+        ([3, 3], [21, 32], [0, 39, 38, 12]),
+    ];
+    for (users, positives, negatives) in &batches {
+        let batch = TrainBatch {
+            users,
+            positives,
+            negatives,
+            mixed: None,
+        };
+        eager.refresh();
+        let a = lazy.train_step(&batch).unwrap();
+        let b = eager.train_step(&batch).unwrap();
+        assert_eq!(a.loss, b.loss);
+        assert_eq!(lazy.ego().as_slice(), eager.ego().as_slice());
     }
 }
 
