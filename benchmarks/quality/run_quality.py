@@ -29,7 +29,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = REPO / "target" / "release" / "autosample"
+# AUTOSAMPLE_BIN pins a copy of the binary, so that rebuilding target/ while a long sweep runs
+# does not change the code of the runs still to come (each row records the binary's commit).
+BIN = Path(os.environ.get("AUTOSAMPLE_BIN", REPO / "target" / "release" / "autosample"))
 
 # Published full-ranking anchors (test Recall@20 / NDCG@20), from ../shared/reference/anchors.md.
 ANCHORS = {

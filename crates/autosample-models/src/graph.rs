@@ -377,7 +377,13 @@ fn weighted_row_sum(indices: &[u32], values: &[f32], x: &[f32], dim: usize, out:
         out: &mut [f32],
     ) {
         let mut acc = [0.0f32; B];
-        for (&c, &w) in indices.iter().zip(values) {
+        for (e, (&c, &w)) in indices.iter().zip(values).enumerate() {
+            if let Some(&next) = indices.get(e + PREFETCH_AHEAD) {
+                let p = x[next as usize * dim + start..].as_ptr();
+                for line in 0..B / 16 {
+                    prefetch(p.wrapping_add(line * 16));
+                }
+            }
             let base = c as usize * dim + start;
             let src = &x[base..base + B];
             for j in 0..B {
@@ -405,6 +411,24 @@ fn weighted_row_sum(indices: &[u32], values: &[f32], x: &[f32], dim: usize, out:
             }
         }
     }
+}
+
+/// Edges ahead whose source row the row kernel prefetches.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Asks the CPU to bring the cache line at `p` into L1 ahead of use: the rows a sparse product
+/// reads are random, so the hardware prefetcher cannot guess them.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and reads nothing into the program,
+    // whatever the address; SSE, which provides it, is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The transpose of the user→item CSR: `item_users[item_ptr[i]..item_ptr[i + 1]]` are the
