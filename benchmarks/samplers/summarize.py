@@ -22,12 +22,15 @@ def ms(v):
 
 
 def main():
-    rows = []
+    # A run re-recorded on a later date (an experiment resumed in a later session rewrites its
+    # whole raw.csv) counts once: the newest record of each (dataset, model, sampler, seed) wins.
+    latest_row = {}
     dirs = sorted(REPO.glob("benchmarks/runs/*/samplers-*/raw.csv"))
     for f in dirs:
         for r in csv.DictReader(open(f)):
             r["_record"] = str(f.parent.relative_to(REPO / "benchmarks" / "runs"))
-            rows.append(r)
+            latest_row[(r["dataset"], r["model"], r["sampler"], r["seed"])] = r
+    rows = list(latest_row.values())
     if not rows:
         print("no sweep records yet")
         return
