@@ -137,7 +137,8 @@ pub struct TrainArgs {
     pub model: ModelArg,
     /// The negative sampler, as `name` or `name:key=value,...`: uniform, popularity[:beta=0.75],
     /// dns[:candidates=32], dns_mn[:candidates=32,top=1], cns[:candidates=32],
-    /// ahns[:candidates=32,alpha=1,beta=0.1,p=-2], srns[:s1=8,...], mixgcf[:candidates=64]
+    /// ahns[:candidates=32,alpha=1,beta=0.1,p=-2], srns[:s1=8,...], mixgcf[:candidates=64],
+    /// dens[:candidates=6,warmup=100,gamma=0.3]
     /// (docs/samplers/).
     #[arg(long, default_value = "uniform", value_name = "SPEC")]
     pub sampler: String,

@@ -211,12 +211,8 @@ pub fn bpr_loss(
     let neg = (u.clone().unsqueeze_dim::<3>(1) * n.clone())
         .sum_dim(2)
         .reshape([b, k]); // [B, K]
-    let x = neg - pos; // [B, K]
-    // log(1 + Σ exp(x)) computed stably as m + log(e^{−m} + Σ e^{x−m}), m = max(0, max x);
-    // m is a constant for the gradient (it cancels exactly).
-    let m = x.clone().max_dim(1).clamp_min(0.0).detach(); // [B, 1]
-    let lse = m.clone() + (m.clone().neg().exp() + (x - m).exp().sum_dim(1)).log(); // [B, 1]
-    let bpr = lse.mean();
+    // log(1 + Σ exp(s_neg − s_pos)), computed stably.
+    let bpr = crate::dens_loss::log1p_sum_exp(neg - pos).mean(); // [B, K] → [1]
     let reg = reg_sq.mul_scalar(l2 / 2.0 / b as f64);
     (bpr, reg)
 }

@@ -19,6 +19,7 @@
 pub mod bpr;
 pub mod bpr_native;
 pub mod checkpoint;
+pub mod dens_loss;
 mod device;
 mod error;
 pub mod graph;

@@ -30,6 +30,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bpr::{EgoRows, GatheredBatch, LossEngine, SyntheticRows, compute};
+use crate::dens_loss::AuxRow;
 use crate::graph::NormalizedAdjacency;
 use crate::mf::Dedup;
 use crate::{
@@ -123,6 +124,8 @@ pub struct LightGcn {
     step: u64,
     timings: StepTimings,
     propagate_seconds: f64,
+    /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
+    auxiliary_grad: Option<Vec<f32>>,
 }
 
 impl LightGcn {
@@ -163,6 +166,7 @@ impl LightGcn {
             step: 0,
             timings: StepTimings::default(),
             propagate_seconds: 0.0,
+            auxiliary_grad: None,
             config,
             ego,
         };
@@ -199,6 +203,12 @@ impl LightGcn {
     /// Seconds spent in the sparse propagation, forward and backward.
     pub fn propagate_seconds(&self) -> f64 {
         self.propagate_seconds
+    }
+
+    /// The gradient of the last step's auxiliary loss with respect to the sampler's
+    /// parameters ([`TrainBatch::auxiliary`]), once.
+    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
+        self.auxiliary_grad.take()
     }
 
     /// Training steps taken.
@@ -423,6 +433,16 @@ impl LightGcn {
             self.config.l2,
             self.step,
         )?;
+        let aux = crate::dens_loss::batch_auxiliary(
+            &self.device,
+            batch,
+            layers,
+            d,
+            crate::dens_loss::LayerPooling::Mean,
+            nu,
+            self.step,
+            |l, node| self.node_layer(l, node),
+        )?;
         let t2 = std::time::Instant::now();
         self.timings.gather += (t1 - t0).as_secs_f64();
         self.timings.loss_graph += (t2 - t1).as_secs_f64();
@@ -439,50 +459,47 @@ impl LightGcn {
         debug_assert_eq!(g_rows.len(), nodes.len() * d);
         // ∂L/∂E⁽⁰⁾ = Σₗ Âˡ Gₗ with Gₗ = G/(L+1) + (layer-l gradients of mixed negatives),
         // by Horner from the top layer: acc ← Gᴸ; acc ← Â·acc + Gₗ for l = L−1..0.
-        // Per layer: (compact row, weight, negative) — the mixed negative's pooled gradient
-        // flows to the positive with weight a/(L+1) and to the layer's candidate with
-        // (1 − a)/(L+1). Both are items of the batch, hence rows of `nodes`.
-        let mut extras: Vec<Vec<(usize, f32, usize)>> = vec![Vec::new(); layers];
+        // Gₗ per layer, compact: G/(L+1) plus what reaches layer l directly. A mixed
+        // negative's pooled gradient flows to the positive with weight a/(L+1) and to the
+        // layer's candidate with (1 − a)/(L+1); DENS's auxiliary loss has per-layer gradients
+        // of the user, the positive and each layer's candidate. All are rows of `nodes`.
+        let mut layer_g: Vec<Vec<f32>> = vec![g_rows; layers];
+        let first_item = users.len();
         if let (Some(mx), Some((gr, _))) = (batch.mixed, &lg.synthetic_grads) {
             debug_assert_eq!(gr.len(), mx.candidates.len() / layers * d);
-            let first_item = users.len();
             for n in 0..mx.candidates.len() / layers {
                 let pos = first_item + p_idx[n / mx.k] as usize;
-                for (l, extra) in extras.iter_mut().enumerate() {
+                let g = &gr[n * d..(n + 1) * d];
+                for (l, lg_l) in layer_g.iter_mut().enumerate() {
                     let a = mx.pos_weight[n * layers + l];
                     let cand = first_item + c_idx[n * layers + l] as usize;
-                    extra.push((pos, a * scale, n));
-                    extra.push((cand, (1.0 - a) * scale, n));
+                    add_scaled(&mut lg_l[pos * d..(pos + 1) * d], a * scale, g);
+                    add_scaled(&mut lg_l[cand * d..(cand + 1) * d], (1.0 - a) * scale, g);
                 }
             }
         }
-        // Adds `Gₗ` to `acc`, whose rows are `nodes[k]` (dense) or `k` (compact).
-        let add_layer_gradient = |acc: &mut [f32], dense: bool, extra: &[(usize, f32, usize)]| {
-            let row = |k: usize| if dense { nodes[k] as usize } else { k };
-            for (k, g) in g_rows.chunks(d).enumerate() {
-                let r = row(k);
-                for (a, g) in acc[r * d..(r + 1) * d].iter_mut().zip(g) {
-                    *a += g;
-                }
-            }
-            if let Some((gr, _)) = &lg.synthetic_grads {
-                for &(k, w, n) in extra {
-                    let r = row(k);
-                    for (a, g) in acc[r * d..(r + 1) * d]
-                        .iter_mut()
-                        .zip(&gr[n * d..(n + 1) * d])
-                    {
-                        *a += w * g;
-                    }
-                }
+        if let Some(aux) = &aux {
+            aux.for_each_row(|l, row, g| {
+                let r = match row {
+                    AuxRow::User(b) => u_idx[b] as usize,
+                    AuxRow::Positive(b) => first_item + p_idx[b] as usize,
+                    AuxRow::Negative(n) => first_item + c_idx[n * layers + l] as usize,
+                };
+                add_scaled(&mut layer_g[l][r * d..(r + 1) * d], 1.0, g);
+            });
+        }
+        // Adds `Gₗ` to the dense `acc` (rows `nodes[k]`).
+        let add_layer_gradient = |acc: &mut [f32], l: usize| {
+            for (g, &r) in layer_g[l].chunks(d).zip(&nodes) {
+                let r = r as usize;
+                add_scaled(&mut acc[r * d..(r + 1) * d], 1.0, g);
             }
         };
         let tp = std::time::Instant::now();
         let mut acc = std::mem::take(&mut self.scratch);
         let mut tmp = std::mem::take(&mut self.tmp);
         let top_layer = self.config.layers;
-        let mut top = vec![0.0f32; nodes.len() * d];
-        add_layer_gradient(&mut top, false, &extras[top_layer]);
+        let top = &layer_g[top_layer];
         if top_layer == 0 {
             acc.fill(0.0);
             for (k, row) in top.chunks(d).enumerate() {
@@ -494,7 +511,7 @@ impl LightGcn {
             // unless they cover most of the graph (small dense data such as ml-1m), where the
             // balanced gather product over a zero-padded input is faster.
             if 2 * self.adj.degree_sum(&nodes) < self.adj.nnz() {
-                self.adj.spmm_from_rows(&nodes, &top, d, &mut acc);
+                self.adj.spmm_from_rows(&nodes, top, d, &mut acc);
             } else {
                 tmp.fill(0.0);
                 for (row, &r) in top.chunks(d).zip(&nodes) {
@@ -503,11 +520,11 @@ impl LightGcn {
                 }
                 self.adj.spmm(&tmp, d, &mut acc);
             }
-            add_layer_gradient(&mut acc, true, &extras[top_layer - 1]);
+            add_layer_gradient(&mut acc, top_layer - 1);
             for l in (0..top_layer - 1).rev() {
                 self.adj.spmm(&acc, d, &mut tmp);
                 std::mem::swap(&mut acc, &mut tmp);
-                add_layer_gradient(&mut acc, true, &extras[l]);
+                add_layer_gradient(&mut acc, l);
             }
         }
         self.propagate_seconds += tp.elapsed().as_secs_f64();
@@ -551,10 +568,13 @@ impl LightGcn {
         self.tmp = tmp;
         self.fresh = false;
         self.step += 1;
+        let aux_loss = aux.as_ref().map_or(0.0, |a| a.grads.loss);
+        self.auxiliary_grad = aux.map(|a| a.grads.gates);
         Ok(StepStats {
-            loss: lg.loss,
+            loss: lg.loss + aux_loss,
             bpr: lg.bpr,
             reg: lg.reg,
+            auxiliary: aux_loss,
         })
     }
 
@@ -636,5 +656,12 @@ impl RankingScorer for LightGcn {
 
     fn score_users(&self, users: &[UserId], out: &mut [f32]) {
         self.ranking_scorer().score_users(users, out)
+    }
+}
+
+/// `acc += w · g`, elementwise.
+fn add_scaled(acc: &mut [f32], w: f32, g: &[f32]) {
+    for (a, x) in acc.iter_mut().zip(g) {
+        *a += w * x;
     }
 }

@@ -11,6 +11,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::bpr::{GatheredBatch, LossEngine, SyntheticRows, compute};
+use crate::dens_loss::AuxRow;
 use crate::{EmbeddingTable, ModelError, OptimizerConfig, Result, RowSparseOptimizer};
 
 /// MF hyperparameters.
@@ -96,6 +97,10 @@ pub struct TrainBatch<'a> {
     pub negatives: &'a [ItemId],
     /// Synthetic negatives (MixGCF) instead of items.
     pub mixed: Option<MixedNegatives<'a>>,
+    /// The sampler's auxiliary loss and its parameters (DENS with `γ > 0`), added to the BPR
+    /// loss; the parameters' gradient is kept for
+    /// [`crate::Mf::take_auxiliary_gradient`] (and the same method of the other models).
+    pub auxiliary: Option<autosample_samplers::Auxiliary<'a>>,
 }
 
 /// Synthetic negatives defined by mixing (MixGCF): for pair `b`, negative `k`, layer `l`, the
@@ -122,6 +127,9 @@ pub struct StepStats {
     pub bpr: f32,
     /// L2 part.
     pub reg: f32,
+    /// The sampler's auxiliary loss (DENS), included in `loss`; 0 without one.
+    #[serde(default)]
+    pub auxiliary: f32,
 }
 
 /// Cumulative seconds spent in each part of [`Mf::train_step`], for "where does the time go"
@@ -186,6 +194,8 @@ pub struct Mf {
     item_dedup: Dedup,
     step: u64,
     timings: StepTimings,
+    /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
+    auxiliary_grad: Option<Vec<f32>>,
 }
 
 impl Mf {
@@ -225,7 +235,14 @@ impl Mf {
             item_opt,
             step: 0,
             timings: StepTimings::default(),
+            auxiliary_grad: None,
         }
+    }
+
+    /// The gradient of the last step's auxiliary loss with respect to the sampler's
+    /// parameters ([`TrainBatch::auxiliary`]), once.
+    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
+        self.auxiliary_grad.take()
     }
 
     /// The configuration.
@@ -338,11 +355,51 @@ impl Mf {
             self.config.l2,
             self.step,
         );
+        // DENS's auxiliary loss over the (single) layer rows.
+        let aux = match &result {
+            Ok(_) => {
+                let (nu, users, items) = (self.users.rows(), &self.users, &self.items);
+                crate::dens_loss::batch_auxiliary(
+                    &self.device,
+                    batch,
+                    1,
+                    d,
+                    crate::dens_loss::LayerPooling::Mean,
+                    nu,
+                    self.step,
+                    |_, node| {
+                        if node < nu {
+                            users.row(node)
+                        } else {
+                            items.row(node - nu)
+                        }
+                    },
+                )
+            }
+            Err(_) => Ok(None),
+        };
         let t2 = std::time::Instant::now();
         self.timings.gather += (t1 - t0).as_secs_f64();
         self.timings.loss_graph += (t2 - t1).as_secs_f64();
-        let out = match result {
-            Ok(mut lg) => {
+        let out = match (result, aux) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(mut lg), Ok(aux)) => {
+                let mut aux_loss = 0.0;
+                if let (Some(aux), Some(mx)) = (&aux, batch.mixed) {
+                    aux.for_each_row(|_, row, g| {
+                        let (grads, r) = match row {
+                            AuxRow::User(b) => (&mut lg.user_grads, u_idx[b] as usize),
+                            AuxRow::Positive(b) => (&mut lg.item_grads, p_idx[b] as usize),
+                            AuxRow::Negative(n) => (&mut lg.item_grads, c_idx[n] as usize),
+                        };
+                        for (a, x) in grads[r * d..(r + 1) * d].iter_mut().zip(g) {
+                            *a += x;
+                        }
+                    });
+                    debug_assert_eq!(c_idx.len(), mx.candidates.len());
+                    aux_loss = aux.grads.loss;
+                }
+                self.auxiliary_grad = aux.map(|a| a.grads.gates);
                 // Synthetic negatives pass their gradient on to the rows they were mixed from.
                 if let (Some(mx), Some((gr, ge))) = (batch.mixed, &lg.synthetic_grads) {
                     for (n, (&c, &a)) in c_idx.iter().zip(mx.pos_weight).enumerate() {
@@ -365,12 +422,12 @@ impl Mf {
                 self.timings.optimizer += t2.elapsed().as_secs_f64();
                 self.step += 1;
                 Ok(StepStats {
-                    loss: lg.loss,
+                    loss: lg.loss + aux_loss,
                     bpr: lg.bpr,
                     reg: lg.reg,
+                    auxiliary: aux_loss,
                 })
             }
-            Err(e) => Err(e),
         };
         self.user_dedup.reset();
         self.item_dedup.reset();

@@ -85,6 +85,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bpr::{GatheredBatch, LossEngine, SyntheticRows, compute};
+use crate::dens_loss::AuxRow;
 use crate::graph::NormalizedAdjacency;
 use crate::mf::Dedup;
 use crate::{
@@ -278,6 +279,8 @@ pub struct Ngcf {
     user_dedup: Dedup,
     item_dedup: Dedup,
     step: u64,
+    /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
+    auxiliary_grad: Option<Vec<f32>>,
     timings: StepTimings,
     propagate_seconds: f64,
     breakdown: NgcfTimings,
@@ -451,6 +454,7 @@ impl Ngcf {
             user_dedup: Dedup::new(nu),
             item_dedup: Dedup::new(ni),
             step: 0,
+            auxiliary_grad: None,
             timings: StepTimings::default(),
             propagate_seconds: 0.0,
             breakdown: NgcfTimings::default(),
@@ -534,6 +538,12 @@ impl Ngcf {
     /// Training steps taken.
     pub fn steps(&self) -> u64 {
         self.step
+    }
+
+    /// The gradient of the last step's auxiliary loss with respect to the sampler's
+    /// parameters ([`TrainBatch::auxiliary`]), once.
+    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
+        self.auxiliary_grad.take()
     }
 
     fn layer_params(&self, l: usize, device: &Device, leaves: bool) -> LayerParams {
@@ -793,11 +803,27 @@ impl Ngcf {
             self.config.l2,
             self.step,
         );
+        // DENS's auxiliary loss over the blocks as this step's forward pass computed them
+        // (with its dropout), pooled by concatenation like the scores.
+        let aux = match &lg {
+            Ok(_) => crate::dens_loss::batch_auxiliary(
+                &self.device,
+                batch,
+                blocks,
+                d,
+                crate::dens_loss::LayerPooling::Concat,
+                nu,
+                self.step,
+                block_row,
+            ),
+            Err(_) => Ok(None),
+        };
         let t2 = std::time::Instant::now();
         self.timings.gather += (t1 - t0).as_secs_f64();
         self.timings.loss_graph += (t2 - t1).as_secs_f64();
         self.propagate_seconds += forward_seconds;
         let lg = lg?;
+        let aux = aux?;
 
         // Scatter ∂L/∂E* block `k` of the batch's rows into a dense [n, d] buffer.
         let scatter = |block: usize, out: &mut [f32]| {
@@ -814,6 +840,22 @@ impl Ngcf {
                 for (o, x) in out[r * d..(r + 1) * d].iter_mut().zip(g) {
                     *o += x;
                 }
+            }
+            // DENS's auxiliary loss: per-block gradients of users, positives and candidates.
+            if let (Some(aux), Some(mx)) = (&aux, batch.mixed) {
+                aux.for_each_row(|l, row, g| {
+                    if l != block {
+                        return;
+                    }
+                    let r = match row {
+                        AuxRow::User(b) => batch.users[b] as usize,
+                        AuxRow::Positive(b) => nu + batch.positives[b] as usize,
+                        AuxRow::Negative(m) => nu + mx.candidates[m * blocks + l] as usize,
+                    };
+                    for (o, x) in out[r * d..(r + 1) * d].iter_mut().zip(g) {
+                        *o += x;
+                    }
+                });
             }
             // Synthetic negatives hand their block gradient to the rows they were mixed from.
             if let (Some(mx), Some((gr, ge))) = (batch.mixed, &lg.synthetic_grads) {
@@ -884,10 +926,13 @@ impl Ngcf {
         self.timings.optimizer += to.elapsed().as_secs_f64();
         self.fresh = false;
         self.step += 1;
+        let aux_loss = aux.as_ref().map_or(0.0, |a| a.grads.loss);
+        self.auxiliary_grad = aux.map(|a| a.grads.gates);
         Ok(StepStats {
-            loss: lg.loss,
+            loss: lg.loss + aux_loss,
             bpr: lg.bpr,
             reg: lg.reg,
+            auxiliary: aux_loss,
         })
     }
 

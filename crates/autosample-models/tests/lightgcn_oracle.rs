@@ -126,6 +126,7 @@ fn assert_sgd_step_matches_oracle(
 
     let stats = model
         .train_step(&TrainBatch {
+            auxiliary: None,
             users,
             positives,
             negatives,
@@ -172,6 +173,7 @@ fn steps_on_stale_embeddings_match_steps_after_a_full_refresh() {
     ];
     for (users, positives, negatives) in &batches {
         let batch = TrainBatch {
+            auxiliary: None,
             users,
             positives,
             negatives,
@@ -190,8 +192,23 @@ fn steps_on_stale_embeddings_match_steps_after_a_full_refresh() {
 /// engines) must equal −lr × the gradient of that loss built densely in burn.
 #[test]
 fn mixed_negatives_step_matches_the_dense_burn_gradient() {
+    assert_mixed_step_matches_dense_burn(false);
+}
+
+/// DENS on LightGCN: per-layer real candidates (weight 0 on the positive) plus the auxiliary
+/// loss over the per-layer rows of users, positives and candidates. The hand model routes the
+/// auxiliary gradients per layer through the propagation; the oracle differentiates the whole
+/// loss through a dense propagation. The gate gradient must match too.
+#[test]
+fn dens_step_with_its_auxiliary_loss_matches_the_dense_burn_gradient() {
+    assert_mixed_step_matches_dense_burn(true);
+}
+
+fn assert_mixed_step_matches_dense_burn(dens: bool) {
     use autosample_models::bpr::index_tensor;
+    use autosample_models::dens_loss::{LayerPooling, dens_loss_graph};
     use autosample_models::{LossEngine, MixedNegatives};
+    use autosample_samplers::{Auxiliary, dens_params_len};
     let train = Interactions::from_pairs(
         4,
         5,
@@ -218,7 +235,17 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
         .map(|x| ((x * 3 + 1) % ni) as u32)
         .collect();
     let weights: Vec<f32> = (0..candidates.len())
-        .map(|x| ((x * 7) % 10) as f32 / 10.0)
+        .map(|x| {
+            if dens {
+                0.0
+            } else {
+                ((x * 7) % 10) as f32 / 10.0
+            }
+        })
+        .collect();
+    let gamma = 0.3f32;
+    let gates: Vec<f32> = (0..dens_params_len(d))
+        .map(|x| ((x as f32) * 0.73).sin() * 0.6)
         .collect();
 
     let dev = training_device();
@@ -270,10 +297,46 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
         index,
         l2,
     );
-    let loss = bpr + reg;
+    let mut loss = bpr + reg;
+    let gates_leaf =
+        Tensor::<1>::from_data(TensorData::new(gates.clone(), [gates.len()]), &dev).require_grad();
+    if dens {
+        // [rows · L, d], row-major then layer, as the models gather them.
+        let per_layer_rows = |nodes: &dyn Fn(usize, usize) -> u32, rows: usize| {
+            let layer_rows: Vec<Tensor<2>> = (0..layers)
+                .map(|l| {
+                    let idx: Vec<u32> = (0..rows).map(|r| nodes(r, l)).collect();
+                    per_layer[l].clone().select(0, index_tensor(&idx, &dev))
+                })
+                .collect();
+            Tensor::stack::<3>(layer_rows, 1).reshape([rows * layers, d])
+        };
+        let b = users.len();
+        let u = per_layer_rows(&|r, _| users[r], b);
+        let p = per_layer_rows(&|r, _| nu as u32 + positives[r], b);
+        let ng = per_layer_rows(&|r, l| nu as u32 + candidates[r * layers + l], b * k);
+        loss = loss
+            + dens_loss_graph(
+                u,
+                p,
+                ng,
+                gates_leaf.clone(),
+                [b, k, layers, d],
+                LayerPooling::Mean,
+                gamma,
+            );
+    }
     let want_loss: f32 = loss.clone().into_scalar::<f32>();
     let grads = loss.backward();
     let g: Vec<f32> = e0.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+    let want_gate_grad: Option<Vec<f32>> = dens.then(|| {
+        gates_leaf
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec()
+            .unwrap()
+    });
 
     for engine in [LossEngine::Burn, LossEngine::Native] {
         let cfg = LightGcnConfig {
@@ -287,6 +350,11 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
         let mut model = LightGcn::from_ego(&train, cfg, ego0.clone());
         let stats = model
             .train_step(&TrainBatch {
+                auxiliary: dens.then_some(Auxiliary::DensGates {
+                    dim: d,
+                    gates: &gates,
+                    gamma,
+                }),
                 users: &users,
                 positives: &positives,
                 negatives: &[],
@@ -298,6 +366,17 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
                 }),
             })
             .unwrap();
+        let got_gate_grad = model.take_auxiliary_gradient();
+        assert_eq!(got_gate_grad.is_some(), dens);
+        if let (Some(got), Some(want)) = (&got_gate_grad, &want_gate_grad) {
+            for (x, y) in got.iter().zip(want) {
+                assert!((x - y).abs() < 1e-6, "gate gradient {x} vs {y}");
+            }
+            assert!(
+                want.iter().any(|g| g.abs() > 1e-4),
+                "the gates get a gradient"
+            );
+        }
         assert!(
             (stats.loss - want_loss).abs() < 1e-5,
             "{engine:?}: {} vs {want_loss}",

@@ -17,6 +17,7 @@ fn training_steps_lower_the_loss_on_a_fixed_batch() {
     let positives = [1, 2, 3, 4, 5, 6];
     let negatives = [10, 11, 12, 13, 14, 15];
     let batch = TrainBatch {
+        auxiliary: None,
         users: &users,
         positives: &positives,
         negatives: &negatives,
@@ -118,6 +119,7 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
         let mut mf = Mf::from_tables(cfg, u0.clone(), i0.clone());
         let stats = mf
             .train_step(&TrainBatch {
+                auxiliary: None,
                 users: &users,
                 positives: &positives,
                 negatives: &[],

@@ -280,6 +280,7 @@ fn check_one_sgd_step(engine: LossEngine, dropout: f32, negatives: &[u32], seed:
 
     let stats = model
         .train_step(&TrainBatch {
+            auxiliary: None,
             users: &users,
             positives: &positives,
             negatives,
@@ -362,6 +363,7 @@ fn a_few_adam_steps_lower_the_loss_on_a_fixed_batch() {
     let mut model = Ngcf::new(&small_graph(), cfg, 3).unwrap();
     let (users, positives, negatives) = fixed_batch();
     let batch = TrainBatch {
+        auxiliary: None,
         users: &users,
         positives: &positives,
         negatives: &negatives,
@@ -396,6 +398,7 @@ fn run(model: &mut Ngcf, steps: usize) -> Vec<f32> {
         .map(|_| {
             model
                 .train_step(&TrainBatch {
+                    auxiliary: None,
                     users: &users,
                     positives: &positives,
                     negatives: &negatives,
@@ -624,6 +627,7 @@ fn step_speed_at_benchmark_scale() {
     let (u, p, n) = batch(0);
     model
         .train_step(&TrainBatch {
+            auxiliary: None,
             users: &u,
             positives: &p,
             negatives: &n,
@@ -641,6 +645,7 @@ fn step_speed_at_benchmark_scale() {
         let (u, p, n) = batch(s);
         model
             .train_step(&TrainBatch {
+                auxiliary: None,
                 users: &u,
                 positives: &p,
                 negatives: &n,
@@ -712,6 +717,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let mut as_mixed = Ngcf::new(&train, cfg.clone(), 5).unwrap();
         let want = as_items
             .train_step(&TrainBatch {
+                auxiliary: None,
                 users: &users,
                 positives: &positives,
                 negatives: &negatives,
@@ -725,6 +731,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let zeros = vec![0.0f32; candidates.len()];
         let got = as_mixed
             .train_step(&TrainBatch {
+                auxiliary: None,
                 users: &users,
                 positives: &positives,
                 negatives: &[],
@@ -763,6 +770,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let ones = vec![1.0f32; candidates.len()];
         let got = same
             .train_step(&TrainBatch {
+                auxiliary: None,
                 users: &users,
                 positives: &positives,
                 negatives: &[],

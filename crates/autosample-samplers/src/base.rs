@@ -265,6 +265,18 @@ pub trait NegativeSampler: Send {
         false
     }
 
+    /// Parameters this sampler trains through an auxiliary loss that the model adds to its own
+    /// (DENS's gates when `γ > 0`), or `None`. The model returns the loss's gradient with
+    /// respect to them, which goes back through
+    /// [`NegativeSampler::apply_auxiliary_gradient`].
+    fn auxiliary(&self) -> Option<Auxiliary<'_>> {
+        None
+    }
+
+    /// Takes an optimizer step on the parameters of [`NegativeSampler::auxiliary`] with their
+    /// gradient `grad` (same length) and the model's learning rate `lr`.
+    fn apply_auxiliary_gradient(&mut self, _grad: &[f32], _lr: f64) {}
+
     /// Called once at the start of every epoch, before its first batch.
     fn start_epoch(&mut self, _ctx: &SampleContext<'_>) -> Result<()> {
         Ok(())
@@ -284,6 +296,24 @@ pub trait NegativeSampler: Send {
         rng: &mut SamplerRng,
         out: &mut Negatives,
     ) -> Result<()>;
+}
+
+/// Sampler-owned parameters and the auxiliary loss they train through, as handed to the model.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Auxiliary<'a> {
+    /// DENS: the four gates ([`crate::DensGate`] layout, `4·(d² + d)` floats for layer width
+    /// `dim`) and the weight `gamma` of the disentangling loss. The model builds
+    /// `gamma/4 × (four K-pair BPR terms)` over the batch's per-layer rows of users, positives
+    /// and the chosen candidates (see [`crate::DensSampler`]).
+    DensGates {
+        /// Width of one layer embedding.
+        dim: usize,
+        /// The gate vector.
+        gates: &'a [f32],
+        /// Loss weight γ > 0.
+        gamma: f32,
+    },
 }
 
 /// The `r`-th (0-based) item id that is *not* in `positives` (sorted ascending, unique).

@@ -18,6 +18,7 @@
 //! | `ahns` | `candidates=32`, `alpha=1`, `beta=0.1`, `p=-2` |
 //! | `srns` | `s1=8`, `s2_div_s1=8`, `alpha=5`, `warmup=50`, `temperature=10`, `varset=3000` (`0` = memory-only mode) |
 //! | `mixgcf` | `candidates=64`, `pool=mean` (`mean` or `concat`) |
+//! | `dens` | `candidates=6`, `warmup=100`, `gamma=0.3` |
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -25,9 +26,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AhnsSampler, CnsSampler, DnsMnSampler, DnsSampler, MixGcfSampler, MixPool, NegativeKind,
-    NegativeSampler, Negatives, PairBatch, PopularitySampler, Result, SampleContext, SamplerError,
-    SamplerRng, SrnsSampler, UniformSampler,
+    AhnsSampler, CnsSampler, DensSampler, DnsMnSampler, DnsSampler, MixGcfSampler, MixPool,
+    NegativeKind, NegativeSampler, Negatives, PairBatch, PopularitySampler, Result, SampleContext,
+    SamplerError, SamplerRng, SrnsSampler, UniformSampler,
 };
 
 /// Upper bound on candidate and memory counts: far above any published setting, low enough to
@@ -73,6 +74,12 @@ pub mod defaults {
     pub const MIXGCF_CANDIDATES: usize = 64;
     /// MixGCF user embedding for hop mixing (README LightGCN commands: `--pool mean`).
     pub const MIXGCF_POOL: MixPool = MixPool::Mean;
+    /// DENS candidates `M` (DENS parser `--n_negs`).
+    pub const DENS_CANDIDATES: usize = 6;
+    /// DENS warm-up epochs (DENS parser `--warmup`).
+    pub const DENS_WARMUP: f64 = 100.0;
+    /// DENS auxiliary-loss weight γ (DENS parser `--gamma`).
+    pub const DENS_GAMMA: f64 = 0.3;
 
     pub(crate) fn popularity_beta() -> f64 {
         POPULARITY_BETA
@@ -118,6 +125,15 @@ pub mod defaults {
     }
     pub(crate) fn mixgcf_pool() -> MixPool {
         MIXGCF_POOL
+    }
+    pub(crate) fn dens_candidates() -> usize {
+        DENS_CANDIDATES
+    }
+    pub(crate) fn dens_warmup() -> f64 {
+        DENS_WARMUP
+    }
+    pub(crate) fn dens_gamma() -> f64 {
+        DENS_GAMMA
     }
 }
 
@@ -220,6 +236,19 @@ pub enum SamplerConfig {
         #[serde(default = "defaults::mixgcf_pool")]
         pool: MixPool,
     },
+    /// DENS: gated per-layer selection over `candidates`, with its own trainable gates.
+    Dens {
+        /// Candidates `M ≥ 1` per negative (default 6).
+        #[serde(default = "defaults::dens_candidates")]
+        candidates: usize,
+        /// Epochs over which selection moves from DNS to the irrelevant factor, ≥ 0
+        /// (default 100).
+        #[serde(default = "defaults::dens_warmup")]
+        warmup: f64,
+        /// Weight γ ≥ 0 of the auxiliary disentangling loss (default 0.3; 0 = gates untrained).
+        #[serde(default = "defaults::dens_gamma")]
+        gamma: f64,
+    },
 }
 
 impl SamplerConfig {
@@ -233,6 +262,7 @@ impl SamplerConfig {
         "ahns",
         "srns",
         "mixgcf",
+        "dens",
     ];
 
     /// The sampler's name (the `type` tag and the spec name).
@@ -246,6 +276,7 @@ impl SamplerConfig {
             SamplerConfig::Ahns { .. } => "ahns",
             SamplerConfig::Srns { .. } => "srns",
             SamplerConfig::MixGcf { .. } => "mixgcf",
+            SamplerConfig::Dens { .. } => "dens",
         }
     }
 
@@ -260,7 +291,7 @@ impl SamplerConfig {
     /// What the sampler writes.
     pub fn kind(&self) -> NegativeKind {
         match self {
-            SamplerConfig::MixGcf { .. } => NegativeKind::Mixed,
+            SamplerConfig::MixGcf { .. } | SamplerConfig::Dens { .. } => NegativeKind::Mixed,
             _ => NegativeKind::Items,
         }
     }
@@ -376,6 +407,25 @@ impl SamplerConfig {
             SamplerConfig::MixGcf { candidates, .. } => {
                 check(check_count("candidates", candidates))
             }
+            SamplerConfig::Dens {
+                candidates,
+                warmup,
+                gamma,
+            } => {
+                check(check_count("candidates", candidates))?;
+                if !(warmup.is_finite() && warmup >= 0.0) {
+                    return fail(format!(
+                        "`warmup` must be a finite number of epochs ≥ 0, got {warmup}"
+                    ));
+                }
+                if !(gamma.is_finite() && gamma >= 0.0) {
+                    return fail(format!(
+                        "`gamma` must be a finite number ≥ 0 (0.3 is the reference's), got \
+                         {gamma}"
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -428,6 +478,11 @@ impl SamplerConfig {
             SamplerConfig::MixGcf { candidates, pool } => {
                 Box::new(MixGcfSampler::new(candidates, pool))
             }
+            SamplerConfig::Dens {
+                candidates,
+                warmup,
+                gamma,
+            } => Box::new(DensSampler::new(candidates, warmup, gamma)),
         })
     }
 
@@ -463,6 +518,11 @@ impl SamplerConfig {
             SamplerConfig::MixGcf { candidates, pool } => {
                 format!("mixgcf:candidates={candidates},pool={}", pool.as_str())
             }
+            SamplerConfig::Dens {
+                candidates,
+                warmup,
+                gamma,
+            } => format!("dens:candidates={candidates},warmup={warmup},gamma={gamma}"),
         }
     }
 }
@@ -701,6 +761,17 @@ impl FromStr for SamplerConfig {
                     pool: a
                         .get("pool", defaults::MIXGCF_POOL, "`mean` or `concat`")
                         .map_err(invalid)?,
+                }
+            }
+            "dens" => {
+                let a = Args::parse("dens", &["candidates", "warmup", "gamma"], args)
+                    .map_err(invalid)?;
+                SamplerConfig::Dens {
+                    candidates: a
+                        .count("candidates", defaults::DENS_CANDIDATES)
+                        .map_err(invalid)?,
+                    warmup: a.number("warmup", defaults::DENS_WARMUP).map_err(invalid)?,
+                    gamma: a.number("gamma", defaults::DENS_GAMMA).map_err(invalid)?,
                 }
             }
             other => {

@@ -19,6 +19,7 @@
 //! | AHNS | `ahns` | yes | items |
 //! | SRNS | `srns` | yes (stateful) | items |
 //! | MixGCF | `mixgcf` | yes | [`Negatives::Mixed`] |
+//! | DENS | `dens` | yes (own gates, auxiliary loss) | [`Negatives::Mixed`] (weight 0) |
 //!
 //! The rules, defaults and sources are in each sampler's docs and in `docs/samplers/`.
 #![deny(clippy::unwrap_used)]
@@ -27,6 +28,7 @@ mod ahns;
 mod base;
 mod cns;
 pub mod config;
+mod dens;
 mod dns;
 mod dns_mn;
 mod engine;
@@ -39,11 +41,12 @@ mod uniform;
 
 pub use ahns::AhnsSampler;
 pub use base::{
-    CandidatePool, NegativeKind, NegativeSampler, Negatives, PairBatch, SampleContext, SamplerRng,
-    Scorer, dot, nth_non_positive,
+    Auxiliary, CandidatePool, NegativeKind, NegativeSampler, Negatives, PairBatch, SampleContext,
+    SamplerRng, Scorer, dot, nth_non_positive,
 };
 pub use cns::CnsSampler;
 pub use config::SamplerConfig;
+pub use dens::{DensGate, DensSampler, dens_params_len, gate_linear};
 pub use dns::DnsSampler;
 pub use dns_mn::DnsMnSampler;
 pub use error::{Result, SamplerError};

@@ -35,6 +35,8 @@ fn configs() -> Vec<SamplerConfig> {
         "srns:s1=4,s2_div_s1=2,alpha=-1,warmup=0,temperature=0.5,varset=16",
         "srns:s1=3,s2_div_s1=1,warmup=1,temperature=1,varset=4",
         "mixgcf:candidates=8,pool=concat",
+        "dens:candidates=8,warmup=0,gamma=0",
+        "dens:candidates=4,warmup=2",
     ] {
         v.push(spec.parse().unwrap());
     }
@@ -403,10 +405,12 @@ fn a_bad_candidate_pool_is_reported_not_used() {
     let mut pool =
         CandidatePool::draw(&batch, 64, &train, &mut SamplerRng::seed_from_u64(1)).unwrap();
     pool.items[0] = positives[0];
-    for config in configs()
-        .into_iter()
-        .filter(|c| matches!(c.name(), "dns" | "dns_mn" | "cns" | "ahns" | "mixgcf"))
-    {
+    for config in configs().into_iter().filter(|c| {
+        matches!(
+            c.name(),
+            "dns" | "dns_mn" | "cns" | "ahns" | "mixgcf" | "dens"
+        )
+    }) {
         let mut sampler = config.try_build().unwrap();
         let ctx = SampleContext {
             scorer: Some(&scorer),

@@ -9,9 +9,10 @@ mod common;
 
 use autosample_data::{Interactions, ItemId, UserId};
 use autosample_samplers::{
-    AhnsSampler, CandidatePool, CnsSampler, DnsMnSampler, DnsSampler, MixGcfSampler, MixPool,
-    NegativeSampler, Negatives, PairBatch, PopularitySampler, SRNS_MEMORY_LIMIT, SampleContext,
-    SamplerConfig, SamplerError, SamplerRng, Scorer, SrnsSampler, dot,
+    AhnsSampler, Auxiliary, CandidatePool, CnsSampler, DensGate, DensSampler, DnsMnSampler,
+    DnsSampler, MixGcfSampler, MixPool, NegativeSampler, Negatives, PairBatch, PopularitySampler,
+    SRNS_MEMORY_LIMIT, SampleContext, SamplerConfig, SamplerError, SamplerRng, Scorer, SrnsSampler,
+    dens_params_len, dot, gate_linear,
 };
 use common::{TestScorer, all_pairs, chi_square, random_split};
 use rand::SeedableRng;
@@ -1119,4 +1120,118 @@ fn mixgcf_with_one_layer_chooses_like_dns() {
         panic!("mixed")
     };
     assert_eq!(candidates.as_slice(), items(&dns));
+}
+
+// ---------------------------------------------------------------------------------------------
+// DENS
+
+/// DENS's per-layer selection score of candidate `c`, recomputed from the formulas of the
+/// reference (`dise_negative_sampling`) with the sampler's gates.
+fn dens_score(
+    f: &Fixture,
+    gates: &[f32],
+    u: UserId,
+    i: ItemId,
+    c: ItemId,
+    l: usize,
+    dns_weight: f32,
+) -> f32 {
+    let d = f.scorer.user_layer(0, u).len();
+    let lin = |g: DensGate, x: &[f32]| {
+        let mut y = vec![0.0; d];
+        gate_linear(gates, d, g, x, &mut y);
+        y
+    };
+    let sig = |x: f32| 1.0 / (1.0 + (-x).exp());
+    let (s, p, n) = (
+        f.scorer.user_layer(l, u),
+        f.scorer.item_layer(l, i),
+        f.scorer.item_layer(l, c),
+    );
+    let (gi, gu) = (lin(DensGate::Item, p), lin(DensGate::User, s));
+    let p_rel: Vec<f32> = (0..d).map(|j| p[j] * sig(gi[j] + gu[j])).collect();
+    let (gn, gp) = (lin(DensGate::Neg, n), lin(DensGate::Pos, &p_rel));
+    (0..d)
+        .map(|j| s[j] * (dns_weight * n[j] - n[j] * sig(gn[j] + gp[j])))
+        .sum()
+}
+
+#[test]
+fn dens_picks_per_layer_the_argmax_of_its_gated_score_and_anneals_from_dns() {
+    let f = fixture(3);
+    let (m, k, layers, warmup) = (5, 2, 3, 4.0);
+    let pool = f.pool(m * k, 13);
+    for epoch in [0usize, 2, 4, 9] {
+        let mut sampler = DensSampler::new(m, warmup, 0.3);
+        let out = f.run(&mut sampler, k, Some(&pool), epoch, 10, 17);
+        let gates = sampler.params().to_vec();
+        assert_eq!(gates.len(), dens_params_len(6));
+        let bound = 1.0 / 6f32.sqrt();
+        assert!(gates.iter().all(|g| g.abs() <= bound), "U(−1/√d, 1/√d)");
+        let Negatives::Mixed {
+            k: kk,
+            layers: ll,
+            candidates,
+            pos_weight,
+        } = &out
+        else {
+            panic!("DENS returns per-layer negatives")
+        };
+        assert_eq!((*kk, *ll), (k, layers));
+        assert!(pos_weight.iter().all(|&w| w == 0.0), "real candidates only");
+        let dns_weight = (1.0 - (epoch as f32 / warmup as f32).min(1.0)).max(0.0);
+        for b in 0..f.users.len() {
+            let (u, i) = (f.users[b], f.positives[b]);
+            for g in 0..k {
+                let group = &pool.of(b)[g * m..(g + 1) * m];
+                for l in 0..layers {
+                    let chosen = candidates[(b * k + g) * layers + l];
+                    assert!(group.contains(&chosen) && !f.train.contains(u, chosen));
+                    let best = group
+                        .iter()
+                        .map(|&c| dens_score(&f, &gates, u, i, c, l, dns_weight))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    let got = dens_score(&f, &gates, u, i, chosen, l, dns_weight);
+                    assert!(
+                        got >= best - 1e-5,
+                        "epoch {epoch} pair {b} negative {g} layer {l}: {got} < {best}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dens_trains_its_gates_with_adam_and_exposes_them_only_with_gamma() {
+    let f = fixture(2);
+    let mut with = DensSampler::new(4, 10.0, 0.3);
+    let mut without = DensSampler::new(4, 10.0, 0.0);
+    assert!(
+        with.auxiliary().is_none(),
+        "no gates before the first batch"
+    );
+    f.run(&mut with, 1, None, 0, 1, 3);
+    f.run(&mut without, 1, None, 0, 1, 3);
+    assert!(without.auxiliary().is_none(), "γ = 0: no auxiliary loss");
+    let Some(Auxiliary::DensGates { dim, gates, gamma }) = with.auxiliary() else {
+        panic!("γ > 0 exposes the gates")
+    };
+    assert_eq!((dim, gamma), (6, 0.3));
+    let before = gates.to_vec();
+    // Adam's first step moves every parameter by lr · sign(gradient).
+    let grad: Vec<f32> = (0..before.len())
+        .map(|x| if x % 3 == 0 { -2.0 } else { 0.5 })
+        .collect();
+    with.apply_auxiliary_gradient(&grad, 0.01);
+    for ((b, a), g) in before.iter().zip(with.params()).zip(&grad) {
+        assert!(
+            (b - a - 0.01 * g.signum()).abs() < 1e-6,
+            "{b} → {a} for {g}"
+        );
+    }
+    // Same seed, same gates and picks.
+    let mut again = DensSampler::new(4, 10.0, 0.3);
+    f.run(&mut again, 1, None, 0, 1, 3);
+    assert_eq!(again.params(), before.as_slice());
 }

@@ -77,6 +77,26 @@ impl TrainedModel {
         }
     }
 
+    /// The gradient of the last step's auxiliary loss with respect to the sampler's
+    /// parameters, once (see [`TrainBatch::auxiliary`]).
+    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
+        match self {
+            TrainedModel::Mf(m) => m.take_auxiliary_gradient(),
+            TrainedModel::LightGcn(m) => m.take_auxiliary_gradient(),
+            TrainedModel::Ngcf(m) => m.take_auxiliary_gradient(),
+        }
+    }
+
+    /// The learning rate of the model's embedding optimizer (sampler-owned parameters train
+    /// with the same rate, as one optimizer would in the reference code).
+    pub fn learning_rate(&self) -> f64 {
+        match self {
+            TrainedModel::Mf(m) => m.config().optimizer.lr(),
+            TrainedModel::LightGcn(m) => m.config().optimizer.lr(),
+            TrainedModel::Ngcf(m) => m.config().optimizer.lr(),
+        }
+    }
+
     /// One optimisation step.
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
         Ok(match self {
@@ -433,6 +453,7 @@ pub fn train(
             sampling_seconds += sampling_started.elapsed().as_secs_f64();
             let batch = match &negatives {
                 Negatives::Items { items, .. } => TrainBatch {
+                    auxiliary: sampler.auxiliary(),
                     users: &users,
                     positives: &positives,
                     negatives: items,
@@ -444,6 +465,7 @@ pub fn train(
                     candidates,
                     pos_weight,
                 } => TrainBatch {
+                    auxiliary: sampler.auxiliary(),
                     users: &users,
                     positives: &positives,
                     negatives: &[],
@@ -456,6 +478,9 @@ pub fn train(
                 },
             };
             let stats = model.train_step(&batch)?;
+            if let Some(grad) = model.take_auxiliary_gradient() {
+                sampler.apply_auxiliary_gradient(&grad, model.learning_rate());
+            }
             let w = chunk.len() as f64;
             loss_sum += stats.loss as f64 * w;
             bpr_sum += stats.bpr as f64 * w;

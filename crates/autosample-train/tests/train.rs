@@ -154,7 +154,7 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
     .map(|s| s.parse().unwrap())
     .collect();
     assert_eq!(
-        samplers.len() + 1,
+        samplers.len() + 2,
         SamplerConfig::NAMES.len(),
         "a sampler is missing here"
     );
@@ -191,6 +191,14 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
         };
         let out = train(&data, &cfg, None, Progress::Quiet)
             .unwrap_or_else(|e| panic!("{} × {spec}: {e}", model.name()));
+        assert!(out.history[0].loss.is_finite());
+        // DENS: per-layer real negatives, gates trained through the auxiliary loss.
+        let cfg_dens = TrainConfig {
+            sampler: "dens:candidates=4,warmup=1".parse().unwrap(),
+            ..cfg.clone()
+        };
+        let out = train(&data, &cfg_dens, None, Progress::Quiet)
+            .unwrap_or_else(|e| panic!("{} × dens: {e}", model.name()));
         assert!(out.history[0].loss.is_finite());
         if let ModelConfig::Ngcf(_) = model {
             let cfg = TrainConfig {
