@@ -10,12 +10,14 @@
 #![allow(clippy::unwrap_used)]
 
 use autosample_data::Interactions;
+use autosample_models::MixedNegatives;
 use autosample_models::bpr::{PairIndex, bpr_loss};
+use autosample_models::dens_loss::{LayerPooling, dens_loss_graph};
 use autosample_models::graph::NormalizedAdjacency;
 use autosample_models::{
     EmbeddingTable, LossEngine, Ngcf, NgcfConfig, OptimizerConfig, TrainBatch, training_device,
 };
-use autosample_samplers::Scorer;
+use autosample_samplers::{Auxiliary, Scorer, dens_params_len};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
 const NU: usize = 4;
@@ -68,6 +70,16 @@ struct Oracle {
     weight_grad: Vec<f32>,
     /// `E*`, `[n, d·(L+1)]`.
     final_emb: Vec<f32>,
+    /// `∂L/∂gates` with a DENS auxiliary loss.
+    gate_grad: Option<Vec<f32>>,
+}
+
+/// DENS in the oracle: per-block candidates `candidates[n·(L+1) + l]` replace the item
+/// negatives (K = 1), and `γ/4 ×` the auxiliary loss over the blocks is added.
+struct DensCase<'a> {
+    candidates: &'a [u32],
+    gates: &'a [f32],
+    gamma: f32,
 }
 
 /// The whole NGCF forward and loss in burn with a dense `a` (`[n, n]`, dropout already
@@ -84,6 +96,7 @@ fn oracle(
     positives: &[u32],
     negatives: &[u32],
     l2: f64,
+    dens: Option<&DensCase<'_>>,
 ) -> Oracle {
     let dev = training_device();
     let n = NU + NI;
@@ -113,7 +126,7 @@ fn oracle(
         blocks.push(h.clone() / norm);
         leaves.extend([w_gc, b_gc, w_bi, b_bi]);
     }
-    let all = Tensor::cat(blocks, 1);
+    let all = Tensor::cat(blocks.clone(), 1);
     let fd = d * (layers + 1);
     let u_all = all.clone().slice([0..NU, 0..fd]);
     let i_all = all.clone().slice([NU..n, 0..fd]);
@@ -124,7 +137,21 @@ fn oracle(
         let idx = |v: &[u32]| PairIndex::new(v, v, v, &dev).users;
         let u = u_all.select(0, idx(users));
         let p = i_all.clone().select(0, idx(positives));
-        let ng = i_all.select(0, idx(negatives));
+        let ng = match dens {
+            // Negative n's block l is block l of its layer-l candidate.
+            Some(case) => {
+                let per_block: Vec<Tensor<2>> = (0..=layers)
+                    .map(|l| {
+                        let nodes: Vec<u32> = (0..b)
+                            .map(|m| NU as u32 + case.candidates[m * (layers + 1) + l])
+                            .collect();
+                        blocks[l].clone().select(0, idx(&nodes))
+                    })
+                    .collect();
+                Tensor::cat(per_block, 1)
+            }
+            None => i_all.select(0, idx(negatives)),
+        };
         let pos = (u.clone() * p.clone()).sum_dim(1);
         let neg = (u.clone() * ng.clone()).sum_dim(1);
         let mf = activation::log_sigmoid(pos - neg).mean().neg();
@@ -141,9 +168,48 @@ fn oracle(
         );
         bpr + reg
     };
+    let mut gates_leaf = None;
+    let loss = match dens {
+        None => loss,
+        Some(case) => {
+            let blocks_n = layers + 1;
+            let idx = |v: &[u32]| PairIndex::new(v, v, v, &dev).users;
+            let rows = |node: &dyn Fn(usize, usize) -> u32| {
+                let per_block: Vec<Tensor<2>> = (0..blocks_n)
+                    .map(|l| {
+                        let nodes: Vec<u32> = (0..b).map(|r| node(r, l)).collect();
+                        blocks[l].clone().select(0, idx(&nodes))
+                    })
+                    .collect();
+                Tensor::stack::<3>(per_block, 1).reshape([b * blocks_n, d])
+            };
+            let gates = Tensor::<1>::from_data(
+                TensorData::new(case.gates.to_vec(), [case.gates.len()]),
+                &dev,
+            )
+            .require_grad();
+            gates_leaf = Some(gates.clone());
+            loss + dens_loss_graph(
+                rows(&|r, _| users[r]),
+                rows(&|r, _| NU as u32 + positives[r]),
+                rows(&|r, l| NU as u32 + case.candidates[r * blocks_n + l]),
+                gates,
+                [b, 1, blocks_n, d],
+                LayerPooling::Concat,
+                case.gamma,
+            )
+        }
+    };
     let loss_v = loss.clone().into_scalar::<f32>();
     let final_emb = vec_of(all.clone().detach());
     let grads = loss.backward();
+    let gate_grad = gates_leaf.map(|g| {
+        g.grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+    });
     let ego_grad = vec_of(e0.grad(&grads).unwrap());
     let mut weight_grad = Vec::new();
     for leaf in &leaves {
@@ -154,6 +220,7 @@ fn oracle(
         ego_grad,
         weight_grad,
         final_emb,
+        gate_grad,
     }
 }
 
@@ -201,6 +268,17 @@ fn adjacency_is_the_reference_row_normalised_matrix_with_self_loops() {
 }
 
 fn check_one_sgd_step(engine: LossEngine, dropout: f32, negatives: &[u32], seed: u64) {
+    check_one_sgd_step_with(engine, dropout, negatives, seed, None);
+}
+
+/// With `dens`, the step trains on DENS's per-block candidates and auxiliary loss.
+fn check_one_sgd_step_with(
+    engine: LossEngine,
+    dropout: f32,
+    negatives: &[u32],
+    seed: u64,
+    dens: Option<DensCase<'_>>,
+) {
     let train = train();
     let (d, layers) = (3usize, 2usize);
     let lr = 0.1f64;
@@ -232,6 +310,7 @@ fn check_one_sgd_step(engine: LossEngine, dropout: f32, negatives: &[u32], seed:
         &positives,
         &negatives[..users.len()],
         l2,
+        None,
     );
     for u in 0..NU as u32 {
         let want = &plain.final_emb[u as usize * fd..(u as usize + 1) * fd];
@@ -276,17 +355,33 @@ fn check_one_sgd_step(engine: LossEngine, dropout: f32, negatives: &[u32], seed:
         &positives,
         negatives,
         l2,
+        dens.as_ref(),
     );
 
+    let zeros = vec![0.0f32; dens.as_ref().map_or(0, |c| c.candidates.len())];
     let stats = model
         .train_step(&TrainBatch {
-            auxiliary: None,
+            auxiliary: dens.as_ref().map(|c| Auxiliary::DensGates {
+                dim: d,
+                gates: c.gates,
+                gamma: c.gamma,
+            }),
             users: &users,
             positives: &positives,
-            negatives,
-            mixed: None,
+            negatives: if dens.is_some() { &[] } else { negatives },
+            mixed: dens.as_ref().map(|c| MixedNegatives {
+                k: 1,
+                layers: layers + 1,
+                candidates: c.candidates,
+                pos_weight: &zeros,
+            }),
         })
         .unwrap();
+    match (model.take_auxiliary_gradient(), &want.gate_grad) {
+        (Some(got), Some(want)) => assert_close(&got, want, 1e-5, "gate gradient"),
+        (None, None) => {}
+        _ => panic!("a gate gradient exactly when DENS's auxiliary loss is on"),
+    }
     assert!(
         (stats.loss - want.loss).abs() < 1e-5,
         "loss {} vs {}",
@@ -326,6 +421,28 @@ const SEED_03: u64 = 12;
 #[test]
 fn one_sgd_step_matches_autodiff_with_node_and_message_dropout() {
     check_one_sgd_step(LossEngine::Burn, 0.3, &[2, 1, 0, 3], SEED_03);
+}
+
+#[test]
+fn dens_step_with_its_auxiliary_loss_matches_autodiff_with_dropout() {
+    // Four pairs × three blocks: per-block candidates differ, none a positive of its user.
+    let candidates = [2u32, 3, 4, 0, 2, 1, 3, 0, 4, 1, 4, 3];
+    let gates: Vec<f32> = (0..dens_params_len(3))
+        .map(|x| ((x as f32) * 0.91).cos() * 0.5)
+        .collect();
+    for (engine, dropout, seed) in [(LossEngine::Burn, 0.0, 3), (LossEngine::Native, 0.3, 7)] {
+        check_one_sgd_step_with(
+            engine,
+            dropout,
+            &[0, 0, 0, 0],
+            seed,
+            Some(DensCase {
+                candidates: &candidates,
+                gates: &gates,
+                gamma: 0.3,
+            }),
+        );
+    }
 }
 
 #[test]
