@@ -24,6 +24,7 @@ samplers=(
   "ahns:candidates=32"
   "srns"
 )
+samplers+=("dens")
 [ "$model" = "lightgcn" ] && samplers+=("mixgcf:candidates=32")
 extra=(--layers 3); [ "$model" = "mf" ] && extra=()
 for s in "${samplers[@]}"; do
