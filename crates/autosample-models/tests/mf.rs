@@ -68,8 +68,21 @@ fn checkpoint_round_trips_and_rejects_other_shapes() {
 /// engines.
 #[test]
 fn mixed_negatives_step_matches_the_dense_burn_gradient() {
+    assert_mixed_step_matches_dense_burn(false);
+}
+
+/// DENS on MF: one layer, real candidates (weight 0), and the auxiliary loss over the rows of
+/// users, positives and candidates; gate gradient included.
+#[test]
+fn dens_step_with_its_auxiliary_loss_matches_the_dense_burn_gradient() {
+    assert_mixed_step_matches_dense_burn(true);
+}
+
+fn assert_mixed_step_matches_dense_burn(dens: bool) {
     use autosample_models::bpr::{PairIndex, bpr_loss};
+    use autosample_models::dens_loss::{LayerPooling, dens_loss_graph};
     use autosample_models::{EmbeddingTable, LossEngine, MixedNegatives, training_device};
+    use autosample_samplers::{Auxiliary, dens_params_len};
     use burn::tensor::{Tensor, TensorData};
 
     let (nu, ni, d) = (4usize, 7usize, 3usize);
@@ -81,6 +94,11 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
         [2u32, 3, 5, 6, 1, 3, 0, 2],
         [0.1f32, 0.7, 0.5, 0.0, 0.9, 0.3, 0.25, 0.6],
     );
+    let weights = if dens { [0.0f32; 8] } else { weights };
+    let gamma = 0.3f32;
+    let gates: Vec<f32> = (0..dens_params_len(d))
+        .map(|x| ((x as f32) * 0.37).sin() * 0.7)
+        .collect();
     let u0 = EmbeddingTable::normal(nu, d, 0.5, 31);
     let i0 = EmbeddingTable::normal(ni, d, 0.5, 32);
 
@@ -102,11 +120,29 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
     index.k = k;
     index.synthetic = Some((mixed.clone(), mixed));
     let (bpr, reg) = bpr_loss(ul.clone(), il.clone(), None, index, l2);
-    let loss = bpr + reg;
+    let mut loss = bpr + reg;
+    let gates_leaf =
+        Tensor::<1>::from_data(TensorData::new(gates.clone(), [gates.len()]), &dev).require_grad();
+    if dens {
+        loss = loss
+            + dens_loss_graph(
+                ul.clone().select(0, idx(&users)),
+                il.clone().select(0, idx(&positives)),
+                il.clone().select(0, idx(&candidates)),
+                gates_leaf.clone(),
+                [users.len(), k, 1, d],
+                LayerPooling::Mean,
+                gamma,
+            );
+    }
     let want_loss: f32 = loss.clone().into_scalar::<f32>();
     let grads = loss.backward();
     let gu: Vec<f32> = ul.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
     let gi: Vec<f32> = il.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+    let want_gates: Vec<f32> = gates_leaf
+        .grad(&grads)
+        .map(|g| g.into_data().try_into_vec().unwrap())
+        .unwrap_or_default();
 
     for engine in [LossEngine::Burn, LossEngine::Native] {
         let cfg = MfConfig {
@@ -119,7 +155,11 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
         let mut mf = Mf::from_tables(cfg, u0.clone(), i0.clone());
         let stats = mf
             .train_step(&TrainBatch {
-                auxiliary: None,
+                auxiliary: dens.then_some(Auxiliary::DensGates {
+                    dim: d,
+                    gates: &gates,
+                    gamma,
+                }),
                 users: &users,
                 positives: &positives,
                 negatives: &[],
@@ -131,6 +171,15 @@ fn mixed_negatives_step_matches_the_dense_burn_gradient() {
                 }),
             })
             .unwrap();
+        match mf.take_auxiliary_gradient() {
+            Some(got) => {
+                assert!(dens);
+                for (x, y) in got.iter().zip(&want_gates) {
+                    assert!((x - y).abs() < 1e-6, "{engine:?}: gate gradient {x} vs {y}");
+                }
+            }
+            None => assert!(!dens),
+        }
         assert!(
             (stats.loss - want_loss).abs() < 1e-5,
             "{engine:?}: loss {} vs {want_loss}",
