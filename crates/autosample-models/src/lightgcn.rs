@@ -222,17 +222,8 @@ impl LightGcn {
             return;
         }
         let t = std::time::Instant::now();
-        let d = self.config.dim;
         let l = self.config.layers;
-        for k in 0..l {
-            let (before, rest) = self.hops.split_at_mut(k);
-            let src: &[f32] = if k == 0 {
-                self.ego.as_slice()
-            } else {
-                &before[k - 1]
-            };
-            self.adj.spmm(src, d, &mut rest[0]);
-        }
+        self.propagate_hops(l);
         // The layer mean in one pass over all layers (same summation order as layer by layer).
         let scale = 1.0 / (l + 1) as f32;
         let (ego, hops) = (self.ego.as_slice(), &self.hops);
@@ -253,6 +244,20 @@ impl LightGcn {
         self.propagate_seconds += t.elapsed().as_secs_f64();
     }
 
+    /// `E⁽ᵏ⁾ = Â E⁽ᵏ⁻¹⁾` in full for `k = 1..=count`.
+    fn propagate_hops(&mut self, count: usize) {
+        let d = self.config.dim;
+        for k in 0..count {
+            let (before, rest) = self.hops.split_at_mut(k);
+            let src: &[f32] = if k == 0 {
+                self.ego.as_slice()
+            } else {
+                &before[k - 1]
+            };
+            self.adj.spmm(src, d, &mut rest[0]);
+        }
+    }
+
     /// What [`LightGcn::refresh`] computes, but the last layer and the layer mean for `nodes`
     /// only: all a step reads when no sampler scores the full table. Every hop below the top
     /// is still full (the top layer's rows depend on them), so this saves one full product of
@@ -263,15 +268,7 @@ impl LightGcn {
         let d = self.config.dim;
         let l = self.config.layers;
         if l > 0 {
-            for k in 0..l - 1 {
-                let (before, rest) = self.hops.split_at_mut(k);
-                let src: &[f32] = if k == 0 {
-                    self.ego.as_slice()
-                } else {
-                    &before[k - 1]
-                };
-                self.adj.spmm(src, d, &mut rest[0]);
-            }
+            self.propagate_hops(l - 1);
             let (below, top) = self.hops.split_at_mut(l - 1);
             let src: &[f32] = if l == 1 {
                 self.ego.as_slice()
