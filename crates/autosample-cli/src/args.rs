@@ -32,6 +32,27 @@ pub enum Command {
     /// Inspect datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Check search-space files (search-spaces/README.md).
+    #[command(subcommand)]
+    Space(SpaceCommand),
+}
+
+/// `autosample space …`
+#[derive(Debug, Subcommand)]
+pub enum SpaceCommand {
+    /// Parse and validate a search space; print the candidates it starts from and where each
+    /// may expand.
+    Validate(SpaceValidateArgs),
+}
+
+/// `autosample space validate`
+#[derive(Debug, Args)]
+pub struct SpaceValidateArgs {
+    /// The search-space JSON file.
+    pub file: std::path::PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `autosample data …`

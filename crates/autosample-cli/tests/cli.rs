@@ -407,3 +407,41 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
     let o = run(&["train", "--resume", "/no/such/run"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn space_validate_lists_candidates_and_rejects_a_bad_file_with_exit_2() {
+    let spaces = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces");
+    let tiny = spaces.join("tiny.json");
+    let out = run(&["space", "validate", tiny.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let specs: Vec<&str> = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sampler"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        specs,
+        [
+            "uniform",
+            "popularity:beta=0.75,smoothing=0",
+            "dns:candidates=8"
+        ]
+    );
+
+    let bad = scratch("bad-space.json");
+    std::fs::write(
+        &bad,
+        r#"{"version": 1, "samplers": {"_type": "choice", "_value": [{"_name": "dns", "top": 2}]}}"#,
+    )
+    .unwrap();
+    let out = run(&["space", "validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad-space.json")
+            && err.contains("samplers._value[0].top: `dns` has no `top`"),
+        "{err}"
+    );
+}

@@ -2,10 +2,11 @@
 
 use anyhow::{Context, Result};
 
-use crate::args::{Cli, Command, DataCommand};
+use crate::args::{Cli, Command, DataCommand, SpaceCommand};
 
 mod data;
 mod evaluate;
+mod space;
 mod train;
 
 /// Runs the parsed command line.
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(&args, cli.quiet),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Data(DataCommand::Stats(args)) => data::stats(&args),
+        Command::Space(SpaceCommand::Validate(args)) => space::validate(&args),
     }
 }
