@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "target" / "release" / "autosample"
 SAMPLERS = ["uniform", "popularity:beta=0.75", "dns:candidates=8", "dns:candidates=32",
             "dns_mn:candidates=32,top=4", "cns:candidates=32", "ahns:candidates=32", "srns",
-            "mixgcf:candidates=32"]
+            "mixgcf:candidates=32", "dens"]
 
 
 def main():

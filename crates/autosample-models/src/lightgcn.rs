@@ -353,8 +353,10 @@ impl LightGcn {
             .chain(items.iter().map(|&i| nu as u32 + i))
             .collect();
         if !self.fresh {
-            if batch.mixed.is_some() {
-                // Mixed negatives read every layer of their candidates.
+            // Mixed negatives read every layer of their candidates; and when the batch's rows
+            // hold most of the graph's edges (small dense data such as ml-1m), the row subset
+            // costs as much as the full product, in a worse memory order.
+            if batch.mixed.is_some() || 2 * self.adj.degree_sum(&nodes) >= self.adj.nnz() {
                 self.refresh();
             } else {
                 self.refresh_rows(&nodes);
