@@ -49,6 +49,11 @@ pub struct GatheredBatch<'a> {
     /// Synthetic negatives (MixGCF) given as vectors instead of item rows; `negatives` is then
     /// empty.
     pub synthetic: Option<SyntheticRows<'a>>,
+    /// Per-pair weights `c_b` (`[B]`): the loss becomes
+    /// `(1/B) Σ_b c_b·(ℓ_b + l2·(‖u_b‖² + ‖i_b‖² + Σ_k ‖j_bk‖²)/2)`, i.e. each pair's BPR and
+    /// L2 terms scaled by its weight. The supernet's weighted sum over candidates is this over
+    /// the candidates' copies of the batch (docs/decisions/0004). `None`: every weight 1.
+    pub pair_weights: Option<&'a [f32]>,
 }
 
 /// Negatives given as vectors: the scored (pooled) vector of each of the `B·K` negatives, and
@@ -127,6 +132,15 @@ pub fn compute(
     l2: f64,
     step: u64,
 ) -> Result<LossAndGrads> {
+    if let Some(c) = batch.pair_weights
+        && c.len() != batch.users.len()
+    {
+        return Err(ModelError::Config(format!(
+            "{} pair weights for a batch of {} pairs",
+            c.len(),
+            batch.users.len()
+        )));
+    }
     match engine {
         LossEngine::Burn => loss_and_grads(device, batch, l2, step),
         LossEngine::Native => crate::bpr_native::loss_and_grads(batch, l2, step),
@@ -147,6 +161,8 @@ pub struct PairIndex {
     /// Synthetic negatives as leaves `([B·K, d] scored vectors, [B·K, d] layer-0 vectors)`;
     /// when set, `negatives` is ignored.
     pub synthetic: Option<(Tensor<2>, Tensor<2>)>,
+    /// Per-pair weights `[B, 1]` (see [`GatheredBatch::pair_weights`]); `None`: all 1.
+    pub weights: Option<Tensor<2>>,
 }
 
 impl PairIndex {
@@ -159,6 +175,7 @@ impl PairIndex {
             negatives: index_tensor(negatives, device),
             k,
             synthetic: None,
+            weights: None,
         }
     }
 }
@@ -185,6 +202,7 @@ pub fn bpr_loss(
         negatives,
         k,
         synthetic,
+        weights,
     } = index;
     let [b] = users.dims();
     let [_, d] = user_leaf.dims();
@@ -192,18 +210,29 @@ pub fn bpr_loss(
         Some((eu, ei)) => (eu, ei),
         None => (user_leaf.clone(), item_leaf.clone()),
     };
+    // Σ of squares over rows `[m, d]`, each row's term scaled by its pair's weight if any.
+    let weighted_sq = |rows: Tensor<2>, per_pair: usize| -> Tensor<1> {
+        match &weights {
+            None => rows.square().sum(),
+            Some(c) => {
+                let m = rows.dims()[0];
+                let c = c.clone().expand([b, per_pair]).reshape([m, 1]);
+                (rows.square().sum_dim(1) * c).sum()
+            }
+        }
+    };
     let (n, neg_sq) = match synthetic {
-        Some((rows, ego_rows)) => (rows.reshape([b, k, d]), ego_rows.square().sum()),
+        Some((rows, ego_rows)) => (rows.reshape([b, k, d]), weighted_sq(ego_rows, k)),
         None => (
             item_leaf
                 .clone()
                 .select(0, negatives.clone())
                 .reshape([b, k, d]),
-            reg_i.clone().select(0, negatives).square().sum(),
+            weighted_sq(reg_i.clone().select(0, negatives), k),
         ),
     }; // n: [B, K, d]
-    let reg_sq = reg_u.select(0, users.clone()).square().sum()
-        + reg_i.select(0, positives.clone()).square().sum()
+    let reg_sq = weighted_sq(reg_u.select(0, users.clone()), 1)
+        + weighted_sq(reg_i.select(0, positives.clone()), 1)
         + neg_sq;
     let u = user_leaf.select(0, users); // [B, d]
     let p = item_leaf.select(0, positives); // [B, d]
@@ -212,7 +241,11 @@ pub fn bpr_loss(
         .sum_dim(2)
         .reshape([b, k]); // [B, K]
     // log(1 + Σ exp(s_neg − s_pos)), computed stably.
-    let bpr = crate::dens_loss::log1p_sum_exp(neg - pos).mean(); // [B, K] → [1]
+    let lse = crate::dens_loss::log1p_sum_exp(neg - pos); // [B, 1]
+    let bpr = match weights {
+        None => lse.mean(),
+        Some(c) => (lse * c).mean(),
+    };
     let reg = reg_sq.mul_scalar(l2 / 2.0 / b as f64);
     (bpr, reg)
 }
@@ -260,6 +293,9 @@ pub fn loss_and_grads(
         index.k = sy.k;
         index.synthetic = synthetic_leaves.clone();
     }
+    index.weights = batch
+        .pair_weights
+        .map(|c| Tensor::<2>::from_data(TensorData::new(c.to_vec(), [c.len(), 1]), device));
     let (bpr, reg) = bpr_loss(
         user_leaf.clone(),
         item_leaf.clone(),

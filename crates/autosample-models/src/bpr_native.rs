@@ -38,7 +38,10 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
     let mut x = vec![0.0f32; k];
     let mut w = vec![0.0f32; k];
     let row = |r: u32| r as usize * d..(r as usize + 1) * d;
+    let weight = |pair: usize| batch.pair_weights.map_or(1.0, |c| c[pair]);
     for pair in 0..b {
+        let c = weight(pair);
+        let inv_b = c * inv_b;
         let (ur, pr) = (batch.users[pair], batch.positives[pair]);
         let u = &batch.user_rows[row(ur)];
         let p = &batch.item_rows[row(pr)];
@@ -59,7 +62,7 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
             *wk = (xk - m).exp();
             z += *wk;
         }
-        bpr += (m + z.ln()) as f64;
+        bpr += (c * (m + z.ln())) as f64;
         let mut wsum = 0.0f32;
         for wk in &mut w {
             *wk /= z;
@@ -102,34 +105,47 @@ pub fn loss_and_grads(batch: &GatheredBatch<'_>, l2: f64, step: u64) -> Result<L
     let mut sq = 0.0f64;
     {
         let gu = ego_user_grads.as_mut().unwrap_or(&mut user_grads);
-        for &r in batch.users {
+        for (pair, &r) in batch.users.iter().enumerate() {
+            let c = weight(pair);
             let rr = row(r);
-            sq += reg_users[rr.clone()]
-                .iter()
-                .map(|v| (v * v) as f64)
-                .sum::<f64>();
+            sq += c as f64
+                * reg_users[rr.clone()]
+                    .iter()
+                    .map(|v| (v * v) as f64)
+                    .sum::<f64>();
             for (g, v) in gu[rr.clone()].iter_mut().zip(&reg_users[rr]) {
-                *g += coef * v;
+                *g += c * coef * v;
             }
         }
     }
     let mut synthetic_ego_grads = batch.synthetic.map(|sy| vec![0.0f32; sy.ego_rows.len()]);
     if let (Some(sy), Some(ge)) = (batch.synthetic, synthetic_ego_grads.as_mut()) {
-        sq += sy.ego_rows.iter().map(|v| (v * v) as f64).sum::<f64>();
-        for (g, v) in ge.iter_mut().zip(sy.ego_rows) {
-            *g += coef * v;
+        for (n, (gs, vs)) in ge.chunks_mut(d).zip(sy.ego_rows.chunks(d)).enumerate() {
+            let c = weight(n / k.max(1));
+            sq += c as f64 * vs.iter().map(|v| (v * v) as f64).sum::<f64>();
+            for (g, v) in gs.iter_mut().zip(vs) {
+                *g += c * coef * v;
+            }
         }
     }
     {
         let gi = ego_item_grads.as_mut().unwrap_or(&mut item_grads);
-        for &r in batch.positives.iter().chain(batch.negatives) {
+        let positives = batch.positives.iter().enumerate().map(|(p, &r)| (p, r));
+        let negatives = batch
+            .negatives
+            .iter()
+            .enumerate()
+            .map(|(n, &r)| (n / k.max(1), r));
+        for (pair, r) in positives.chain(negatives) {
+            let c = weight(pair);
             let rr = row(r);
-            sq += reg_items[rr.clone()]
-                .iter()
-                .map(|v| (v * v) as f64)
-                .sum::<f64>();
+            sq += c as f64
+                * reg_items[rr.clone()]
+                    .iter()
+                    .map(|v| (v * v) as f64)
+                    .sum::<f64>();
             for (g, v) in gi[rr.clone()].iter_mut().zip(&reg_items[rr]) {
-                *g += coef * v;
+                *g += c * coef * v;
             }
         }
     }

@@ -405,6 +405,7 @@ impl LightGcn {
             (rows, ego_rows)
         });
         let gathered = GatheredBatch {
+            pair_weights: batch.pair_weights,
             dim: d,
             user_rows: &user_rows,
             item_rows: &item_rows,

@@ -101,6 +101,9 @@ pub struct TrainBatch<'a> {
     /// loss; the parameters' gradient is kept for
     /// [`crate::Mf::take_auxiliary_gradient`] (and the same method of the other models).
     pub auxiliary: Option<autosample_samplers::Auxiliary<'a>>,
+    /// Per-pair loss weights (`[B]`; see [`crate::bpr::GatheredBatch::pair_weights`]), for the
+    /// supernet's weighted sum over candidates; `None`: all 1.
+    pub pair_weights: Option<&'a [f32]>,
 }
 
 /// Synthetic negatives defined by mixing (MixGCF): for pair `b`, negative `k`, layer `l`, the
@@ -331,6 +334,7 @@ impl Mf {
             rows
         });
         let gathered = GatheredBatch {
+            pair_weights: batch.pair_weights,
             dim: d,
             user_rows: &user_rows,
             item_rows: &item_rows,

@@ -779,6 +779,7 @@ impl Ngcf {
         });
         // The reference regularises the final rows themselves: `ego: None`.
         let gathered = GatheredBatch {
+            pair_weights: batch.pair_weights,
             dim: fd,
             user_rows: &user_rows,
             item_rows: &item_rows,

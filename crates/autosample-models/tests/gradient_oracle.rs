@@ -80,6 +80,7 @@ fn check(case: &Case, n_users: usize, n_items: usize, dim: usize, l2: f64) {
     let got = loss_and_grads(
         &dev,
         &GatheredBatch {
+            pair_weights: None,
             dim,
             user_rows: &urows,
             item_rows: &irows,
@@ -167,6 +168,7 @@ fn bpr_gradient_matches_the_closed_form() {
     let got = loss_and_grads(
         &dev,
         &GatheredBatch {
+            pair_weights: None,
             dim: 2,
             user_rows: &urows,
             item_rows: &irows,
@@ -202,6 +204,7 @@ fn non_finite_loss_is_reported_not_applied() {
     let err = loss_and_grads(
         &dev,
         &GatheredBatch {
+            pair_weights: None,
             dim: 2,
             user_rows: &urows,
             item_rows: &irows,
@@ -237,6 +240,7 @@ fn native_engine_matches_the_burn_graph() {
     ] {
         for with_ego in [false, true] {
             let batch = GatheredBatch {
+                pair_weights: None,
                 dim: d,
                 user_rows: urows.as_slice(),
                 item_rows: irows.as_slice(),
@@ -274,6 +278,136 @@ fn native_engine_matches_the_burn_graph() {
                 }
                 (None, None) => {}
                 _ => panic!("{ctx}: ego gradients present in one engine only"),
+            }
+        }
+    }
+}
+
+/// Pair weights: with integer weights `c_b`, the weighted loss of B pairs equals `B'/B` times
+/// the plain loss of the batch where pair b appears `c_b` times (`B' = Σ c_b`), and so do all
+/// gradients; weight 0 drops a pair. Both engines, item and synthetic negatives, with and
+/// without ego rows.
+#[test]
+fn pair_weights_equal_repeating_pairs() {
+    use autosample_models::bpr::{EgoRows, SyntheticRows};
+    use autosample_models::bpr_native;
+    let dev = training_device();
+    let d = 5;
+    let urows = EmbeddingTable::normal(4, d, 0.4, 31);
+    let irows = EmbeddingTable::normal(9, d, 0.4, 32);
+    let eu = EmbeddingTable::normal(4, d, 0.4, 33);
+    let ei = EmbeddingTable::normal(9, d, 0.4, 34);
+    let syn = EmbeddingTable::normal(8, d, 0.4, 35);
+    let syn_ego = EmbeddingTable::normal(8, d, 0.4, 36);
+    let (users, positives) = ([0u32, 1, 3, 2], [0u32, 4, 2, 8]);
+    let k = 2;
+    let negatives: Vec<u32> = (0..8).map(|x| (x * 5 + 1) % 9).collect();
+    let weights = [2.0f32, 1.0, 0.0, 3.0];
+    // The repeated batch.
+    let reps: Vec<usize> = (0..4)
+        .flat_map(|b| std::iter::repeat_n(b, weights[b] as usize))
+        .collect();
+    let rep = |v: &[u32], per: usize| -> Vec<u32> {
+        reps.iter()
+            .flat_map(|&b| v[b * per..(b + 1) * per].to_vec())
+            .collect()
+    };
+    let rep_rows = |t: &EmbeddingTable| -> Vec<f32> {
+        reps.iter()
+            .flat_map(|&b| t.as_slice()[b * k * d..(b + 1) * k * d].to_vec())
+            .collect()
+    };
+    let (ru, rp, rn) = (rep(&users, 1), rep(&positives, 1), rep(&negatives, k));
+    let (rs, rse) = (rep_rows(&syn), rep_rows(&syn_ego));
+    let scale = reps.len() as f32 / 4.0;
+    for synthetic in [false, true] {
+        for with_ego in [false, true] {
+            let ego = with_ego.then_some(EgoRows {
+                user_rows: eu.as_slice(),
+                item_rows: ei.as_slice(),
+            });
+            let weighted = GatheredBatch {
+                pair_weights: Some(&weights),
+                dim: d,
+                user_rows: urows.as_slice(),
+                item_rows: irows.as_slice(),
+                users: &users,
+                positives: &positives,
+                negatives: if synthetic { &[] } else { &negatives },
+                ego,
+                synthetic: synthetic.then_some(SyntheticRows {
+                    k,
+                    rows: syn.as_slice(),
+                    ego_rows: syn_ego.as_slice(),
+                }),
+            };
+            let repeated = GatheredBatch {
+                pair_weights: None,
+                users: &ru,
+                positives: &rp,
+                negatives: if synthetic { &[] } else { &rn },
+                synthetic: synthetic.then_some(SyntheticRows {
+                    k,
+                    rows: &rs,
+                    ego_rows: &rse,
+                }),
+                ..weighted
+            };
+            let want = bpr_native::loss_and_grads(&repeated, 0.07, 0).unwrap();
+            for (engine, got) in [
+                ("burn", loss_and_grads(&dev, &weighted, 0.07, 0).unwrap()),
+                (
+                    "native",
+                    bpr_native::loss_and_grads(&weighted, 0.07, 0).unwrap(),
+                ),
+            ] {
+                let ctx = format!("{engine} synthetic={synthetic} ego={with_ego}");
+                let close = |a: f32, b: f32| (a - b).abs() < 1e-5 * (1.0 + b.abs());
+                assert!(close(got.bpr, scale * want.bpr), "{ctx}: bpr");
+                assert!(close(got.reg, scale * want.reg), "{ctx}: reg");
+                let pairs = [
+                    (&got.user_grads, &want.user_grads),
+                    (&got.item_grads, &want.item_grads),
+                ];
+                for (g, w) in pairs {
+                    for (a, b) in g.iter().zip(w.iter()) {
+                        assert!(
+                            close(*a, scale * b),
+                            "{ctx}: row gradient {a} vs {}",
+                            scale * b
+                        );
+                    }
+                }
+                if let (Some((gu, gi)), Some((wu, wi))) = (&got.ego_grads, &want.ego_grads) {
+                    for (a, b) in gu.iter().chain(gi).zip(wu.iter().chain(wi)) {
+                        assert!(close(*a, scale * b), "{ctx}: ego gradient");
+                    }
+                }
+                if let (Some((gr, ge)), Some((wr, we))) =
+                    (&got.synthetic_grads, &want.synthetic_grads)
+                {
+                    // Synthetic rows are per pair: compare pair b's with its first copy.
+                    for (b, &c) in weights.iter().enumerate() {
+                        let first = reps.iter().position(|&r| r == b);
+                        for j in 0..k * d {
+                            let (a, e) = (gr[b * k * d + j], ge[b * k * d + j]);
+                            match first {
+                                Some(f) => {
+                                    let per_copy = c; // c copies, each with its gradient
+                                    assert!(
+                                        close(a, scale * per_copy * wr[f * k * d + j]),
+                                        "{ctx}"
+                                    );
+                                    assert!(
+                                        close(e, scale * per_copy * we[f * k * d + j]),
+                                        "{ctx}"
+                                    );
+                                }
+                                None => assert!(a == 0.0 && e == 0.0, "{ctx}: weight 0"),
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -126,6 +126,7 @@ fn assert_sgd_step_matches_oracle(
 
     let stats = model
         .train_step(&TrainBatch {
+            pair_weights: None,
             auxiliary: None,
             users,
             positives,
@@ -173,6 +174,7 @@ fn steps_on_stale_embeddings_match_steps_after_a_full_refresh() {
     ];
     for (users, positives, negatives) in &batches {
         let batch = TrainBatch {
+            pair_weights: None,
             auxiliary: None,
             users,
             positives,
@@ -350,6 +352,7 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
         let mut model = LightGcn::from_ego(&train, cfg, ego0.clone());
         let stats = model
             .train_step(&TrainBatch {
+                pair_weights: None,
                 auxiliary: dens.then_some(Auxiliary::DensGates {
                     dim: d,
                     gates: &gates,

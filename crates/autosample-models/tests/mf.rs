@@ -17,6 +17,7 @@ fn training_steps_lower_the_loss_on_a_fixed_batch() {
     let positives = [1, 2, 3, 4, 5, 6];
     let negatives = [10, 11, 12, 13, 14, 15];
     let batch = TrainBatch {
+        pair_weights: None,
         auxiliary: None,
         users: &users,
         positives: &positives,
@@ -155,6 +156,7 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
         let mut mf = Mf::from_tables(cfg, u0.clone(), i0.clone());
         let stats = mf
             .train_step(&TrainBatch {
+                pair_weights: None,
                 auxiliary: dens.then_some(Auxiliary::DensGates {
                     dim: d,
                     gates: &gates,

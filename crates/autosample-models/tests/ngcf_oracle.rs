@@ -361,6 +361,7 @@ fn check_one_sgd_step_with(
     let zeros = vec![0.0f32; dens.as_ref().map_or(0, |c| c.candidates.len())];
     let stats = model
         .train_step(&TrainBatch {
+            pair_weights: None,
             auxiliary: dens.as_ref().map(|c| Auxiliary::DensGates {
                 dim: d,
                 gates: c.gates,
@@ -480,6 +481,7 @@ fn a_few_adam_steps_lower_the_loss_on_a_fixed_batch() {
     let mut model = Ngcf::new(&small_graph(), cfg, 3).unwrap();
     let (users, positives, negatives) = fixed_batch();
     let batch = TrainBatch {
+        pair_weights: None,
         auxiliary: None,
         users: &users,
         positives: &positives,
@@ -515,6 +517,7 @@ fn run(model: &mut Ngcf, steps: usize) -> Vec<f32> {
         .map(|_| {
             model
                 .train_step(&TrainBatch {
+                    pair_weights: None,
                     auxiliary: None,
                     users: &users,
                     positives: &positives,
@@ -744,6 +747,7 @@ fn step_speed_at_benchmark_scale() {
     let (u, p, n) = batch(0);
     model
         .train_step(&TrainBatch {
+            pair_weights: None,
             auxiliary: None,
             users: &u,
             positives: &p,
@@ -762,6 +766,7 @@ fn step_speed_at_benchmark_scale() {
         let (u, p, n) = batch(s);
         model
             .train_step(&TrainBatch {
+                pair_weights: None,
                 auxiliary: None,
                 users: &u,
                 positives: &p,
@@ -834,6 +839,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let mut as_mixed = Ngcf::new(&train, cfg.clone(), 5).unwrap();
         let want = as_items
             .train_step(&TrainBatch {
+                pair_weights: None,
                 auxiliary: None,
                 users: &users,
                 positives: &positives,
@@ -848,6 +854,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let zeros = vec![0.0f32; candidates.len()];
         let got = as_mixed
             .train_step(&TrainBatch {
+                pair_weights: None,
                 auxiliary: None,
                 users: &users,
                 positives: &positives,
@@ -887,6 +894,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let ones = vec![1.0f32; candidates.len()];
         let got = same
             .train_step(&TrainBatch {
+                pair_weights: None,
                 auxiliary: None,
                 users: &users,
                 positives: &positives,

@@ -453,6 +453,7 @@ pub fn train(
             sampling_seconds += sampling_started.elapsed().as_secs_f64();
             let batch = match &negatives {
                 Negatives::Items { items, .. } => TrainBatch {
+                    pair_weights: None,
                     auxiliary: sampler.auxiliary(),
                     users: &users,
                     positives: &positives,
@@ -465,6 +466,7 @@ pub fn train(
                     candidates,
                     pos_weight,
                 } => TrainBatch {
+                    pair_weights: None,
                     auxiliary: sampler.auxiliary(),
                     users: &users,
                     positives: &positives,
