@@ -1,13 +1,18 @@
 //! # autosample-search
 //!
-//! The AutoSample search over negative samplers. So far: [`SearchSpace`], the validated form
-//! of a search-space file (`search-spaces/*.json`, NNI-style JSON), which lists the candidate
-//! samplers and where each hyperparameter may move. The format is defined in
-//! `search-spaces/README.md`.
+//! The AutoSample search over negative samplers. So far:
+//! - [`SearchSpace`], the validated form of a search-space file (`search-spaces/*.json`,
+//!   NNI-style JSON), which lists the candidate samplers and where each hyperparameter may
+//!   move. The format is defined in `search-spaces/README.md`.
+//! - [`Supernet`], one training step whose loss is the weighted sum of the candidates' losses
+//!   (docs/decisions/0004-supernet-step.md). What sets the weights (the selector) and the
+//!   controller come next.
 #![deny(clippy::unwrap_used)]
 
 mod space;
+mod supernet;
 
 pub use space::{
     Domain, Family, MAX_INITIAL_CANDIDATES, SPACE_VERSION, SearchSpace, SpaceError, Value,
 };
+pub use supernet::{Supernet, SupernetStep};

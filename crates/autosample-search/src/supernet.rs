@@ -1,0 +1,266 @@
+//! The supernet step: every active candidate sampler draws negatives for the same pairs, and
+//! one training step follows `L = Σ_k w_k · ℓ_k` (docs/decisions/0004-supernet-step.md).
+//!
+//! The `C` candidates' negatives become one batch of `C·B` pairs (the pairs repeated per
+//! candidate), every negative in per-layer form (an item negative is that item at every layer
+//! with weight 0 on the positive, which the models train on exactly as an item), with pair
+//! weight `C·w_k` on candidate `k`'s copy, so the batch-mean loss is `Σ_k w_k ℓ_k`. A graph
+//! model then propagates once for all candidates.
+//!
+//! Each candidate draws from its own RNG stream, derived from the root seed, its spec and the
+//! epoch, so adding or pruning a candidate does not change the others' draws.
+//!
+//! Not yet: DENS's auxiliary loss inside the supernet (its gates do not train here: a DENS
+//! candidate selects with its initial gates), and the shared candidate pool of two-pass samplers
+//! (each draws its own candidates, which costs sampling time, not correctness).
+
+use autosample_data::{Interactions, ItemId, UserId};
+use autosample_models::{MixedNegatives, StepStats, TrainBatch};
+use autosample_samplers::{
+    NegativeSampler, Negatives, PairBatch, SampleContext, SamplerConfig, SamplerRng, Scorer,
+};
+use autosample_train::{Result, TrainError, TrainedModel, derive_seed};
+use rand::SeedableRng;
+
+/// One candidate of the supernet.
+struct Member {
+    config: SamplerConfig,
+    sampler: Box<dyn NegativeSampler>,
+    rng: SamplerRng,
+    negatives: Negatives,
+    active: bool,
+}
+
+/// What one supernet step did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupernetStep {
+    /// The model's step statistics (loss = the weighted sum).
+    pub stats: StepStats,
+    /// The weight each candidate had (0 for inactive ones), in candidate order.
+    pub weights: Vec<f64>,
+}
+
+/// The candidate samplers of a search and their weighted training step.
+pub struct Supernet {
+    members: Vec<Member>,
+    seed: u64,
+}
+
+impl Supernet {
+    /// A supernet over `candidates` (all active), RNG streams derived from `seed`.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] for no candidate or a candidate listed twice; a sampler's own
+    /// validation error for an invalid config.
+    pub fn new(candidates: &[SamplerConfig], seed: u64) -> Result<Self> {
+        if candidates.is_empty() {
+            return Err(TrainError::Config(
+                "the supernet needs at least one candidate sampler".to_owned(),
+            ));
+        }
+        let mut members: Vec<Member> = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            if members.iter().any(|m| &m.config == c) {
+                return Err(TrainError::Config(format!(
+                    "candidate `{}` is listed twice",
+                    c.spec()
+                )));
+            }
+            members.push(Member {
+                config: c.clone(),
+                sampler: c.try_build()?,
+                rng: SamplerRng::seed_from_u64(0),
+                negatives: Negatives::default(),
+                active: true,
+            });
+        }
+        Ok(Self { members, seed })
+    }
+
+    /// The candidates, in order.
+    pub fn candidates(&self) -> impl Iterator<Item = &SamplerConfig> {
+        self.members.iter().map(|m| &m.config)
+    }
+
+    /// Whether candidate `i` still takes part.
+    pub fn is_active(&self, i: usize) -> bool {
+        self.members.get(i).is_some_and(|m| m.active)
+    }
+
+    /// Removes candidate `i` from the steps to come (pruning). Its slot and index stay.
+    pub fn deactivate(&mut self, i: usize) {
+        if let Some(m) = self.members.get_mut(i) {
+            m.active = false;
+        }
+    }
+
+    /// Starts epoch `epoch` (0-based) of `total`: each active candidate's RNG stream for the
+    /// epoch, and its own `start_epoch` (SRNS snapshots its scores here).
+    ///
+    /// # Errors
+    /// A sampler's error.
+    pub fn start_epoch(
+        &mut self,
+        model: &mut TrainedModel,
+        train: &Interactions,
+        epoch: usize,
+        total: usize,
+    ) -> Result<()> {
+        if self
+            .members
+            .iter()
+            .any(|m| m.active && m.sampler.needs_scorer())
+        {
+            model.refresh();
+        }
+        for m in self.members.iter_mut().filter(|m| m.active) {
+            m.rng = SamplerRng::seed_from_u64(derive_seed(
+                self.seed,
+                &format!("supernet/{}", m.config.spec()),
+                epoch as u64,
+            ));
+            let scorer: Option<&dyn Scorer> =
+                m.sampler.needs_scorer().then(|| model.sampler_view());
+            let ctx = SampleContext {
+                train,
+                scorer,
+                epoch,
+                total_epochs: total,
+                pool: None,
+            };
+            m.sampler.start_epoch(&ctx)?;
+        }
+        Ok(())
+    }
+
+    /// One training step on the pairs `(users[b], positives[b])` with `k` negatives per pair
+    /// and candidate weights `weights` (one per candidate, in candidate order; inactive
+    /// candidates' weights are ignored, the active ones' are renormalised to sum to 1).
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] if the weights do not fit (wrong count, negative, not finite, or
+    /// zero over the active candidates); a sampler's or the model's error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        &mut self,
+        model: &mut TrainedModel,
+        train: &Interactions,
+        users: &[UserId],
+        positives: &[ItemId],
+        k: usize,
+        weights: &[f64],
+        epoch: usize,
+        total: usize,
+    ) -> Result<SupernetStep> {
+        if weights.len() != self.members.len() {
+            return Err(TrainError::Config(format!(
+                "{} weights for {} candidates",
+                weights.len(),
+                self.members.len()
+            )));
+        }
+        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
+            return Err(TrainError::Config(format!(
+                "candidate weights must be finite and ≥ 0, got {weights:?}"
+            )));
+        }
+        let active_sum: f64 = self
+            .members
+            .iter()
+            .zip(weights)
+            .filter(|(m, _)| m.active)
+            .map(|(_, w)| w)
+            .sum();
+        if active_sum <= 0.0 {
+            return Err(TrainError::Config(
+                "the active candidates' weights sum to 0".to_owned(),
+            ));
+        }
+        let effective: Vec<f64> = self
+            .members
+            .iter()
+            .zip(weights)
+            .map(|(m, w)| if m.active { w / active_sum } else { 0.0 })
+            .collect();
+        let b = users.len();
+        if self
+            .members
+            .iter()
+            .any(|m| m.active && m.sampler.needs_scorer())
+        {
+            model.refresh();
+        }
+        let layers = model.sampler_view().n_layers();
+        let pairs = PairBatch { users, positives };
+        for m in self.members.iter_mut().filter(|m| m.active) {
+            let scorer: Option<&dyn Scorer> =
+                m.sampler.needs_scorer().then(|| model.sampler_view());
+            let ctx = SampleContext {
+                train,
+                scorer,
+                epoch,
+                total_epochs: total,
+                pool: None,
+            };
+            m.sampler
+                .sample_batch(&pairs, k, &ctx, &mut m.rng, &mut m.negatives)?;
+        }
+
+        // C copies of the batch, every negative in per-layer form.
+        let active: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].active)
+            .collect();
+        let c = active.len();
+        let mut all_users = Vec::with_capacity(c * b);
+        let mut all_positives = Vec::with_capacity(c * b);
+        let mut candidates = Vec::with_capacity(c * b * k * layers);
+        let mut pos_weight = Vec::with_capacity(c * b * k * layers);
+        let mut pair_weights = Vec::with_capacity(c * b);
+        for &i in &active {
+            all_users.extend_from_slice(users);
+            all_positives.extend_from_slice(positives);
+            pair_weights.extend(std::iter::repeat_n((c as f64 * effective[i]) as f32, b));
+            match &self.members[i].negatives {
+                Negatives::Items { items, .. } => {
+                    for &item in items {
+                        candidates.extend(std::iter::repeat_n(item, layers));
+                        pos_weight.extend(std::iter::repeat_n(0.0f32, layers));
+                    }
+                }
+                Negatives::Mixed {
+                    layers: l,
+                    candidates: cands,
+                    pos_weight: w,
+                    ..
+                } => {
+                    if *l != layers {
+                        return Err(TrainError::Config(format!(
+                            "candidate `{}` mixed {l} layers, the model has {layers}",
+                            self.members[i].config.spec()
+                        )));
+                    }
+                    candidates.extend_from_slice(cands);
+                    pos_weight.extend_from_slice(w);
+                }
+            }
+        }
+        let batch = TrainBatch {
+            users: &all_users,
+            positives: &all_positives,
+            negatives: &[],
+            mixed: Some(MixedNegatives {
+                k,
+                layers,
+                candidates: &candidates,
+                pos_weight: &pos_weight,
+            }),
+            auxiliary: None,
+            pair_weights: Some(&pair_weights),
+        };
+        let stats = model.train_step(&batch)?;
+        Ok(SupernetStep {
+            stats,
+            weights: effective,
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! The supernet step's objective, `Σ_k w_k ℓ_k`, checked through what one SGD step does:
+//! weight 1 on one candidate is that candidate's own step; weight 0 removes a candidate; and
+//! since an SGD step is linear in the gradient, the step under weights (a, 1 − a) is the
+//! a-mix of the two single-candidate steps.
+
+#![allow(clippy::unwrap_used)]
+
+use autosample_data::synthetic::{SyntheticConfig, generate};
+use autosample_data::{Dataset, ItemId, UserId};
+use autosample_models::{LightGcnConfig, MfConfig, OptimizerConfig};
+use autosample_samplers::SamplerConfig;
+use autosample_search::Supernet;
+use autosample_train::{ModelConfig, TrainedModel};
+
+fn data() -> Dataset {
+    generate(&SyntheticConfig::tiny()).unwrap()
+}
+
+fn models() -> Vec<ModelConfig> {
+    let sgd = OptimizerConfig::Sgd { lr: 0.5 };
+    vec![
+        ModelConfig::Mf(MfConfig {
+            dim: 8,
+            optimizer: sgd.clone(),
+            ..MfConfig::default()
+        }),
+        ModelConfig::LightGcn(LightGcnConfig {
+            dim: 8,
+            layers: 2,
+            optimizer: sgd,
+            ..LightGcnConfig::default()
+        }),
+    ]
+}
+
+fn batch(data: &Dataset) -> (Vec<UserId>, Vec<ItemId>) {
+    let mut users = Vec::new();
+    let mut positives = Vec::new();
+    for u in 0..data.train.n_users() as u32 {
+        if let Some(&i) = data.train.items(u).first() {
+            users.push(u);
+            positives.push(i);
+        }
+        if users.len() == 64 {
+            break;
+        }
+    }
+    (users, positives)
+}
+
+/// The trainable tables after one supernet step from a fresh model.
+fn after_step(
+    model_cfg: &ModelConfig,
+    data: &Dataset,
+    candidates: &[&str],
+    weights: &[f64],
+    prune: Option<usize>,
+) -> Vec<f32> {
+    let configs: Vec<SamplerConfig> = candidates.iter().map(|s| s.parse().unwrap()).collect();
+    let mut model = TrainedModel::new(model_cfg, &data.train, 7).unwrap();
+    let mut net = Supernet::new(&configs, 11).unwrap();
+    if let Some(i) = prune {
+        net.deactivate(i);
+    }
+    net.start_epoch(&mut model, &data.train, 0, 1).unwrap();
+    let (users, positives) = batch(data);
+    let out = net
+        .step(
+            &mut model,
+            &data.train,
+            &users,
+            &positives,
+            1,
+            weights,
+            0,
+            1,
+        )
+        .unwrap();
+    assert!(out.stats.loss.is_finite());
+    let (u, i) = model.tables();
+    [u.as_slice(), i.as_slice()].concat()
+}
+
+fn initial(model_cfg: &ModelConfig, data: &Dataset) -> Vec<f32> {
+    let model = TrainedModel::new(model_cfg, &data.train, 7).unwrap();
+    let (u, i) = model.tables();
+    [u.as_slice(), i.as_slice()].concat()
+}
+
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    for (e, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!((a - b).abs() < 2e-6, "{what}: entry {e}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn weights_select_and_mix_the_candidates_steps() {
+    let data = data();
+    for cfg in models() {
+        let name = cfg.name();
+        let start = initial(&cfg, &data);
+        let pair = ["uniform", "dns:candidates=4"];
+        let only_uniform = after_step(&cfg, &data, &pair[..1], &[1.0], None);
+        let only_dns = after_step(&cfg, &data, &pair[1..], &[1.0], None);
+        // Weight 0, or pruning, removes a candidate; the other's draws do not change.
+        assert_close(
+            &after_step(&cfg, &data, &pair, &[1.0, 0.0], None),
+            &only_uniform,
+            &format!("{name}: weights (1, 0)"),
+        );
+        assert_close(
+            &after_step(&cfg, &data, &pair, &[0.5, 0.5], Some(1)),
+            &only_uniform,
+            &format!("{name}: DNS pruned"),
+        );
+        assert_close(
+            &after_step(&cfg, &data, &pair, &[0.0, 3.0], None),
+            &only_dns,
+            &format!("{name}: weights (0, 3) renormalised"),
+        );
+        // SGD is linear in the gradient: the (0.3, 0.7) step is the mix of the two steps.
+        let mixed = after_step(&cfg, &data, &pair, &[0.3, 0.7], None);
+        let want: Vec<f32> = start
+            .iter()
+            .zip(only_uniform.iter().zip(&only_dns))
+            .map(|(s, (u, d))| s + 0.3 * (u - s) + 0.7 * (d - s))
+            .collect();
+        assert_close(&mixed, &want, &format!("{name}: weights (0.3, 0.7)"));
+        assert!(
+            mixed
+                .iter()
+                .zip(&only_uniform)
+                .any(|(a, b)| (a - b).abs() > 1e-4),
+            "{name}: the mix differs from uniform alone"
+        );
+    }
+}
+
+#[test]
+fn every_item_sampler_and_mixgcf_take_part() {
+    let data = data();
+    let cfg = &models()[1];
+    let specs = [
+        "uniform",
+        "popularity",
+        "dns:candidates=4",
+        "dns_mn:candidates=4,top=2",
+        "cns:candidates=4",
+        "ahns:candidates=4",
+        "srns:s1=4,s2_div_s1=2,warmup=0",
+        "mixgcf:candidates=4",
+        "dens:candidates=4",
+    ];
+    let weights = vec![1.0; specs.len()];
+    let after = after_step(cfg, &data, &specs, &weights, None);
+    assert!(after.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn bad_weights_and_duplicate_candidates_are_errors() {
+    let data = data();
+    let cfg = &models()[0];
+    let configs: Vec<SamplerConfig> = ["uniform", "dns"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let mut model = TrainedModel::new(cfg, &data.train, 7).unwrap();
+    let mut net = Supernet::new(&configs, 1).unwrap();
+    net.start_epoch(&mut model, &data.train, 0, 1).unwrap();
+    let (users, positives) = batch(&data);
+    for (weights, want) in [
+        (vec![1.0], "1 weights for 2 candidates"),
+        (vec![1.0, -1.0], "finite and ≥ 0"),
+        (vec![0.0, 0.0], "sum to 0"),
+    ] {
+        let err = net
+            .step(
+                &mut model,
+                &data.train,
+                &users,
+                &positives,
+                1,
+                &weights,
+                0,
+                1,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
+    let dup: Vec<SamplerConfig> = ["uniform", "rns"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let err = Supernet::new(&dup, 1).err().unwrap().to_string();
+    assert!(err.contains("listed twice"), "{err}");
+}
