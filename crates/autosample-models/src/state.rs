@@ -39,6 +39,26 @@ fn err(path: &Path, message: impl Into<String>) -> ModelError {
 }
 
 impl TrainingState {
+    /// The same parameters with every optimizer's state reset: moments zeroed and update
+    /// counts set to 0, as a fresh optimizer would have them. A warm start that keeps the
+    /// learned parameters but not the search stage's optimizer uses it. Optimizer state is what
+    /// [`crate::RowSparseOptimizer::save_state`] writes: tensors named `<prefix>.m` and
+    /// `<prefix>.v`, counters `<prefix>.step`; everything else (the parameters, the model's own
+    /// step counter) is kept.
+    pub fn with_fresh_optimizer(mut self) -> Self {
+        for (name, values) in &mut self.tensors {
+            if name.ends_with(".m") || name.ends_with(".v") {
+                values.fill(0.0);
+            }
+        }
+        for (name, count) in &mut self.counters {
+            if name.ends_with(".step") {
+                *count = 0;
+            }
+        }
+        self
+    }
+
     /// The tensor called `name`, checked to have `len` values.
     pub fn take(&mut self, name: &str, len: usize) -> Result<Vec<f32>> {
         let pos = self
@@ -132,6 +152,22 @@ impl TrainingState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fresh_optimizer_keeps_the_parameters_and_zeroes_the_moments() {
+        let mut s = TrainingState::default();
+        s.tensors.push(("ego".into(), vec![1.0, 2.0]));
+        s.tensors.push(("opt.m".into(), vec![0.5, 0.5]));
+        s.tensors.push(("opt.v".into(), vec![0.25, 0.25]));
+        s.counters.insert("opt.step".into(), 9);
+        s.counters.insert("step".into(), 9);
+        let f = s.with_fresh_optimizer();
+        assert_eq!(f.tensors[0], ("ego".into(), vec![1.0, 2.0]));
+        assert_eq!(f.tensors[1].1, vec![0.0, 0.0]);
+        assert_eq!(f.tensors[2].1, vec![0.0, 0.0]);
+        assert_eq!(f.counters["opt.step"], 0);
+        assert_eq!(f.counters["step"], 9, "the model's own counter is kept");
+    }
+
     use super::*;
 
     #[test]

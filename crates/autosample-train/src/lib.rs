@@ -22,4 +22,7 @@ pub use error::{Result, TrainError};
 pub use progress::Progress;
 pub use run_dir::{RunDir, RunFiles};
 pub use seeds::derive_seed;
-pub use trainer::{EpochRecord, TimeBreakdown, TrainOutcome, TrainedModel, evaluate_model, train};
+pub use trainer::{
+    EpochRecord, TimeBreakdown, TrainOptions, TrainOutcome, TrainedModel, WarmStart,
+    evaluate_model, train, train_with,
+};

@@ -245,8 +245,8 @@ pub struct TrainOutcome {
     /// Validation report of the kept parameters.
     pub best_valid: EvalReport,
     /// Test report of the kept parameters (excluding train and valid positives); the only
-    /// time the test split is read.
-    pub test: EvalReport,
+    /// time the test split is read. `None` when [`TrainOptions::read_test`] was off.
+    pub test: Option<EvalReport>,
     /// Epochs run.
     pub epochs_run: usize,
     /// Whether early stopping ended the run before `epochs`.
@@ -305,8 +305,54 @@ pub fn evaluate_model(
 pub fn train(
     dataset: &Dataset,
     config: &TrainConfig,
+    run: Option<&mut RunDir>,
+    progress: Progress,
+) -> Result<TrainOutcome> {
+    train_with(dataset, config, run, progress, &TrainOptions::default())
+}
+
+/// Where a warm-started training begins: the parameters of an earlier stage (the search's),
+/// with or without that stage's optimizer state.
+#[derive(Debug, Clone)]
+pub struct WarmStart {
+    /// The earlier stage's [`TrainedModel::training_state`]; it must fit the model config and
+    /// the data (same shapes), or training stops with an error naming the tensor.
+    pub state: TrainingState,
+    /// Keep the optimizer's moments and step counts (`true`), or start it fresh (`false`:
+    /// [`TrainingState::with_fresh_optimizer`]).
+    pub keep_optimizer: bool,
+}
+
+/// Options of [`train_with`] beyond the config.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Start from these parameters instead of a fresh initialisation (ignored when resuming a
+    /// run directory, whose own state wins).
+    pub warm_start: Option<WarmStart>,
+    /// Evaluate the test split at the end (default `true`). Branches that only compare
+    /// candidates on validation turn it off, so that selection never computes test metrics.
+    pub read_test: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            warm_start: None,
+            read_test: true,
+        }
+    }
+}
+
+/// [`train`], optionally warm-started and without the final test evaluation.
+///
+/// # Errors
+/// As [`train`]; and [`TrainError::Model`] if the warm-start state does not fit the model.
+pub fn train_with(
+    dataset: &Dataset,
+    config: &TrainConfig,
     mut run: Option<&mut RunDir>,
     progress: Progress,
+    options: &TrainOptions,
 ) -> Result<TrainOutcome> {
     config.validate()?;
     let (metric, _) = parse_monitor(&config.monitor)?;
@@ -333,6 +379,15 @@ pub fn train(
         train_split,
         derive_seed(config.seed, "init", 0),
     )?;
+    let resuming = run.as_deref().is_some_and(|r| r.is_resuming());
+    if let (Some(ws), false) = (&options.warm_start, resuming) {
+        let state = if ws.keep_optimizer {
+            ws.state.clone()
+        } else {
+            ws.state.clone().with_fresh_optimizer()
+        };
+        model.restore(state)?;
+    }
     let mut sampler = config.sampler.build();
     let k = config.negatives;
     let n_batches = pairs.len().div_ceil(config.batch_size);
@@ -609,8 +664,17 @@ pub fn train(
         best.expect("the last epoch is always evaluated, so a best exists");
     model.restore(best_state)?;
     model.refresh();
-    let train_valid = dataset.train.union(&dataset.valid);
-    let test = evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &config.ks)?;
+    let test = if options.read_test {
+        let train_valid = dataset.train.union(&dataset.valid);
+        Some(evaluate_model(
+            model.scorer(),
+            &dataset.test,
+            &[&train_valid],
+            &config.ks,
+        )?)
+    } else {
+        None
+    };
     Ok(TrainOutcome {
         model,
         best_epoch,

@@ -41,7 +41,7 @@ fn mf_uniform_learns_far_better_than_chance() {
     // synthetic clusters and popularity make 0.2 easy for a model that learned anything.
     let recall = out.best_valid.get("recall@20").unwrap();
     assert!(recall > 0.2, "valid recall@20 {recall}");
-    assert!(out.test.get("recall@20").unwrap() > 0.15);
+    assert!(out.test.as_ref().unwrap().get("recall@20").unwrap() > 0.15);
     assert_eq!(out.history.len(), out.epochs_run);
     assert!(out.history.first().unwrap().loss > out.history.last().unwrap().loss);
     // The kept epoch is the evaluated one with the best validation metric.
@@ -59,7 +59,10 @@ fn same_seed_same_result_other_seed_other_result() {
     let data = small();
     let a = train(&data, &config(4), None, Progress::Quiet).unwrap();
     let b = train(&data, &config(4), None, Progress::Quiet).unwrap();
-    assert_eq!(a.test.to_map(), b.test.to_map());
+    assert_eq!(
+        a.test.as_ref().unwrap().to_map(),
+        b.test.as_ref().unwrap().to_map()
+    );
     assert_eq!(a.model.tables().0, b.model.tables().0);
     let c = train(
         &data,
@@ -175,7 +178,7 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
                 model.name(),
                 sampler.spec()
             );
-            assert!(out.test.get("recall@20").is_some());
+            assert!(out.test.as_ref().unwrap().get("recall@20").is_some());
         }
         // MixGCF's synthetic negatives, with the pooling each model's reference uses.
         let spec = match model {
@@ -211,4 +214,66 @@ fn one_epoch_smoke_every_model_with_every_sampler() {
             assert!(err.contains("pool=concat"), "{err}");
         }
     }
+}
+
+/// A warm start resumes from the given parameters: its first validation is that of the
+/// trained model, far above a fresh start's; `read_test: false` leaves the test split unread;
+/// the optimizer's state is kept or reset as asked; a state of another shape is an error.
+#[test]
+fn warm_start_begins_from_the_given_parameters() {
+    use autosample_train::{TrainOptions, WarmStart, train_with};
+    let data = small();
+    let trained = train(&data, &config(20), None, Progress::Quiet).unwrap();
+    let state = trained.model.training_state();
+    let first_valid =
+        |out: &autosample_train::TrainOutcome| out.history[0].valid.as_ref().unwrap()["recall@20"];
+    let one_epoch = TrainConfig {
+        eval_every: 1,
+        ..config(1)
+    };
+    let cold = train(&data, &one_epoch, None, Progress::Quiet).unwrap();
+    let mut results = Vec::new();
+    for keep_optimizer in [true, false] {
+        let options = TrainOptions {
+            warm_start: Some(WarmStart {
+                state: state.clone(),
+                keep_optimizer,
+            }),
+            read_test: false,
+        };
+        let warm = train_with(&data, &one_epoch, None, Progress::Quiet, &options).unwrap();
+        assert!(warm.test.is_none(), "the test split is not read");
+        assert!(
+            first_valid(&warm) > first_valid(&cold) + 0.05,
+            "warm {} vs cold {}",
+            first_valid(&warm),
+            first_valid(&cold)
+        );
+        results.push(warm.model.training_state());
+    }
+    assert_ne!(
+        results[0], results[1],
+        "keeping or resetting Adam's moments differs"
+    );
+
+    // The wrong shape: a state of a wider model.
+    let wide = TrainConfig {
+        model: ModelConfig::Mf(MfConfig {
+            dim: 32,
+            optimizer: OptimizerConfig::adam(0.01),
+            ..MfConfig::default()
+        }),
+        ..config(1)
+    };
+    let options = TrainOptions {
+        warm_start: Some(WarmStart {
+            state,
+            keep_optimizer: true,
+        }),
+        read_test: true,
+    };
+    let err = train_with(&data, &wide, None, Progress::Quiet, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("users") && err.contains("expected"), "{err}");
 }

@@ -328,8 +328,12 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
         epochs_run: outcome.epochs_run,
         stopped_early: outcome.stopped_early,
         valid: outcome.best_valid.to_map(),
-        test: outcome.test.to_map(),
-        test_users: outcome.test.n_users,
+        test: outcome
+            .test
+            .as_ref()
+            .map(|t| t.to_map())
+            .unwrap_or_default(),
+        test_users: outcome.test.as_ref().map_or(0, |t| t.n_users),
         timing: Timing {
             train_seconds: outcome.train_seconds,
             eval_seconds: outcome.eval_seconds,
