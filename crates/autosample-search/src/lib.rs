@@ -9,9 +9,11 @@
 //!   controller come next.
 #![deny(clippy::unwrap_used)]
 
+mod exhaustive;
 mod space;
 mod supernet;
 
+pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
 pub use space::{
     Domain, Family, MAX_INITIAL_CANDIDATES, SPACE_VERSION, SearchSpace, SpaceError, Value,
 };
