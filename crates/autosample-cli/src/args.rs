@@ -35,6 +35,42 @@ pub enum Command {
     /// Check search-space files (search-spaces/README.md).
     #[command(subcommand)]
     Space(SpaceCommand),
+    /// Search a space of negative samplers for the best one on this data and model. So far the
+    /// `exhaustive` strategy (every candidate trained alone; the ground-truth baseline).
+    Search(Box<SearchArgs>),
+}
+
+/// How `search` explores the space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Train every initial candidate alone to early stopping; keep the best on validation.
+    Exhaustive,
+}
+
+/// `autosample search`
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The search space (search-spaces/README.md), e.g. search-spaces/default.json.
+    #[arg(long, value_name = "FILE")]
+    pub space: PathBuf,
+    /// How to search.
+    #[arg(long, value_enum, default_value = "exhaustive")]
+    pub strategy: StrategyArg,
+    /// Run directory (default: runs/search-<data>-<model>-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing search in --out.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// The model and its training (each candidate trains with these).
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `autosample space …`
@@ -153,9 +189,6 @@ pub struct TrainArgs {
     /// The data.
     #[command(flatten)]
     pub data: DataArgs,
-    /// The model.
-    #[arg(long, value_enum, default_value = "mf")]
-    pub model: ModelArg,
     /// The negative sampler, as `name` or `name:key=value,...`: uniform, popularity[:beta=0.75],
     /// dns[:candidates=32], dns_mn[:candidates=32,top=1], cns[:candidates=32],
     /// ahns[:candidates=32,alpha=1,beta=0.1,p=-2], srns[:s1=8,...], mixgcf[:candidates=64],
@@ -174,6 +207,20 @@ pub struct TrainArgs {
     /// uninterrupted run with the same seed.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["out", "overwrite", "config"])]
     pub resume: Option<PathBuf>,
+    /// The model and its training.
+    #[command(flatten)]
+    pub hyper: HyperArgs,
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The model and how it trains: shared by `train` and `search`.
+#[derive(Debug, Clone, Args)]
+pub struct HyperArgs {
+    /// The model.
+    #[arg(long, value_enum, default_value = "mf")]
+    pub model: ModelArg,
     /// A training config JSON (the `train` object of a run's config.json); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -223,9 +270,6 @@ pub struct TrainArgs {
     /// Root seed of the run.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Print the run summary as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `autosample evaluate`

@@ -445,3 +445,60 @@ fn space_validate_lists_candidates_and_rejects_a_bad_file_with_exit_2() {
         "{err}"
     );
 }
+
+#[test]
+fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
+    let spaces = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces");
+    let tiny = spaces.join("tiny.json");
+    let out = scratch("search");
+    let args = [
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        tiny.to_str().unwrap(),
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("outcome.json")).unwrap()).unwrap();
+    assert_eq!(v, written, "stdout is outcome.json");
+    assert_eq!(v["strategy"], "exhaustive");
+    let candidates = v["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 3);
+    let chosen = v["chosen"].as_str().unwrap();
+    let best = candidates
+        .iter()
+        .map(|c| c["monitor_value"].as_f64().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let chosen_value = candidates.iter().find(|c| c["sampler"] == chosen).unwrap()["monitor_value"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(chosen_value, best);
+    assert!(v["test"]["recall@20"].is_number());
+    assert_eq!(v["total_epochs"], 12);
+    assert!(v["build"]["commit"].is_string() && v["seed"].is_number());
+
+    let again = run(&args);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already holds a search"));
+
+    let bad = run(&[
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        "/nonexistent.json",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("/nonexistent.json: file: cannot read it"));
+}

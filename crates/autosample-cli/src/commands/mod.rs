@@ -6,6 +6,7 @@ use crate::args::{Cli, Command, DataCommand, SpaceCommand};
 
 mod data;
 mod evaluate;
+mod search;
 mod space;
 mod train;
 
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Data(DataCommand::Stats(args)) => data::stats(&args),
         Command::Space(SpaceCommand::Validate(args)) => space::validate(&args),
+        Command::Search(args) => search::run(&args, cli.quiet),
     }
 }

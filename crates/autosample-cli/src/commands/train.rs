@@ -11,7 +11,7 @@ use autosample_samplers::SamplerConfig;
 use autosample_train::{ModelConfig, Progress, RunDir, RunFiles, TrainConfig, train};
 use serde::{Deserialize, Serialize};
 
-use crate::args::{EngineArg, ModelArg, OptimizerArg, TrainArgs};
+use crate::args::{EngineArg, HyperArgs, ModelArg, OptimizerArg, TrainArgs};
 use crate::data_source::DataSpec;
 use crate::meta::{build_info, utc_stamp};
 
@@ -121,7 +121,9 @@ pub struct Timing {
     pub breakdown: autosample_train::TimeBreakdown,
 }
 
-fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
+/// The training config of the flags: `--config` (if any) overridden by each flag given, with
+/// `sampler` as the sampler.
+pub fn resolve_config(args: &HyperArgs, sampler: &str) -> Result<TrainConfig> {
     let mut cfg = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -217,10 +219,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         (_, Some(_)) => bail!("--layers applies to graph models (lightgcn, ngcf) only"),
         _ => {}
     }
-    cfg.sampler = args
-        .sampler
+    cfg.sampler = sampler
         .parse::<SamplerConfig>()
-        .with_context(|| format!("--sampler {:?}", args.sampler))?;
+        .with_context(|| format!("--sampler {sampler:?}"))?;
     macro_rules! set {
         ($($field:ident),*) => {$( if let Some(v) = args.$field.clone() { cfg.$field = v; } )*};
     }
@@ -251,7 +252,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
     let (cfg, spec) = match &resumed {
         Some(rc) => (rc.train.clone(), rc.data.clone()),
         None => (
-            resolve_config(args)?,
+            resolve_config(&args.hyper, &args.sampler)?,
             DataSpec::from_args(&args.data, None)?,
         ),
     };

@@ -1,0 +1,128 @@
+//! `autosample search`
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use autosample_search::{SearchSpace, exhaustive};
+use autosample_train::{Progress, TrainConfig};
+use serde::Serialize;
+
+use crate::args::{SearchArgs, StrategyArg};
+use crate::commands::train::{DatasetInfo, resolve_config};
+use crate::data_source::DataSpec;
+use crate::meta::{BuildInfo, build_info, utc_stamp};
+
+/// What `outcome.json` holds.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    build: BuildInfo,
+    strategy: &'static str,
+    seed: u64,
+    dataset: DatasetInfo,
+    model: String,
+    space: String,
+    /// The training configuration every candidate used (its `sampler` is the chosen one).
+    train: TrainConfig,
+    /// The chosen sampler (best validation metric).
+    chosen: String,
+    /// The monitored validation metric.
+    monitor: String,
+    candidates: Vec<autosample_search::CandidateRun>,
+    /// Test metrics of the chosen candidate's model: the only read of the test split.
+    test: std::collections::BTreeMap<String, f64>,
+    total_epochs: usize,
+    search_seconds: f64,
+    finished_at_unix: u64,
+}
+
+/// Runs `autosample search`.
+pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
+    let started = Instant::now();
+    // Everything is checked before any training: the space, the flags, the output directory.
+    let space = SearchSpace::load(&args.space)?;
+    let mut cfg = resolve_config(&args.hyper, "uniform")?;
+    let spec = DataSpec::from_args(&args.data, None)?;
+    let dataset = spec.load()?;
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => PathBuf::from("runs").join(format!(
+            "search-{}-{}-{}",
+            dataset.name,
+            cfg.model.name(),
+            utc_stamp().1
+        )),
+    };
+    let outcome_path = out.join("outcome.json");
+    if outcome_path.exists() && !args.overwrite {
+        bail!(
+            "{}: already holds a search; pick another --out or pass --overwrite",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let progress = if quiet {
+        Progress::Quiet
+    } else {
+        Progress::Bar
+    };
+    tracing::info!(
+        candidates = space.initial_candidates().len(),
+        strategy = ?args.strategy,
+        "search over {}",
+        args.space.display()
+    );
+    let result = match args.strategy {
+        StrategyArg::Exhaustive => exhaustive(&dataset, &space, &cfg, progress)?,
+    };
+    cfg.sampler = result.chosen.parse()?;
+    let outcome = Outcome {
+        build: build_info(),
+        strategy: "exhaustive",
+        seed: cfg.seed,
+        dataset: DatasetInfo::of(&dataset),
+        model: cfg.model.name().to_owned(),
+        space: args.space.display().to_string(),
+        monitor: cfg.monitor.clone(),
+        train: cfg,
+        chosen: result.chosen.clone(),
+        candidates: result.candidates.clone(),
+        test: result.test.clone(),
+        total_epochs: result.total_epochs,
+        search_seconds: started.elapsed().as_secs_f64(),
+        finished_at_unix: utc_stamp().0,
+    };
+    let text = serde_json::to_string_pretty(&outcome)?;
+    autosample_models::checkpoint::write_atomic(&outcome_path, text.as_bytes())
+        .with_context(|| format!("writing {}", outcome_path.display()))?;
+    if args.json {
+        println!("{text}");
+    } else {
+        println!(
+            "chosen: {}   ({} candidates, {} epochs, {:.1} s)",
+            outcome.chosen,
+            outcome.candidates.len(),
+            outcome.total_epochs,
+            outcome.search_seconds
+        );
+        for c in &outcome.candidates {
+            let mark = if c.sampler == outcome.chosen {
+                "*"
+            } else {
+                " "
+            };
+            println!(
+                " {mark} {:<60} valid {} {:.4}  (best epoch {}, {:.1} s)",
+                c.sampler, outcome.monitor, c.monitor_value, c.best_epoch, c.seconds
+            );
+        }
+        let t = |k: &str| outcome.test.get(k).copied().unwrap_or(f64::NAN);
+        println!(
+            "test of the chosen: recall@20 {:.4}  ndcg@20 {:.4}",
+            t("recall@20"),
+            t("ndcg@20")
+        );
+        println!("outcome: {}", outcome_path.display());
+    }
+    Ok(())
+}
