@@ -17,4 +17,4 @@ pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
 pub use space::{
     Domain, Family, MAX_INITIAL_CANDIDATES, SPACE_VERSION, SearchSpace, SpaceError, Value,
 };
-pub use supernet::{Supernet, SupernetStep};
+pub use supernet::{Supernet, SupernetEpoch, SupernetStep};

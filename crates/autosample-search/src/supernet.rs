@@ -21,6 +21,7 @@ use autosample_samplers::{
 };
 use autosample_train::{Result, TrainError, TrainedModel, derive_seed};
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 
 /// One candidate of the supernet.
 struct Member {
@@ -261,6 +262,64 @@ impl Supernet {
         Ok(SupernetStep {
             stats,
             weights: effective,
+        })
+    }
+}
+
+/// Average losses of one supernet epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupernetEpoch {
+    /// The epoch (0-based, as passed in).
+    pub epoch: usize,
+    /// Pair-weighted mean of the steps' losses (the weighted sum `Σ_k w_k ℓ_k` plus L2).
+    pub loss: f64,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+impl Supernet {
+    /// Trains `model` through the supernet for one epoch over every training pair of `train`:
+    /// the pairs shuffled by `derive_seed(seed, "supernet-shuffle", epoch)`, cut into batches of
+    /// `batch_size`, one [`Supernet::step`] each with `weights`.
+    ///
+    /// # Errors
+    /// As [`Supernet::step`]; [`TrainError::Config`] for a zero batch size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_epoch(
+        &mut self,
+        model: &mut TrainedModel,
+        train: &Interactions,
+        batch_size: usize,
+        k: usize,
+        weights: &[f64],
+        epoch: usize,
+        total: usize,
+    ) -> Result<SupernetEpoch> {
+        if batch_size == 0 {
+            return Err(TrainError::Config("batch size must be ≥ 1".to_owned()));
+        }
+        let started = std::time::Instant::now();
+        self.start_epoch(model, train, epoch, total)?;
+        let mut pairs: Vec<(UserId, ItemId)> = train.pairs().collect();
+        let mut rng =
+            SamplerRng::seed_from_u64(derive_seed(self.seed, "supernet-shuffle", epoch as u64));
+        pairs.shuffle(&mut rng);
+        let (mut users, mut positives) = (Vec::new(), Vec::new());
+        let mut loss_sum = 0.0f64;
+        for chunk in pairs.chunks(batch_size) {
+            users.clear();
+            positives.clear();
+            for &(u, i) in chunk {
+                users.push(u);
+                positives.push(i);
+            }
+            let step = self.step(model, train, &users, &positives, k, weights, epoch, total)?;
+            loss_sum += step.stats.loss as f64 * chunk.len() as f64;
+        }
+        Ok(SupernetEpoch {
+            epoch,
+            loss: loss_sum / pairs.len().max(1) as f64,
+            seconds: started.elapsed().as_secs_f64(),
         })
     }
 }
