@@ -45,6 +45,19 @@ pub enum Command {
 pub enum StrategyArg {
     /// Train every initial candidate alone to early stopping; keep the best on validation.
     Exhaustive,
+    /// Experimental, not yet benchmarked against exhaustive: supernet warm-up, rounds of
+    /// per-candidate validation evidence with noise-aware pruning and evidence-weighted
+    /// supernet epochs, then the winner retrained from the shared parameters.
+    Autosample,
+}
+
+/// How `search --strategy autosample` retrains its choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetrainArg {
+    /// From the search's parameters (optimizer reset).
+    Warm,
+    /// From a fresh initialisation (the ablation).
+    Scratch,
 }
 
 /// `autosample search`
@@ -59,6 +72,9 @@ pub struct SearchArgs {
     /// How to search.
     #[arg(long, value_enum, default_value = "exhaustive")]
     pub strategy: StrategyArg,
+    /// How `autosample` retrains its choice.
+    #[arg(long, value_enum, default_value = "warm")]
+    pub retrain: RetrainArg,
     /// Run directory (default: runs/search-<data>-<model>-<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

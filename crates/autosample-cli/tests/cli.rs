@@ -473,7 +473,7 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
         serde_json::from_str(&std::fs::read_to_string(out.join("outcome.json")).unwrap()).unwrap();
     assert_eq!(v, written, "stdout is outcome.json");
     assert_eq!(v["strategy"], "exhaustive");
-    let candidates = v["candidates"].as_array().unwrap();
+    let candidates = v["details"]["candidates"].as_array().unwrap();
     assert_eq!(candidates.len(), 3);
     let chosen = v["chosen"].as_str().unwrap();
     let best = candidates
@@ -491,6 +491,34 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     let again = run(&args);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("already holds a search"));
+
+    // The experimental AutoSample strategy: same outcome file, its decisions in `details`.
+    let out2 = scratch("search-autosample");
+    let o = run(&[
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        tiny.to_str().unwrap(),
+        "--strategy",
+        "autosample",
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--out",
+        out2.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["strategy"], "autosample");
+    let events = v["details"]["events"].as_array().unwrap();
+    assert_eq!(events.first().unwrap()["event"], "warmup");
+    assert_eq!(events.last().unwrap()["event"], "chosen");
+    assert_eq!(events.last().unwrap()["sampler"], v["chosen"]);
+    assert!(v["test"]["recall@20"].is_number());
 
     let bad = run(&[
         "search",

@@ -9,10 +9,14 @@
 //!   controller come next.
 #![deny(clippy::unwrap_used)]
 
+mod autosample;
 mod exhaustive;
 mod space;
 mod supernet;
 
+pub use autosample::{
+    AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence, Retrain, autosample,
+};
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
 pub use space::{
     Domain, Family, MAX_INITIAL_CANDIDATES, SPACE_VERSION, SearchSpace, SpaceError, Value,

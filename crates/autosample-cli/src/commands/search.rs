@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use autosample_search::{SearchSpace, exhaustive};
+use autosample_search::{AutoSampleConfig, Retrain, SearchSpace, autosample, exhaustive};
 use autosample_train::{Progress, TrainConfig};
 use serde::Serialize;
 
-use crate::args::{SearchArgs, StrategyArg};
+use crate::args::{RetrainArg, SearchArgs, StrategyArg};
 use crate::commands::train::{DatasetInfo, resolve_config};
 use crate::data_source::DataSpec;
 use crate::meta::{BuildInfo, build_info, utc_stamp};
@@ -28,7 +28,8 @@ struct Outcome {
     chosen: String,
     /// The monitored validation metric.
     monitor: String,
-    candidates: Vec<autosample_search::CandidateRun>,
+    /// Per candidate (exhaustive) or per decision (autosample): the evidence behind the choice.
+    details: serde_json::Value,
     /// Test metrics of the chosen candidate's model: the only read of the test split.
     test: std::collections::BTreeMap<String, f64>,
     total_epochs: usize,
@@ -72,23 +73,46 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         "search over {}",
         args.space.display()
     );
-    let result = match args.strategy {
-        StrategyArg::Exhaustive => exhaustive(&dataset, &space, &cfg, progress)?,
+    let (strategy, chosen, test, total_epochs, details) = match args.strategy {
+        StrategyArg::Exhaustive => {
+            let r = exhaustive(&dataset, &space, &cfg, progress)?;
+            let details = serde_json::json!({ "candidates": r.candidates });
+            ("exhaustive", r.chosen, r.test, r.total_epochs, details)
+        }
+        StrategyArg::Autosample => {
+            let settings = AutoSampleConfig {
+                retrain: match args.retrain {
+                    RetrainArg::Warm => Retrain::Warm,
+                    RetrainArg::Scratch => Retrain::Scratch,
+                },
+                ..AutoSampleConfig::default()
+            };
+            let r = autosample(&dataset, &space, &cfg, &settings, progress)?;
+            let epochs = r.epochs.supernet + r.epochs.branches + r.epochs.retrain;
+            let details = serde_json::json!({
+                "settings": settings,
+                "events": r.events,
+                "epochs": r.epochs,
+                "retrained_valid": r.valid,
+                "retrain_seconds": r.retrain_seconds,
+            });
+            ("autosample", r.chosen, r.test, epochs, details)
+        }
     };
-    cfg.sampler = result.chosen.parse()?;
+    cfg.sampler = chosen.parse()?;
     let outcome = Outcome {
         build: build_info(),
-        strategy: "exhaustive",
+        strategy,
         seed: cfg.seed,
         dataset: DatasetInfo::of(&dataset),
         model: cfg.model.name().to_owned(),
         space: args.space.display().to_string(),
         monitor: cfg.monitor.clone(),
         train: cfg,
-        chosen: result.chosen.clone(),
-        candidates: result.candidates.clone(),
-        test: result.test.clone(),
-        total_epochs: result.total_epochs,
+        chosen,
+        details,
+        test,
+        total_epochs,
         search_seconds: started.elapsed().as_secs_f64(),
         finished_at_unix: utc_stamp().0,
     };
@@ -99,22 +123,29 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         println!("{text}");
     } else {
         println!(
-            "chosen: {}   ({} candidates, {} epochs, {:.1} s)",
+            "chosen: {}   ({}, {} candidates, {} epochs, {:.1} s)",
             outcome.chosen,
-            outcome.candidates.len(),
+            outcome.strategy,
+            space.initial_candidates().len(),
             outcome.total_epochs,
             outcome.search_seconds
         );
-        for c in &outcome.candidates {
-            let mark = if c.sampler == outcome.chosen {
-                "*"
-            } else {
-                " "
-            };
-            println!(
-                " {mark} {:<60} valid {} {:.4}  (best epoch {}, {:.1} s)",
-                c.sampler, outcome.monitor, c.monitor_value, c.best_epoch, c.seconds
-            );
+        if let Some(candidates) = outcome.details["candidates"].as_array() {
+            for c in candidates {
+                let spec = c["sampler"].as_str().unwrap_or("?");
+                let mark = if spec == outcome.chosen { "*" } else { " " };
+                println!(
+                    " {mark} {spec:<60} valid {} {:.4}  (best epoch {})",
+                    outcome.monitor,
+                    c["monitor_value"].as_f64().unwrap_or(f64::NAN),
+                    c["best_epoch"]
+                );
+            }
+        }
+        if let Some(events) = outcome.details["events"].as_array() {
+            for e in events.iter().filter(|e| e["event"] == "round") {
+                println!("  round {}: pruned {}", e["round"], e["pruned"]);
+            }
         }
         let t = |k: &str| outcome.test.get(k).copied().unwrap_or(f64::NAN);
         println!(
