@@ -491,6 +491,11 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     let again = run(&args);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("already holds a search"));
+    // The chosen model is kept like a run's best: evaluate reproduces the search's test.
+    let e = run(&["evaluate", out.to_str().unwrap(), "--on", "test", "--json"]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert!(!stderr(&e).contains("missing"), "{}", stderr(&e));
+    assert_eq!(json(&e)["test"]["recall@20"], v["test"]["recall@20"]);
 
     // The experimental AutoSample strategy: same outcome file, its decisions in `details`.
     let out2 = scratch("search-autosample");

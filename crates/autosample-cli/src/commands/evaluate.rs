@@ -57,10 +57,24 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 );
             }
         }
-        Err(_) => tracing::warn!(
-            "{} is missing (unfinished run?); evaluating its best checkpoint",
-            summary_path.display()
-        ),
+        Err(_) => match &config.dataset_fingerprint {
+            // A search directory (or a run whose summary is lost): its config records the
+            // fingerprint of the data it was selected on.
+            Some(fp) if args.run.join("outcome.json").exists() => {
+                if *fp != dataset.fingerprint() {
+                    bail!(
+                        "the data differs from the search's (fingerprint {} here, {fp} in {}): \
+                         pass the same --data and read flags as the search used",
+                        dataset.fingerprint(),
+                        config_path.display()
+                    );
+                }
+            }
+            _ => tracing::warn!(
+                "{} is missing (unfinished run?); evaluating its best checkpoint",
+                summary_path.display()
+            ),
+        },
     }
 
     if !args.run.join(RunFiles::BEST_STATE).exists() && !args.run.join(RunFiles::BEST).exists() {

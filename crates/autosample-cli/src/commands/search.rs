@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_search::{AutoSampleConfig, Retrain, SearchSpace, autosample, exhaustive};
-use autosample_train::{Progress, TrainConfig};
+use autosample_train::{Progress, RunFiles, TrainConfig};
 use serde::Serialize;
 
 use crate::args::{RetrainArg, SearchArgs, StrategyArg};
-use crate::commands::train::{DatasetInfo, resolve_config};
+use crate::commands::train::{DatasetInfo, RunConfig, resolve_config};
 use crate::data_source::DataSpec;
 use crate::meta::{BuildInfo, build_info, utc_stamp};
 
@@ -73,11 +73,18 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         "search over {}",
         args.space.display()
     );
-    let (strategy, chosen, test, total_epochs, details) = match args.strategy {
+    let (strategy, chosen, test, total_epochs, details, model) = match args.strategy {
         StrategyArg::Exhaustive => {
             let r = exhaustive(&dataset, &space, &cfg, progress)?;
             let details = serde_json::json!({ "candidates": r.candidates });
-            ("exhaustive", r.chosen, r.test, r.total_epochs, details)
+            (
+                "exhaustive",
+                r.chosen,
+                r.test,
+                r.total_epochs,
+                details,
+                r.model,
+            )
         }
         StrategyArg::Autosample => {
             let settings = AutoSampleConfig {
@@ -96,10 +103,29 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 "retrained_valid": r.valid,
                 "retrain_seconds": r.retrain_seconds,
             });
-            ("autosample", r.chosen, r.test, epochs, details)
+            ("autosample", r.chosen, r.test, epochs, details, r.model)
         }
     };
     cfg.sampler = chosen.parse()?;
+    // The chosen model, as a train run keeps its best: `autosample evaluate <out>` reads it.
+    let model = model.context("the search returned no model")?;
+    let (u, i) = model.tables();
+    autosample_models::checkpoint::save_tables(&out.join(RunFiles::BEST), &u, &i)?;
+    model.training_state().write(
+        &out.join(RunFiles::BEST_STATE),
+        &serde_json::json!({ "sampler": cfg.sampler.spec() }),
+    )?;
+    let run_config = RunConfig {
+        train: cfg.clone(),
+        data: spec.clone(),
+        build: serde_json::to_value(build_info())?,
+        dataset_fingerprint: Some(dataset.fingerprint()),
+    };
+    autosample_models::checkpoint::write_atomic(
+        &out.join(RunFiles::CONFIG),
+        serde_json::to_string_pretty(&run_config)?.as_bytes(),
+    )
+    .with_context(|| format!("writing {}", out.join(RunFiles::CONFIG).display()))?;
     let outcome = Outcome {
         build: build_info(),
         strategy,
