@@ -27,6 +27,7 @@ mod lightgcn;
 mod mf;
 mod ngcf;
 mod optim;
+mod recommender;
 mod state;
 mod table;
 
@@ -39,5 +40,6 @@ pub use ngcf::{
     LEAKY_RELU_SLOPE, Ngcf, NgcfConfig, NgcfDropoutMasks, NgcfLayerWeights, NgcfTimings,
 };
 pub use optim::{OptimizerConfig, RowSparseOptimizer};
+pub use recommender::Recommender;
 pub use state::TrainingState;
 pub use table::EmbeddingTable;

@@ -5,8 +5,8 @@ use std::time::Instant;
 use autosample_data::{Dataset, Interactions, ItemId, UserId};
 use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
 use autosample_models::{
-    EmbeddingTable, LightGcn, Mf, MixedNegatives, Ngcf, StepStats, StepTimings, TrainBatch,
-    TrainingState, checkpoint,
+    EmbeddingTable, LightGcn, Mf, MixedNegatives, Ngcf, Recommender, StepStats, StepTimings,
+    TrainBatch, TrainingState, checkpoint,
 };
 use autosample_samplers::{Negatives, PairBatch, SampleContext, SamplerRng, Scorer};
 use rand::SeedableRng;
@@ -49,71 +49,61 @@ impl TrainedModel {
         })
     }
 
+    /// The model behind its [`Recommender`] interface.
+    pub fn recommender(&self) -> &dyn Recommender {
+        match self {
+            TrainedModel::Mf(m) => m.as_ref(),
+            TrainedModel::LightGcn(m) => m.as_ref(),
+            TrainedModel::Ngcf(m) => m.as_ref(),
+        }
+    }
+
+    /// The model behind its [`Recommender`] interface, mutably.
+    pub fn recommender_mut(&mut self) -> &mut dyn Recommender {
+        match self {
+            TrainedModel::Mf(m) => m.as_mut(),
+            TrainedModel::LightGcn(m) => m.as_mut(),
+            TrainedModel::Ngcf(m) => m.as_mut(),
+        }
+    }
+
     /// Brings derived embeddings up to date with the parameters (graph propagation); call
     /// before sampling with the model or evaluating it. A no-op for MF.
     pub fn refresh(&mut self) {
-        match self {
-            TrainedModel::Mf(_) => {}
-            TrainedModel::LightGcn(m) => m.refresh(),
-            TrainedModel::Ngcf(m) => m.refresh(),
-        }
+        self.recommender_mut().refresh();
     }
 
     /// The model's full-ranking scorer (call [`TrainedModel::refresh`] first).
     pub fn scorer(&self) -> &dyn RankingScorer {
-        match self {
-            TrainedModel::Mf(m) => m.as_ref(),
-            TrainedModel::LightGcn(m) => m.as_ref(),
-            TrainedModel::Ngcf(m) => m.as_ref(),
-        }
+        self.recommender()
     }
 
     /// The model as hard-negative samplers see it (call [`TrainedModel::refresh`] first).
     pub fn sampler_view(&self) -> &dyn Scorer {
-        match self {
-            TrainedModel::Mf(m) => m.as_ref(),
-            TrainedModel::LightGcn(m) => m.as_ref(),
-            TrainedModel::Ngcf(m) => m.as_ref(),
-        }
+        self.recommender()
     }
 
     /// The gradient of the last step's auxiliary loss with respect to the sampler's
     /// parameters, once (see [`TrainBatch::auxiliary`]).
     pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
-        match self {
-            TrainedModel::Mf(m) => m.take_auxiliary_gradient(),
-            TrainedModel::LightGcn(m) => m.take_auxiliary_gradient(),
-            TrainedModel::Ngcf(m) => m.take_auxiliary_gradient(),
-        }
+        self.recommender_mut().take_auxiliary_gradient()
     }
 
     /// The learning rate of the model's embedding optimizer (sampler-owned parameters train
     /// with the same rate, as one optimizer would in the reference code).
     pub fn learning_rate(&self) -> f64 {
-        match self {
-            TrainedModel::Mf(m) => m.config().optimizer.lr(),
-            TrainedModel::LightGcn(m) => m.config().optimizer.lr(),
-            TrainedModel::Ngcf(m) => m.config().optimizer.lr(),
-        }
+        self.recommender().learning_rate()
     }
 
     /// One optimisation step.
     pub fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
-        Ok(match self {
-            TrainedModel::Mf(m) => m.train_step(batch)?,
-            TrainedModel::LightGcn(m) => m.train_step(batch)?,
-            TrainedModel::Ngcf(m) => m.train_step(batch)?,
-        })
+        Ok(self.recommender_mut().train_step(batch)?)
     }
 
     /// The trainable user and item tables (what a checkpoint holds: ego embeddings for
     /// graph models).
     pub fn tables(&self) -> (EmbeddingTable, EmbeddingTable) {
-        match self {
-            TrainedModel::Mf(m) => (m.user_table().clone(), m.item_table().clone()),
-            TrainedModel::LightGcn(m) => m.split_tables(),
-            TrainedModel::Ngcf(m) => m.split_tables(),
-        }
+        self.recommender().tables()
     }
 
     /// Loads the model of a finished or interrupted run: `best.state` (everything, written by
@@ -157,29 +147,16 @@ impl TrainedModel {
 
     /// Parameters and optimizer state, for resuming.
     pub fn training_state(&self) -> TrainingState {
-        match self {
-            TrainedModel::Mf(m) => m.training_state(),
-            TrainedModel::LightGcn(m) => m.training_state(),
-            TrainedModel::Ngcf(m) => m.training_state(),
-        }
+        self.recommender().training_state()
     }
 
     /// Restores what [`TrainedModel::training_state`] returned.
     pub fn restore(&mut self, state: TrainingState) -> Result<()> {
-        match self {
-            TrainedModel::Mf(m) => m.restore(state)?,
-            TrainedModel::LightGcn(m) => m.restore(state)?,
-            TrainedModel::Ngcf(m) => m.restore(state)?,
-        }
-        Ok(())
+        Ok(self.recommender_mut().restore(state)?)
     }
 
     fn timings(&self) -> (StepTimings, f64) {
-        match self {
-            TrainedModel::Mf(m) => (m.timings(), 0.0),
-            TrainedModel::LightGcn(m) => (m.timings(), m.propagate_seconds()),
-            TrainedModel::Ngcf(m) => (m.timings(), m.propagate_seconds()),
-        }
+        self.recommender().timings()
     }
 }
 
