@@ -51,26 +51,33 @@ pub trait Recommender: Scorer + RankingScorer + Send {
     fn timings(&self) -> (StepTimings, f64);
 }
 
+/// The methods every model implements the same way: its inherent ones of the same name.
+macro_rules! delegate_to_inherent {
+    ($model:ident) => {
+        fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
+            $model::train_step(self, batch)
+        }
+        fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
+            $model::take_auxiliary_gradient(self)
+        }
+        fn learning_rate(&self) -> f64 {
+            self.config().optimizer.lr()
+        }
+        fn training_state(&self) -> TrainingState {
+            $model::training_state(self)
+        }
+        fn restore(&mut self, state: TrainingState) -> Result<()> {
+            $model::restore(self, state)
+        }
+    };
+}
+
 impl Recommender for Mf {
     fn name(&self) -> &'static str {
         "mf"
     }
     fn refresh(&mut self) {}
-    fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
-        Mf::train_step(self, batch)
-    }
-    fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
-        Mf::take_auxiliary_gradient(self)
-    }
-    fn learning_rate(&self) -> f64 {
-        self.config().optimizer.lr()
-    }
-    fn training_state(&self) -> TrainingState {
-        Mf::training_state(self)
-    }
-    fn restore(&mut self, state: TrainingState) -> Result<()> {
-        Mf::restore(self, state)
-    }
+    delegate_to_inherent!(Mf);
     fn tables(&self) -> (EmbeddingTable, EmbeddingTable) {
         (self.user_table().clone(), self.item_table().clone())
     }
@@ -86,21 +93,7 @@ impl Recommender for LightGcn {
     fn refresh(&mut self) {
         LightGcn::refresh(self)
     }
-    fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
-        LightGcn::train_step(self, batch)
-    }
-    fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
-        LightGcn::take_auxiliary_gradient(self)
-    }
-    fn learning_rate(&self) -> f64 {
-        self.config().optimizer.lr()
-    }
-    fn training_state(&self) -> TrainingState {
-        LightGcn::training_state(self)
-    }
-    fn restore(&mut self, state: TrainingState) -> Result<()> {
-        LightGcn::restore(self, state)
-    }
+    delegate_to_inherent!(LightGcn);
     fn tables(&self) -> (EmbeddingTable, EmbeddingTable) {
         self.split_tables()
     }
@@ -116,21 +109,7 @@ impl Recommender for Ngcf {
     fn refresh(&mut self) {
         Ngcf::refresh(self)
     }
-    fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
-        Ngcf::train_step(self, batch)
-    }
-    fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
-        Ngcf::take_auxiliary_gradient(self)
-    }
-    fn learning_rate(&self) -> f64 {
-        self.config().optimizer.lr()
-    }
-    fn training_state(&self) -> TrainingState {
-        Ngcf::training_state(self)
-    }
-    fn restore(&mut self, state: TrainingState) -> Result<()> {
-        Ngcf::restore(self, state)
-    }
+    delegate_to_inherent!(Ngcf);
     fn tables(&self) -> (EmbeddingTable, EmbeddingTable) {
         self.split_tables()
     }

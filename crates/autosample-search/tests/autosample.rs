@@ -3,40 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+mod common;
 
-use autosample_data::synthetic::{SyntheticConfig, generate};
-use autosample_models::{MfConfig, OptimizerConfig};
-use autosample_search::{AutoSampleConfig, Event, Retrain, SearchSpace, autosample};
-use autosample_train::{ModelConfig, Progress, TrainConfig};
+use autosample_search::{AutoSampleConfig, Event, Retrain, autosample};
+use autosample_train::Progress;
 
 #[test]
 fn the_evidence_rule_runs_logs_its_decisions_and_repeats() {
-    let data = generate(&SyntheticConfig {
-        n_users: 200,
-        n_items: 150,
-        mean_items_per_user: 15.0,
-        min_items_per_user: 6,
-        seed: 5,
-        ..SyntheticConfig::default()
-    })
-    .unwrap();
-    let space = SearchSpace::load(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json"),
-    )
-    .unwrap();
-    let base = TrainConfig {
-        model: ModelConfig::Mf(MfConfig {
-            dim: 8,
-            optimizer: OptimizerConfig::adam(0.01),
-            ..MfConfig::default()
-        }),
-        epochs: 6,
-        eval_every: 2,
-        batch_size: 256,
-        seed: 3,
-        ..TrainConfig::default()
-    };
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
     let settings = AutoSampleConfig {
         warmup_epochs: 2,
         round_epochs: 2,

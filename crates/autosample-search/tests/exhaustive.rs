@@ -3,40 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+mod common;
 
-use autosample_data::synthetic::{SyntheticConfig, generate};
-use autosample_models::{MfConfig, OptimizerConfig};
-use autosample_search::{SearchSpace, exhaustive};
-use autosample_train::{ModelConfig, Progress, TrainConfig, train};
+use autosample_search::exhaustive;
+use autosample_train::{Progress, TrainConfig, train};
 
 #[test]
 fn exhaustive_search_trains_each_candidate_alone_and_picks_the_best_on_validation() {
-    let data = generate(&SyntheticConfig {
-        n_users: 200,
-        n_items: 150,
-        mean_items_per_user: 15.0,
-        min_items_per_user: 6,
-        seed: 5,
-        ..SyntheticConfig::default()
-    })
-    .unwrap();
-    let space = SearchSpace::load(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json"),
-    )
-    .unwrap();
-    let base = TrainConfig {
-        model: ModelConfig::Mf(MfConfig {
-            dim: 8,
-            optimizer: OptimizerConfig::adam(0.01),
-            ..MfConfig::default()
-        }),
-        epochs: 6,
-        eval_every: 2,
-        batch_size: 256,
-        seed: 3,
-        ..TrainConfig::default()
-    };
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
     let out = exhaustive(&data, &space, &base, Progress::Quiet).unwrap();
     assert_eq!(out.candidates.len(), 3);
     let best = out

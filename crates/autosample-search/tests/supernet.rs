@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use autosample_data::synthetic::{SyntheticConfig, generate};
 use autosample_data::{Dataset, ItemId, UserId};
 use autosample_models::{LightGcnConfig, MfConfig, OptimizerConfig};
@@ -201,15 +203,7 @@ fn bad_weights_and_duplicate_candidates_are_errors() {
 #[test]
 fn supernet_epochs_learn_and_repeat_for_a_seed() {
     use autosample_train::evaluate_model;
-    let data = generate(&SyntheticConfig {
-        n_users: 200,
-        n_items: 150,
-        mean_items_per_user: 15.0,
-        min_items_per_user: 6,
-        seed: 5,
-        ..SyntheticConfig::default()
-    })
-    .unwrap();
+    let data = common::small_data();
     let cfg = ModelConfig::Mf(MfConfig {
         dim: 16,
         optimizer: OptimizerConfig::adam(0.01),
