@@ -35,6 +35,11 @@ pub enum Command {
     /// Check search-space files (search-spaces/README.md).
     #[command(subcommand)]
     Space(SpaceCommand),
+    /// Export a run's or a search's model for serving: manifest.json, embeddings (burnpack
+    /// and .npy), id maps and the training items to exclude.
+    Export(ExportArgs),
+    /// Top-K items for known users of an exported model, excluding their training items.
+    Recommend(RecommendArgs),
     /// Search a space of negative samplers for the best one on this data and model. So far the
     /// `exhaustive` strategy (every candidate trained alone; the ground-truth baseline).
     Search(Box<SearchArgs>),
@@ -304,6 +309,43 @@ pub struct EvaluateArgs {
     #[arg(long = "on", value_enum, default_value = "both", value_name = "SPLIT")]
     pub on: EvalSplitArg,
     /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `autosample export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A run directory (`train`) or a search directory (`search`).
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The export directory to write (created; must not hold an export unless --overwrite).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Replace an existing export.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// The data (default: as recorded in the run's config.json).
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `autosample recommend`
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// A directory written by `autosample export`.
+    #[arg(value_name = "MODEL_DIR")]
+    pub model: PathBuf,
+    /// A user, by the id used in the data files.
+    #[arg(long, value_name = "ID", required_unless_present = "users_file")]
+    pub user: Option<String>,
+    /// A file of user ids, one per line.
+    #[arg(long, value_name = "FILE", conflicts_with = "user")]
+    pub users_file: Option<PathBuf>,
+    /// How many items per user.
+    #[arg(short, long, default_value_t = 20)]
+    pub k: usize,
+    /// Print as JSON.
     #[arg(long)]
     pub json: bool,
 }

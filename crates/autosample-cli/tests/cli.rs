@@ -535,3 +535,133 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("/nonexistent.json: file: cannot read it"));
 }
+
+/// Reads a float32 C-order `.npy` as written by `export`: (shape, values).
+fn read_npy(path: &Path) -> ((usize, usize), Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + hlen) % 64, 0, "header padded to 64 bytes");
+    let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
+    assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"));
+    let shape = header.split("'shape': (").nth(1).unwrap();
+    let dims: Vec<usize> = shape
+        .split(')')
+        .next()
+        .unwrap()
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    let values: Vec<f32> = bytes[10 + hlen..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    assert_eq!(values.len(), dims[0] * dims[1]);
+    ((dims[0], dims[1]), values)
+}
+
+#[test]
+fn export_then_recommend_serves_top_k_without_training_items() {
+    let run_dir = scratch("export-run");
+    let o = run(&[
+        "train",
+        "--data",
+        fixture("tiny").to_str().unwrap(),
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--out",
+        run_dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let export = scratch("export-model");
+    let o = run(&[
+        "export",
+        run_dir.to_str().unwrap(),
+        "--to",
+        export.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = run(&[
+        "export",
+        run_dir.to_str().unwrap(),
+        "--to",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already holds an export"));
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["schema_version"], 1);
+    assert_eq!(manifest["sampler"], "uniform");
+    assert!(manifest["metrics"]["test"]["recall@20"].is_number());
+    let ((nu, d), users) = read_npy(&export.join("user_embeddings.npy"));
+    let ((ni, d2), items) = read_npy(&export.join("item_embeddings.npy"));
+    assert_eq!(
+        (nu, ni, d),
+        (
+            manifest["n_users"].as_u64().unwrap() as usize,
+            manifest["n_items"].as_u64().unwrap() as usize,
+            d2
+        )
+    );
+    let ids = std::fs::read_to_string(export.join("users.tsv")).unwrap();
+    let (dense, original) = ids.lines().next().unwrap().split_once('\t').unwrap();
+    let dense: usize = dense.parse().unwrap();
+    let item_ids: Vec<String> = std::fs::read_to_string(export.join("items.tsv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split_once('\t').unwrap().1.to_owned())
+        .collect();
+    let seen: Vec<usize> = std::fs::read_to_string(export.join("seen.txt"))
+        .unwrap()
+        .lines()
+        .nth(dense)
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+
+    let o = run(&[
+        "recommend",
+        export.to_str().unwrap(),
+        "--user",
+        original,
+        "-k",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recs = json(&o)[0]["items"].as_array().unwrap().clone();
+    assert_eq!(recs.len(), 3.min(ni - seen.len()));
+    // The best unseen items by ⟨user, item⟩ from the .npy files, in order.
+    let score = |i: usize| -> f32 {
+        (0..d)
+            .map(|j| users[dense * d + j] * items[i * d + j])
+            .sum()
+    };
+    let mut want: Vec<usize> = (0..ni).filter(|i| !seen.contains(i)).collect();
+    want.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+    for (r, w) in recs.iter().zip(&want) {
+        assert_eq!(r["item"].as_str().unwrap(), item_ids[*w]);
+        assert!((r["score"].as_f64().unwrap() as f32 - score(*w)).abs() < 1e-5);
+    }
+
+    let o = run(&[
+        "recommend",
+        export.to_str().unwrap(),
+        "--user",
+        "no-such-user",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown user \"no-such-user\""),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -6,6 +6,7 @@ use crate::args::{Cli, Command, DataCommand, SpaceCommand};
 
 mod data;
 mod evaluate;
+mod export;
 mod search;
 mod space;
 mod train;
@@ -24,5 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(DataCommand::Stats(args)) => data::stats(&args),
         Command::Space(SpaceCommand::Validate(args)) => space::validate(&args),
         Command::Search(args) => search::run(&args, cli.quiet),
+        Command::Export(args) => export::export(&args),
+        Command::Recommend(args) => export::recommend(&args),
     }
 }
