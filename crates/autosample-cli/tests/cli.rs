@@ -523,6 +523,12 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert_eq!(events.first().unwrap()["event"], "warmup");
     assert_eq!(events.last().unwrap()["event"], "chosen");
     assert_eq!(events.last().unwrap()["sampler"], v["chosen"]);
+    let log = std::fs::read_to_string(out2.join("events.jsonl")).unwrap();
+    let logged: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(&logged, events, "events.jsonl holds the same decisions");
     assert!(v["test"]["recall@20"].is_number());
 
     let bad = run(&[

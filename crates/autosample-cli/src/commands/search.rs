@@ -142,6 +142,19 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         search_seconds: started.elapsed().as_secs_f64(),
         finished_at_unix: utc_stamp().0,
     };
+    // The decisions, one JSON object per line (the exhaustive baseline: one per candidate).
+    let mut events = String::new();
+    let list = outcome.details["events"]
+        .as_array()
+        .or_else(|| outcome.details["candidates"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    for e in &list {
+        events.push_str(&serde_json::to_string(e)?);
+        events.push('\n');
+    }
+    autosample_models::checkpoint::write_atomic(&out.join("events.jsonl"), events.as_bytes())
+        .with_context(|| format!("writing {}", out.join("events.jsonl").display()))?;
     let text = serde_json::to_string_pretty(&outcome)?;
     autosample_models::checkpoint::write_atomic(&outcome_path, text.as_bytes())
         .with_context(|| format!("writing {}", outcome_path.display()))?;
