@@ -35,6 +35,9 @@ pub enum Command {
     /// Check search-space files (search-spaces/README.md).
     #[command(subcommand)]
     Space(SpaceCommand),
+    /// Summarise a search: the choice, the evidence, what was pruned and why, the metrics and
+    /// the cost; also writes a self-contained report.html with plots into the search directory.
+    Inspect(InspectArgs),
     /// Export a run's or a search's model for serving: manifest.json, embeddings (burnpack
     /// and .npy), id maps and the training items to exclude.
     Export(ExportArgs),
@@ -309,6 +312,17 @@ pub struct EvaluateArgs {
     #[arg(long = "on", value_enum, default_value = "both", value_name = "SPLIT")]
     pub on: EvalSplitArg,
     /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `autosample inspect`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A directory written by `autosample search`.
+    #[arg(value_name = "SEARCH_DIR")]
+    pub run: PathBuf,
+    /// Print the summary as JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }

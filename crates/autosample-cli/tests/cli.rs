@@ -671,3 +671,65 @@ fn export_then_recommend_serves_top_k_without_training_items() {
         stderr(&o)
     );
 }
+
+/// `inspect` summarises a search and writes report.html; headless Chromium (Debian's
+/// chromium, installed by .ci/run) loads the report and its DOM holds one bar per candidate.
+#[test]
+fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
+    let spaces = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces");
+    let out = scratch("inspect");
+    let o = run(&[
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        spaces.join("tiny.json").to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--eval-every",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("chosen: ") && text.contains("candidates (3 trained alone"),
+        "{text}"
+    );
+    let report = out.join("report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(html.matches("<rect class=\"bar").count(), 3);
+
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        eprintln!("skipping the Chromium check: /usr/bin/chromium is absent (.ci/run installs it)");
+        return;
+    }
+    let profile = scratch("inspect-chromium-profile");
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            &format!("file://{}", report.display()),
+        ])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(
+        dom.matches("<rect class=\"bar").count(),
+        3,
+        "the rendered DOM holds the chart's bars: {dom}"
+    );
+    assert!(dom.contains("<svg"), "{dom}");
+}

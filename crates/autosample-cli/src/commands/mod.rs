@@ -7,6 +7,7 @@ use crate::args::{Cli, Command, DataCommand, SpaceCommand};
 mod data;
 mod evaluate;
 mod export;
+mod inspect;
 mod search;
 mod space;
 mod train;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(DataCommand::Stats(args)) => data::stats(&args),
         Command::Space(SpaceCommand::Validate(args)) => space::validate(&args),
         Command::Search(args) => search::run(&args, cli.quiet),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Export(args) => export::export(&args),
         Command::Recommend(args) => export::recommend(&args),
     }

@@ -1,0 +1,233 @@
+//! `autosample inspect`: a search's choice and the evidence behind it, in the terminal and
+//! as a self-contained `report.html` (inline CSS and SVG, no scripts, no network).
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::args::InspectArgs;
+
+/// One bar of a chart: label, value, highlighted.
+struct Bar {
+    label: String,
+    value: f64,
+    chosen: bool,
+}
+
+/// Runs `autosample inspect`.
+pub fn run(args: &InspectArgs) -> Result<()> {
+    let path = args.run.join("outcome.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read; give a directory written by `autosample search`",
+            path.display()
+        )
+    })?;
+    let o: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a search outcome", path.display()))?;
+    let chosen = o["chosen"].as_str().unwrap_or("?").to_owned();
+    let monitor = o["monitor"].as_str().unwrap_or("recall@20").to_owned();
+    let metric = |split: &str, k: &str| o[split][k].as_f64().unwrap_or(f64::NAN);
+
+    // The evidence: per candidate (exhaustive), or per round (autosample).
+    let mut lines = Vec::new();
+    let mut charts = Vec::new();
+    if let Some(cands) = o["details"]["candidates"].as_array() {
+        lines.push(format!(
+            "candidates ({} trained alone, validation {monitor}):",
+            cands.len()
+        ));
+        let bars: Vec<Bar> = cands
+            .iter()
+            .map(|c| Bar {
+                label: c["sampler"].as_str().unwrap_or("?").to_owned(),
+                value: c["monitor_value"].as_f64().unwrap_or(f64::NAN),
+                chosen: c["sampler"].as_str() == Some(&chosen),
+            })
+            .collect();
+        for b in &bars {
+            lines.push(format!(
+                " {} {:<64} {:.4}",
+                if b.chosen { "*" } else { " " },
+                b.label,
+                b.value
+            ));
+        }
+        charts.push((format!("Validation {monitor} of every candidate"), bars));
+    }
+    if let Some(events) = o["details"]["events"].as_array() {
+        for e in events {
+            match e["event"].as_str() {
+                Some("warmup") => lines.push(format!(
+                    "warm-up: {} supernet epochs with equal weights",
+                    e["epochs"]
+                )),
+                Some("round") => {
+                    lines.push(format!(
+                        "round {} (branches of {} epochs): pruned {}",
+                        e["round"], e["branch_epochs"], e["pruned"]
+                    ));
+                    let mut bars = Vec::new();
+                    for x in e["evidence"].as_array().into_iter().flatten() {
+                        let label = x["sampler"].as_str().unwrap_or("?").to_owned();
+                        let value = x["value"].as_f64().unwrap_or(f64::NAN);
+                        lines.push(format!(
+                            "    {label:<64} {value:.4}  behind the leader by {:.4} ± {:.4}",
+                            x["lead"].as_f64().unwrap_or(0.0),
+                            x["lead_se"].as_f64().unwrap_or(0.0)
+                        ));
+                        bars.push(Bar {
+                            chosen: label == chosen,
+                            label,
+                            value,
+                        });
+                    }
+                    charts.push((
+                        format!("Round {}: validation {monitor} of each branch", e["round"]),
+                        bars,
+                    ));
+                }
+                Some("chosen") => lines.push(format!(
+                    "retrain ({}): {} epochs, best epoch {}",
+                    e["retrain"], e["retrain_epochs"], e["best_epoch"]
+                )),
+                _ => {}
+            }
+        }
+    }
+    let summary = serde_json::json!({
+        "strategy": o["strategy"],
+        "chosen": chosen,
+        "test": o["test"],
+        "total_epochs": o["total_epochs"],
+        "search_seconds": o["search_seconds"],
+        "seed": o["seed"],
+        "dataset": o["dataset"]["name"],
+        "model": o["model"],
+    });
+
+    let report = args.run.join("report.html");
+    let html = render_html(&o, &chosen, &lines, &charts);
+    autosample_models::checkpoint::write_atomic(&report, html.as_bytes())
+        .with_context(|| format!("writing {}", report.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "search {} on {} with {} ({} strategy, seed {})",
+            args.run.display(),
+            o["dataset"]["name"].as_str().unwrap_or("?"),
+            o["model"].as_str().unwrap_or("?"),
+            o["strategy"].as_str().unwrap_or("?"),
+            o["seed"]
+        );
+        println!("chosen: {chosen}");
+        for l in &lines {
+            println!("{l}");
+        }
+        println!(
+            "test of the chosen: recall@20 {:.4}  ndcg@20 {:.4}",
+            metric("test", "recall@20"),
+            metric("test", "ndcg@20")
+        );
+        println!(
+            "cost: {} epochs, {:.1} s",
+            o["total_epochs"],
+            o["search_seconds"].as_f64().unwrap_or(f64::NAN)
+        );
+        println!("report: {}", report.display());
+    }
+    Ok(())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A horizontal bar chart as inline SVG.
+fn bar_chart(title: &str, bars: &[Bar]) -> String {
+    let (row, label_w, plot_w) = (22.0, 560.0, 300.0);
+    let max = bars
+        .iter()
+        .map(|b| b.value)
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1e-12);
+    let height = row * bars.len() as f64 + 10.0;
+    let mut svg = format!(
+        "<figure><figcaption>{}</figcaption><svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" \
+         width=\"{}\" height=\"{height}\" role=\"img\">",
+        escape(title),
+        label_w + plot_w + 70.0
+    );
+    for (i, b) in bars.iter().enumerate() {
+        let y = i as f64 * row + 5.0;
+        let w = if b.value.is_finite() {
+            b.value / max * plot_w
+        } else {
+            0.0
+        };
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
+             <rect class=\"bar{}\" x=\"{}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\">{:.4}</text>",
+            label_w - 6.0,
+            y + 14.0,
+            escape(&b.label),
+            if b.chosen { " chosen" } else { "" },
+            label_w,
+            row - 6.0,
+            label_w + w + 4.0,
+            y + 14.0,
+            b.value
+        );
+    }
+    svg.push_str("</svg></figure>");
+    svg
+}
+
+fn render_html(o: &Value, chosen: &str, lines: &[String], charts: &[(String, Vec<Bar>)]) -> String {
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>autosample search: {}</h1><p>Dataset <b>{}</b>, model <b>{}</b>, strategy <b>{}</b>, \
+         seed {}. Chosen sampler: <b class=\"chosen-name\">{}</b>.</p>",
+        escape(o["dataset"]["name"].as_str().unwrap_or("?")),
+        escape(o["dataset"]["name"].as_str().unwrap_or("?")),
+        escape(o["model"].as_str().unwrap_or("?")),
+        escape(o["strategy"].as_str().unwrap_or("?")),
+        o["seed"],
+        escape(chosen)
+    );
+    let _ = write!(
+        body,
+        "<p>Test of the chosen (read once): Recall@20 {:.4}, NDCG@20 {:.4}. Cost: {} epochs, \
+         {:.1} s. Build {}.</p>",
+        o["test"]["recall@20"].as_f64().unwrap_or(f64::NAN),
+        o["test"]["ndcg@20"].as_f64().unwrap_or(f64::NAN),
+        o["total_epochs"],
+        o["search_seconds"].as_f64().unwrap_or(f64::NAN),
+        escape(o["build"]["commit"].as_str().unwrap_or("?"))
+    );
+    for (title, bars) in charts {
+        body.push_str(&bar_chart(title, bars));
+    }
+    body.push_str("<h2>Decisions</h2><pre>");
+    for l in lines {
+        body.push_str(&escape(l));
+        body.push('\n');
+    }
+    body.push_str("</pre>");
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>autosample search \
+         report</title><style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}\
+         svg text{{font-size:12px;font-family:monospace}}rect.bar{{fill:#8aa9c9}}\
+         rect.bar.chosen{{fill:#d0743c}}figcaption{{font-weight:bold;margin:1em 0 .3em}}\
+         </style></head><body>{body}</body></html>\n"
+    )
+}
