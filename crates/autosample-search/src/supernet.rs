@@ -32,6 +32,25 @@ struct Member {
     active: bool,
 }
 
+/// The context a candidate samples in: the model's scores if it reads them.
+fn context<'a>(
+    sampler: &dyn NegativeSampler,
+    model: &'a TrainedModel,
+    train: &'a Interactions,
+    epoch: usize,
+    total: usize,
+) -> SampleContext<'a> {
+    SampleContext {
+        train,
+        scorer: sampler
+            .needs_scorer()
+            .then(|| model.sampler_view() as &dyn Scorer),
+        epoch,
+        total_epochs: total,
+        pool: None,
+    }
+}
+
 /// What one supernet step did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupernetStep {
@@ -120,15 +139,7 @@ impl Supernet {
                 &format!("supernet/{}", m.config.spec()),
                 epoch as u64,
             ));
-            let scorer: Option<&dyn Scorer> =
-                m.sampler.needs_scorer().then(|| model.sampler_view());
-            let ctx = SampleContext {
-                train,
-                scorer,
-                epoch,
-                total_epochs: total,
-                pool: None,
-            };
+            let ctx = context(m.sampler.as_ref(), model, train, epoch, total);
             m.sampler.start_epoch(&ctx)?;
         }
         Ok(())
@@ -194,15 +205,7 @@ impl Supernet {
         let layers = model.sampler_view().n_layers();
         let pairs = PairBatch { users, positives };
         for m in self.members.iter_mut().filter(|m| m.active) {
-            let scorer: Option<&dyn Scorer> =
-                m.sampler.needs_scorer().then(|| model.sampler_view());
-            let ctx = SampleContext {
-                train,
-                scorer,
-                epoch,
-                total_epochs: total,
-                pool: None,
-            };
+            let ctx = context(m.sampler.as_ref(), model, train, epoch, total);
             m.sampler
                 .sample_batch(&pairs, k, &ctx, &mut m.rng, &mut m.negatives)?;
         }
