@@ -49,7 +49,8 @@ pub enum Command {
 }
 
 /// How `search` explores the space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StrategyArg {
     /// Train every initial candidate alone to early stopping; keep the best on validation.
     Exhaustive,
@@ -60,7 +61,8 @@ pub enum StrategyArg {
 }
 
 /// How `search --strategy autosample` retrains its choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RetrainArg {
     /// From the search's parameters (optimizer reset).
     Warm,
@@ -75,8 +77,13 @@ pub struct SearchArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// The search space (search-spaces/README.md), e.g. search-spaces/default.json.
-    #[arg(long, value_name = "FILE")]
-    pub space: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "resume")]
+    pub space: Option<PathBuf>,
+    /// Continue an interrupted search (exhaustive strategy) with the settings recorded in
+    /// it: finished candidates are kept, an interrupted one resumes, and the outcome is the
+    /// same as an uninterrupted search's.
+    #[arg(long, value_name = "SEARCH_DIR", conflicts_with_all = ["out", "overwrite", "space"])]
+    pub resume: Option<PathBuf>,
     /// How to search.
     #[arg(long, value_enum, default_value = "exhaustive")]
     pub strategy: StrategyArg,

@@ -733,3 +733,67 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
     );
     assert!(dom.contains("<svg"), "{dom}");
 }
+
+/// A search killed mid-candidate (`abort`, like kill -9, right after a saved state) continues
+/// with `search --resume` and ends with the outcome of an uninterrupted search.
+#[test]
+fn an_interrupted_search_resumes_to_the_same_outcome() {
+    let spaces = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces");
+    let tiny = spaces.join("tiny.json");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "search",
+            "--data",
+            "synthetic:tiny",
+            "--space",
+            tiny.to_str().unwrap(),
+            "--epochs",
+            "4",
+            "--eval-every",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let whole = scratch("search-whole");
+    let o = bin().args(args(&whole)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = json(&o);
+
+    let cut = scratch("search-cut");
+    let o = bin()
+        .args(args(&cut))
+        .env("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH", "2")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the hook kills the first candidate");
+    assert!(!cut.join("outcome.json").exists());
+    let o = run(&[
+        "search",
+        "--resume",
+        cut.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = json(&o);
+    assert_eq!(got["chosen"], want["chosen"]);
+    assert_eq!(got["test"], want["test"]);
+    let values = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["details"]["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["valid"].clone())
+            .collect()
+    };
+    assert_eq!(values(&got), values(&want));
+    let again = run(&["search", "--resume", cut.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("finished already"));
+}

@@ -13,7 +13,7 @@ fn exhaustive_search_trains_each_candidate_alone_and_picks_the_best_on_validatio
     let data = common::small_data();
     let space = common::shipped_space("tiny.json");
     let base = common::quick_mf();
-    let out = exhaustive(&data, &space, &base, Progress::Quiet).unwrap();
+    let out = exhaustive(&data, &space, &base, Progress::Quiet, None).unwrap();
     assert_eq!(out.candidates.len(), 3);
     let best = out
         .candidates

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use autosample_search::{AutoSampleConfig, Retrain, SearchSpace, autosample, exhaustive};
 use autosample_train::{Progress, RunFiles, TrainConfig};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::args::{RetrainArg, SearchArgs, StrategyArg};
 use crate::commands::train::{DatasetInfo, RunConfig, resolve_config};
@@ -37,31 +37,111 @@ struct Outcome {
     finished_at_unix: u64,
 }
 
+/// What a search directory records about how it was started (`search.json`), so that
+/// `--resume` continues exactly that search.
+#[derive(Debug, Serialize, Deserialize)]
+struct SearchPlan {
+    train: TrainConfig,
+    data: DataSpec,
+    strategy: StrategyArg,
+    retrain: RetrainArg,
+    /// Where the space was read from, and its text (the search uses this copy).
+    space_file: String,
+    space: String,
+}
+
 /// Runs `autosample search`.
 pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     // Everything is checked before any training: the space, the flags, the output directory.
-    let space = SearchSpace::load(&args.space)?;
-    let mut cfg = resolve_config(&args.hyper, "uniform")?;
-    let spec = DataSpec::from_args(&args.data, None)?;
-    let dataset = spec.load()?;
-    let out = match &args.out {
-        Some(dir) => dir.clone(),
-        None => PathBuf::from("runs").join(format!(
-            "search-{}-{}-{}",
-            dataset.name,
-            cfg.model.name(),
-            utc_stamp().1
-        )),
+    let (plan, out) = match &args.resume {
+        Some(dir) => {
+            let path = dir.join("search.json");
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "{}: cannot read; is this a search directory?",
+                    path.display()
+                )
+            })?;
+            let plan: SearchPlan = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a search plan", path.display()))?;
+            if dir.join("outcome.json").exists() {
+                bail!(
+                    "{}: this search has finished already (outcome.json)",
+                    dir.display()
+                );
+            }
+            if plan.strategy != StrategyArg::Exhaustive {
+                bail!(
+                    "{}: --resume continues exhaustive searches so far; start this {:?} search \
+                     again",
+                    dir.display(),
+                    plan.strategy
+                );
+            }
+            (plan, dir.clone())
+        }
+        None => {
+            let space_file = args
+                .space
+                .clone()
+                .context("give --space FILE (or --resume SEARCH_DIR)")?;
+            let space_text = std::fs::read_to_string(&space_file).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: file: cannot read it ({e}); give the path of a search-space JSON file",
+                    space_file.display()
+                )
+            })?;
+            SearchSpace::parse(&space_text, &space_file.display().to_string())?;
+            let plan = SearchPlan {
+                train: resolve_config(&args.hyper, "uniform")?,
+                data: DataSpec::from_args(&args.data, None)?,
+                strategy: args.strategy,
+                retrain: args.retrain,
+                space_file: space_file.display().to_string(),
+                space: space_text,
+            };
+            let out = match &args.out {
+                Some(dir) => dir.clone(),
+                None => PathBuf::from("runs").join(format!(
+                    "search-{}-{}-{}",
+                    match &plan.data {
+                        DataSpec::Synthetic { .. } => "synthetic".to_owned(),
+                        DataSpec::Files { path, .. } => path
+                            .file_name()
+                            .map_or("data".to_owned(), |n| n.to_string_lossy().into_owned()),
+                    },
+                    plan.train.model.name(),
+                    utc_stamp().1
+                )),
+            };
+            if (out.join("outcome.json").exists() || out.join("search.json").exists())
+                && !args.overwrite
+            {
+                bail!(
+                    "{}: already holds a search; pick another --out, pass --overwrite, or \
+                     --resume it",
+                    out.display()
+                );
+            }
+            if args.overwrite {
+                let _ = std::fs::remove_dir_all(out.join("candidates"));
+                let _ = std::fs::remove_file(out.join("outcome.json"));
+            }
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            autosample_models::checkpoint::write_atomic(
+                &out.join("search.json"),
+                serde_json::to_string_pretty(&plan)?.as_bytes(),
+            )
+            .with_context(|| format!("writing {}", out.join("search.json").display()))?;
+            (plan, out)
+        }
     };
+    let space = SearchSpace::parse(&plan.space, &plan.space_file)?;
+    let spec = plan.data.clone();
+    let dataset = spec.load()?;
+    let mut cfg = plan.train.clone();
     let outcome_path = out.join("outcome.json");
-    if outcome_path.exists() && !args.overwrite {
-        bail!(
-            "{}: already holds a search; pick another --out or pass --overwrite",
-            out.display()
-        );
-    }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let progress = if quiet {
         Progress::Quiet
     } else {
@@ -69,13 +149,13 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     };
     tracing::info!(
         candidates = space.initial_candidates().len(),
-        strategy = ?args.strategy,
+        strategy = ?plan.strategy,
         "search over {}",
-        args.space.display()
+        plan.space_file
     );
-    let (strategy, chosen, test, total_epochs, details, model) = match args.strategy {
+    let (strategy, chosen, test, total_epochs, details, model) = match plan.strategy {
         StrategyArg::Exhaustive => {
-            let r = exhaustive(&dataset, &space, &cfg, progress)?;
+            let r = exhaustive(&dataset, &space, &cfg, progress, Some(&out))?;
             let details = serde_json::json!({ "candidates": r.candidates });
             (
                 "exhaustive",
@@ -88,7 +168,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         }
         StrategyArg::Autosample => {
             let settings = AutoSampleConfig {
-                retrain: match args.retrain {
+                retrain: match plan.retrain {
                     RetrainArg::Warm => Retrain::Warm,
                     RetrainArg::Scratch => Retrain::Scratch,
                 },
@@ -132,7 +212,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         seed: cfg.seed,
         dataset: DatasetInfo::of(&dataset),
         model: cfg.model.name().to_owned(),
-        space: args.space.display().to_string(),
+        space: plan.space_file.clone(),
         monitor: cfg.monitor.clone(),
         train: cfg,
         chosen,
