@@ -54,6 +54,10 @@ pub enum Command {
 pub enum StrategyArg {
     /// Train every initial candidate alone to early stopping; keep the best on validation.
     Exhaustive,
+    /// Successive halving from scratch (a baseline): all candidates train a few epochs, the
+    /// better half continues with twice the epochs, until one is left, which trains on to
+    /// early stopping.
+    Halving,
     /// Experimental, not yet benchmarked against exhaustive: supernet warm-up, rounds of
     /// per-candidate validation evidence with noise-aware pruning and evidence-weighted
     /// supernet epochs, then the winner retrained from the shared parameters.
@@ -90,6 +94,9 @@ pub struct SearchArgs {
     /// How `autosample` retrains its choice.
     #[arg(long, value_enum, default_value = "warm")]
     pub retrain: RetrainArg,
+    /// Epochs of the first rung of `halving` (doubling per rung).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub first_epochs: usize,
     /// Run directory (default: runs/search-<data>-<model>-<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -797,3 +797,39 @@ fn an_interrupted_search_resumes_to_the_same_outcome() {
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("finished already"));
 }
+
+#[test]
+fn halving_search_drops_half_per_rung_and_inspect_charts_each_rung() {
+    let spaces = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces");
+    let out = scratch("search-halving");
+    let o = run(&[
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        spaces.join("tiny.json").to_str().unwrap(),
+        "--strategy",
+        "halving",
+        "--first-epochs",
+        "2",
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["strategy"], "halving");
+    let rungs = v["details"]["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), 2, "3 → 2 → 1");
+    assert_eq!(rungs[0]["dropped"].as_array().unwrap().len(), 1);
+    assert_eq!(rungs[1]["values"][0][0], v["chosen"]);
+    let o = run(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<rect class=\"bar").count(), 3 + 2);
+}

@@ -11,6 +11,7 @@
 
 mod autosample;
 mod exhaustive;
+mod halving;
 mod space;
 mod supernet;
 
@@ -18,6 +19,7 @@ pub use autosample::{
     AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence, Retrain, autosample,
 };
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
+pub use halving::{HalvingOutcome, Rung, successive_halving};
 pub use space::{
     Domain, Family, MAX_INITIAL_CANDIDATES, SPACE_VERSION, SearchSpace, SpaceError, Value,
 };

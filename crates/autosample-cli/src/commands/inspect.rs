@@ -56,6 +56,35 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         }
         charts.push((format!("Validation {monitor} of every candidate"), bars));
     }
+    for r in o["details"]["rungs"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "rung {} ({} epochs each): dropped {}",
+            r["rung"], r["epochs"], r["dropped"]
+        ));
+        let bars: Vec<Bar> = r["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                let label = v[0].as_str().unwrap_or("?").to_owned();
+                Bar {
+                    chosen: label == chosen,
+                    value: v[1].as_f64().unwrap_or(f64::NAN),
+                    label,
+                }
+            })
+            .collect();
+        for b in &bars {
+            lines.push(format!("    {:<64} {:.4}", b.label, b.value));
+        }
+        charts.push((
+            format!(
+                "Rung {}: validation {monitor} after {} epochs",
+                r["rung"], r["epochs"]
+            ),
+            bars,
+        ));
+    }
     if let Some(events) = o["details"]["events"].as_array() {
         for e in events {
             match e["event"].as_str() {

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use autosample_search::{AutoSampleConfig, Retrain, SearchSpace, autosample, exhaustive};
+use autosample_search::{
+    AutoSampleConfig, Retrain, SearchSpace, autosample, exhaustive, successive_halving,
+};
 use autosample_train::{Progress, RunFiles, TrainConfig};
 use serde::{Deserialize, Serialize};
 
@@ -45,9 +47,15 @@ struct SearchPlan {
     data: DataSpec,
     strategy: StrategyArg,
     retrain: RetrainArg,
+    #[serde(default = "default_first_epochs")]
+    first_epochs: usize,
     /// Where the space was read from, and its text (the search uses this copy).
     space_file: String,
     space: String,
+}
+
+fn default_first_epochs() -> usize {
+    5
 }
 
 /// Runs `autosample search`.
@@ -98,6 +106,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 data: DataSpec::from_args(&args.data, None)?,
                 strategy: args.strategy,
                 retrain: args.retrain,
+                first_epochs: args.first_epochs,
                 space_file: space_file.display().to_string(),
                 space: space_text,
             };
@@ -166,6 +175,22 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 r.model,
             )
         }
+        StrategyArg::Halving => {
+            let r = successive_halving(&dataset, &space, &cfg, plan.first_epochs, progress)?;
+            let details = serde_json::json!({
+                "rungs": r.rungs,
+                "final_epochs": r.final_epochs,
+                "final_valid": r.valid,
+            });
+            (
+                "halving",
+                r.chosen,
+                r.test,
+                r.total_epochs,
+                details,
+                r.model,
+            )
+        }
         StrategyArg::Autosample => {
             let settings = AutoSampleConfig {
                 retrain: match plan.retrain {
@@ -227,6 +252,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     let list = outcome.details["events"]
         .as_array()
         .or_else(|| outcome.details["candidates"].as_array())
+        .or_else(|| outcome.details["rungs"].as_array())
         .cloned()
         .unwrap_or_default();
     for e in &list {
@@ -258,6 +284,14 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     outcome.monitor,
                     c["monitor_value"].as_f64().unwrap_or(f64::NAN),
                     c["best_epoch"]
+                );
+            }
+        }
+        if let Some(rungs) = outcome.details["rungs"].as_array() {
+            for r in rungs {
+                println!(
+                    "  rung {} ({} epochs): dropped {}",
+                    r["rung"], r["epochs"], r["dropped"]
                 );
             }
         }

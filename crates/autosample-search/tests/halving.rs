@@ -1,0 +1,37 @@
+//! Successive halving: rungs halve the field (rounded up) on validation, the budget doubles,
+//! the last candidate trains on, and the run repeats for a seed.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use autosample_search::successive_halving;
+use autosample_train::Progress;
+
+#[test]
+fn halving_keeps_the_better_half_and_doubles_the_budget() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let out = successive_halving(&data, &space, &base, 2, Progress::Quiet).unwrap();
+    // 3 candidates → 2 → 1.
+    assert_eq!(out.rungs.len(), 2);
+    assert_eq!((out.rungs[0].epochs, out.rungs[1].epochs), (2, 4));
+    assert_eq!(out.rungs[0].values.len(), 3);
+    assert_eq!(out.rungs[0].dropped.len(), 1);
+    assert_eq!(out.rungs[1].values.len(), 2);
+    for r in &out.rungs {
+        // Values are sorted best first, and the dropped are the worst.
+        assert!(r.values.windows(2).all(|w| w[0].1 >= w[1].1));
+        let kept = r.values.len() - r.dropped.len();
+        for (spec, _) in &r.values[kept..] {
+            assert!(r.dropped.contains(spec));
+        }
+    }
+    assert_eq!(out.chosen, out.rungs[1].values[0].0);
+    assert_eq!(out.total_epochs, 3 * 2 + 2 * 4 + out.final_epochs);
+    assert!(out.test.contains_key("recall@20"));
+    let again = successive_halving(&data, &space, &base, 2, Progress::Quiet).unwrap();
+    assert_eq!(again.chosen, out.chosen);
+    assert_eq!(again.test, out.test);
+}
