@@ -100,11 +100,15 @@ def main():
     today = datetime.date.today().isoformat()
     record = Path(args.record_dir) if args.record_dir else REPO / "benchmarks" / "runs" / f"{today}-2cpu"
     out_dir = record / args.experiment
-    out_dir.mkdir(parents=True, exist_ok=True)
     work = bench_work() / args.experiment
     facts = machine_facts()
 
+    # Runs already recorded (by any earlier session, in any dated record of this experiment, with
+    # the same train arguments) are not trained again: a session's run directories do not survive
+    # a fresh machine, but its committed raw.csv does.
+    recorded = earlier_rows(args.experiment, train_args)
     rows = []
+    any_new = False
     for ds in args.datasets:
         path = data_root / ds
         if not path.is_dir():
@@ -115,6 +119,10 @@ def main():
             summary_path = run / "summary.json"
             cmd = [str(BIN), "train", "--data", str(path), "--seed", str(seed), "--out", str(run),
                    "--quiet", "--json"] + train_args
+            if not summary_path.exists() and (ds, str(seed)) in recorded:
+                rows.append(recorded[(ds, str(seed))])
+                print(f"{ds} seed {seed}: recorded earlier, not rerun", flush=True)
+                continue
             if not summary_path.exists():
                 if (run / "resume.bin").exists():
                     # An interrupted run (session ended, machine restarted): continue it.
@@ -147,11 +155,34 @@ def main():
                 "command": " ".join(cmd),
             }
             rows.append(row)
+            any_new = True
             print(f"{ds} seed {seed}: test recall@20 {row['test_recall@20']:.4f} ndcg@20 {row['test_ndcg@20']:.4f} "
                   f"(best epoch {row['best_epoch']}/{row['epochs_run']})", flush=True)
+            # The record is rewritten after every run, so a session that ends mid-sweep keeps
+            # (and can commit) everything that finished.
+            write_record(out_dir, args, train_args, rows, facts, today)
+    if not any_new:
+        print("every run was recorded earlier; no new record written")
+    return 0
 
-    if not rows:
-        return 0
+
+def earlier_rows(experiment, train_args):
+    """(dataset, seed) -> raw.csv row of every run recorded for this experiment with these args."""
+    wanted = " ".join(train_args)
+    found = {}
+    for f in sorted(REPO.glob(f"benchmarks/runs/*/{experiment}/raw.csv")):
+        for r in csv.DictReader(open(f)):
+            if r.get("command", "").endswith(wanted):
+                found[(r["dataset"], r["seed"])] = r
+    return found
+
+
+def write_record(out_dir, args, train_args, rows, facts, today):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Rows carried from an earlier raw.csv hold strings; the summary needs numbers.
+    numeric = {"valid_recall@20", "valid_ndcg@20", "test_recall@20", "test_ndcg@20", "seconds_per_epoch"}
+    rows = [{k: (float(v) if k in numeric and isinstance(v, str) and v else v) for k, v in r.items()}
+            for r in rows]
     with open(out_dir / "raw.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
@@ -187,7 +218,6 @@ def main():
         f"--seeds {' '.join(map(str, args.seeds))} -- {' '.join(train_args)}`"]
     (out_dir / "SETUP.md").write_text("\n".join(setup) + "\n")
     print(f"recorded in {out_dir}")
-    return 0
 
 
 if __name__ == "__main__":
