@@ -74,6 +74,32 @@ pub enum RetrainArg {
     Scratch,
 }
 
+/// The selector rule of `search --strategy autosample` (crates/autosample-search, selector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelectorArg {
+    /// Per round, each candidate continues alone from the shared state and is scored on
+    /// validation; pruning only beyond bootstrap noise.
+    Evidence,
+    /// Textbook bi-level rule: α follows the one-step decrease of a uniform-negative
+    /// validation BPR loss (the baseline the others must beat).
+    AlignmentBpr,
+    /// As alignment-bpr, with a full-softmax validation loss at temperature 0.1.
+    AlignmentSoftmax,
+    /// Negative control: α follows the training loss (drifts to the easiest sampler).
+    TrainingLoss,
+}
+
+/// Where `search --strategy halving` starts every candidate's copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HalvingStartArg {
+    /// The same fresh initialisation (the baseline).
+    Init,
+    /// The model after --warmup-epochs equal-weight supernet epochs.
+    Warmup,
+}
+
 /// `autosample search`
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -97,6 +123,20 @@ pub struct SearchArgs {
     /// Epochs of the first rung of `halving` (doubling per rung).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub first_epochs: usize,
+    /// The rule that moves the weights and prunes in `autosample`.
+    #[arg(long, value_enum, default_value = "evidence")]
+    pub selector: SelectorArg,
+    /// Floor on each active candidate's weight in `autosample`, as a fraction of 1/|active|
+    /// (0 = none): early evidence cannot silence a candidate for good.
+    #[arg(long, value_name = "F", default_value_t = 0.1)]
+    pub weight_floor: f64,
+    /// Equal-weight supernet epochs before the first `autosample` round, and before
+    /// `halving --halving-start warmup`.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub warmup_epochs: usize,
+    /// Where `halving` starts every candidate's copy.
+    #[arg(long, value_enum, default_value = "init")]
+    pub halving_start: HalvingStartArg,
     /// Run directory (default: runs/search-<data>-<model>-<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -531,6 +531,79 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert_eq!(&logged, events, "events.jsonl holds the same decisions");
     assert!(v["test"]["recall@20"].is_number());
 
+    // Another selector rule, and halving from a supernet warm-up, through the same command.
+    let out3 = scratch("search-alignment");
+    let common = [
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        tiny.to_str().unwrap(),
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--warmup-epochs",
+        "1",
+        "--quiet",
+        "--json",
+    ];
+    let mut a = common.to_vec();
+    a.extend([
+        "--strategy",
+        "autosample",
+        "--selector",
+        "alignment-bpr",
+        "--out",
+        out3.to_str().unwrap(),
+    ]);
+    let o = run(&a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["details"]["settings"]["selector"]["rule"], "alignment");
+    let round = &v["details"]["events"][1];
+    assert_eq!(round["rule"], "alignment-bpr");
+    assert!(round["final_weights"].is_array());
+    let inspected = run(&["inspect", out3.to_str().unwrap()]);
+    assert!(inspected.status.success(), "{}", stderr(&inspected));
+    assert!(String::from_utf8_lossy(&inspected.stdout).contains("alignment-bpr"));
+
+    let out4 = scratch("search-halving-warmup");
+    let mut h = common.to_vec();
+    h.extend([
+        "--strategy",
+        "halving",
+        "--halving-start",
+        "warmup",
+        "--first-epochs",
+        "1",
+        "--out",
+        out4.to_str().unwrap(),
+    ]);
+    let o = run(&h);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["details"]["start"]["kind"], "supernet_warmup");
+    assert_eq!(v["details"]["warmup_epochs"], 1);
+
+    let mut f = common.to_vec();
+    let out5 = scratch("search-bad-floor");
+    f.extend([
+        "--strategy",
+        "autosample",
+        "--weight-floor",
+        "3",
+        "--out",
+        out5.to_str().unwrap(),
+    ]);
+    let bad = run(&f);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("weight floor 3 is outside [0, 1]"),
+        "{}",
+        stderr(&bad)
+    );
+
     let bad = run(&[
         "search",
         "--data",

@@ -1025,6 +1025,11 @@ impl Scorer for Ngcf {
     fn item_vec(&self, item: ItemId) -> &[f32] {
         self.final_row(self.n_users + item as usize)
     }
+
+    /// Concatenation pooling: layer `l`'s block of the final representation.
+    fn layer_score(&self, user: UserId, layer: usize, v: &[f32]) -> f32 {
+        autosample_samplers::dot(self.user_layer(layer, user), v)
+    }
 }
 
 impl RankingScorer for Ngcf {

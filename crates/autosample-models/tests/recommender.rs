@@ -37,13 +37,27 @@ fn exercise(model: &mut dyn Recommender, name: &str) {
     assert!(scores.iter().all(|s| s.is_finite()));
     // Sampler view: the positive now outscores the negative for a trained pair.
     assert!(model.score(0, 0) > model.score(0, 5), "{name}");
-    // State round trip.
+    // Pooling decomposes over layers (what scores a synthetic MixGCF negative).
+    for (user, item) in [(0u32, 0u32), (1, 5), (3, 6)] {
+        let parts: f32 = (0..model.n_layers())
+            .map(|l| model.layer_score(user, l, model.item_layer(l, item)))
+            .sum();
+        let whole = model.score(user, item);
+        assert!(
+            (parts - whole).abs() <= 1e-4 * (1.0 + whole.abs()),
+            "{name}: Σ layer scores {parts} ≠ score {whole}"
+        );
+    }
+    // State round trip, derived embeddings included once refreshed.
     let state = model.training_state();
     let (u, i) = model.tables();
+    let before = model.score(0, 5);
     model.train_step(&batch).unwrap();
     model.restore(state.clone()).unwrap();
     assert_eq!(model.training_state(), state);
     assert_eq!(model.tables(), (u, i));
+    model.refresh();
+    assert_eq!(model.score(0, 5), before, "{name}: refresh after restore");
 }
 
 #[test]

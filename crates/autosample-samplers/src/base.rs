@@ -41,6 +41,16 @@ pub trait Scorer: Sync {
         dot(self.user_vec(user), self.item_vec(item))
     }
 
+    /// The part of `user`'s pooled score that a layer-`layer` item vector `v` contributes: the
+    /// pooled score of an item whose layer vectors are `v_l` is `Σ_l layer_score(u, l, v_l)`.
+    /// Linear in `v`, which is what lets a synthetic (MixGCF) negative be scored from its
+    /// parts. The default is mean pooling over [`Scorer::n_layers`] (MF, LightGCN); a model
+    /// that pools otherwise (NGCF concatenates) overrides it.
+    fn layer_score(&self, user: UserId, layer: usize, v: &[f32]) -> f32 {
+        let _ = layer;
+        dot(self.user_vec(user), v) / self.n_layers() as f32
+    }
+
     /// Scores of several items for one user; `out.len() == items.len()`.
     fn score_items(&self, user: UserId, items: &[ItemId], out: &mut [f32]) {
         let u = self.user_vec(user);

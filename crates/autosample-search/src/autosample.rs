@@ -1,19 +1,22 @@
-//! The AutoSample strategy, first rule: **validation-metric evidence** (issue 7's second
-//! selector rule). A hypothesis until the selector benchmark against exhaustive search has
-//! measured it (docs/decisions/0004); `exhaustive` stays the CLI default until then.
+//! The AutoSample strategy: a supernet over the candidates, a selector rule that moves their
+//! weights and prunes, and a warm-started retrain of the choice. Which selector rule earns the
+//! default is measured by the selector benchmark (docs/decisions/0004); `exhaustive` stays the
+//! CLI default until then.
 //!
 //! 1. **Warm-up.** A fresh model trains `warmup_epochs` through the supernet with equal weights.
 //! 2. **Rounds** (until one candidate is left or `max_rounds`):
-//!    - *Evidence.* From the shared state, every active candidate trains alone for `H` epochs
-//!      (`H = branch_epochs · 2^round`, the branch keeps the shared optimizer state), and its
-//!      branch is scored by the monitored validation metric per user.
-//!    - *Pruning,* only where the gap exceeds the noise: candidate `c` is dropped when the
-//!      leader beats it by more than `prune_z` standard errors of the per-user paired
-//!      difference.
-//!    - *Weights* `w = softmax(evidence / temperature)` over the active candidates, with a floor
-//!      of `weight_floor / C` so that early evidence cannot silence a candidate for good.
-//!    - *Supernet.* The shared model trains `round_epochs` through the supernet with `w`.
-//! 3. **Choice**: the leader of the last evidence (or the one candidate left).
+//!    - *Assessment* by the rule ([`SelectorConfig`]). Evidence rule: from the shared state,
+//!      every active candidate trains alone for `H = branch_epochs · 2^round` epochs (the branch
+//!      keeps the shared optimizer state) and is scored per validation user; candidate `c` is
+//!      pruned where the leader beats it by more than `prune_z` bootstrap standard errors of
+//!      the paired per-user difference, and the weights are `softmax(evidence / temperature)`.
+//!      Step rules (alignment, training loss): the previous round's learned weights; a
+//!      candidate whose weight fell below `prune_below / |A|` is pruned.
+//!    - Every weight is floored at `weight_floor / |A|` so that early evidence cannot silence
+//!      a candidate for good.
+//!    - *Supernet.* The shared model trains `round_epochs` through the supernet; step rules
+//!      update their logits during these steps.
+//! 3. **Choice**: the leader (best last evidence, or largest weight).
 //! 4. **Retrain** the choice from the shared parameters (fresh optimizer; `Scratch`: from a
 //!    fresh initialisation, for the ablation), early-stopped on validation; the test split is
 //!    read once, for the retrained model.
@@ -31,6 +34,7 @@ use autosample_train::{
 };
 use serde::Serialize;
 
+use crate::selector::{SelectorConfig, StepRule, ValidationSample, bootstrap_se, floored_softmax};
 use crate::{SearchSpace, Supernet};
 
 /// How the winner is retrained.
@@ -43,23 +47,19 @@ pub enum Retrain {
     Scratch,
 }
 
-/// Settings of the evidence rule.
+/// Settings of the AutoSample strategy.
 #[derive(Debug, Clone, Serialize)]
 pub struct AutoSampleConfig {
-    /// Supernet epochs with equal weights before the first evidence.
+    /// Supernet epochs with equal weights before the first assessment.
     pub warmup_epochs: usize,
     /// Supernet epochs per round.
     pub round_epochs: usize,
-    /// Epochs of each candidate's branch in round 0 (doubles every round).
-    pub branch_epochs: usize,
     /// At most this many rounds.
     pub max_rounds: usize,
-    /// Softmax temperature of the evidence (in units of the monitored metric).
-    pub temperature: f64,
-    /// Each active weight is at least `weight_floor / C`.
+    /// The rule that moves the weights and prunes.
+    pub selector: SelectorConfig,
+    /// Each active weight is at least `weight_floor / |A|`.
     pub weight_floor: f64,
-    /// Prune where the leader's lead exceeds this many standard errors.
-    pub prune_z: f64,
     /// How the winner is retrained.
     pub retrain: Retrain,
 }
@@ -69,11 +69,9 @@ impl Default for AutoSampleConfig {
         Self {
             warmup_epochs: 5,
             round_epochs: 5,
-            branch_epochs: 2,
             max_rounds: 4,
-            temperature: 0.005,
+            selector: SelectorConfig::evidence(),
             weight_floor: 0.1,
-            prune_z: 2.0,
             retrain: Retrain::Warm,
         }
     }
@@ -94,15 +92,21 @@ pub enum Event {
     Round {
         /// Round (0-based).
         round: usize,
-        /// Branch epochs per candidate.
+        /// The selector rule.
+        rule: String,
+        /// What `evidence[].value` means under that rule.
+        signal: String,
+        /// Branch epochs per candidate (evidence rule; 0 for step rules).
         branch_epochs: usize,
         /// Per active candidate: spec, evidence (mean validation metric of its branch), lead
         /// of the leader over it and the lead's standard error.
         evidence: Vec<Evidence>,
         /// Specs pruned this round.
         pruned: Vec<String>,
-        /// Weights used by this round's supernet epochs, per candidate (0 = inactive).
+        /// Weights this round's supernet epochs started with, per candidate (0 = inactive).
         weights: Vec<f64>,
+        /// Weights at the end of the round's supernet epochs (step rules learn during them).
+        final_weights: Vec<f64>,
     },
     /// The choice and the retrain.
     Chosen {
@@ -122,11 +126,13 @@ pub enum Event {
 pub struct Evidence {
     /// The spec.
     pub sampler: String,
-    /// Mean validation metric of its branch.
+    /// The rule's signal for it (the round event's `signal` says what it is).
     pub value: f64,
-    /// Leader's mean per-user lead over it (0 for the leader).
+    /// Evidence rule: the leader's mean per-user lead over it (0 for the leader); step rules:
+    /// the leader's weight minus its weight.
     pub lead: f64,
-    /// Standard error of that lead (paired over validation users).
+    /// Evidence rule: bootstrap standard error of that lead (paired over validation users);
+    /// 0 for step rules.
     pub lead_se: f64,
 }
 
@@ -188,12 +194,11 @@ fn per_user_valid(model: &mut TrainedModel, dataset: &Dataset, monitor: &str) ->
         .ok_or_else(|| TrainError::Config(format!("unknown monitor {monitor:?}")))
 }
 
-/// Runs the AutoSample strategy (evidence rule) over `space` with the training settings of
-/// `base` (its sampler is ignored; its `epochs`, `eval_every` and `patience` govern the
-/// retrain).
+/// Runs the AutoSample strategy over `space` with the training settings of `base` (its sampler
+/// is ignored; its `epochs`, `eval_every` and `patience` govern the retrain).
 ///
 /// # Errors
-/// A training or evaluation error.
+/// A selector setting out of range, a training or an evaluation error.
 pub fn autosample(
     dataset: &Dataset,
     space: &SearchSpace,
@@ -201,6 +206,13 @@ pub fn autosample(
     settings: &AutoSampleConfig,
     progress: Progress,
 ) -> Result<AutoSampleOutcome> {
+    settings.selector.validate()?;
+    if !(0.0..=1.0).contains(&settings.weight_floor) {
+        return Err(TrainError::Config(format!(
+            "weight floor {} is outside [0, 1]; it is a fraction of 1/|active candidates|",
+            settings.weight_floor
+        )));
+    }
     let started = Instant::now();
     let candidates: Vec<SamplerConfig> = space.initial_candidates().to_vec();
     let c = candidates.len();
@@ -235,100 +247,143 @@ pub fn autosample(
         epochs: settings.warmup_epochs,
         loss: last_loss,
     });
+    let mut step_rule = StepRule::new(
+        &settings.selector,
+        c,
+        settings.weight_floor,
+        derive_seed(base.seed, "selector", 0),
+    );
     let mut leader = 0;
     for round in 0..settings.max_rounds {
-        let active: Vec<usize> = (0..c).filter(|&i| net.is_active(i)).collect();
-        if active.len() <= 1 {
-            leader = active.first().copied().unwrap_or(leader);
+        let active: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
+        if active.iter().filter(|a| **a).count() <= 1 {
+            leader = active.iter().position(|a| *a).unwrap_or(leader);
             break;
         }
-        let h = settings.branch_epochs.max(1) << round;
-        let snapshot = model.training_state();
-        let mut per_user: Vec<(usize, Vec<f64>)> = Vec::new();
-        for &i in &active {
-            let cfg = TrainConfig {
-                sampler: candidates[i].clone(),
-                epochs: h,
-                eval_every: h,
-                patience: 0,
-                seed: derive_seed(base.seed, "branch", (round * c + i) as u64),
-                ..base.clone()
-            };
-            let options = TrainOptions {
-                warm_start: Some(WarmStart {
-                    state: snapshot.clone(),
-                    keep_optimizer: true,
-                }),
-                read_test: false,
-            };
-            let mut out = train_with(dataset, &cfg, None, progress, &options)?;
-            counts.branches += out.epochs_run;
-            per_user.push((i, per_user_valid(&mut out.model, dataset, &base.monitor)?));
-        }
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        let (lead_idx, lead_vals) = per_user
-            .iter()
-            .max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))
-            .map(|(i, v)| (*i, v.clone()))
-            .ok_or_else(|| TrainError::Config("no active candidate".to_owned()))?;
-        leader = lead_idx;
-        let mut evidence = Vec::new();
-        let mut pruned = Vec::new();
-        for (i, vals) in &per_user {
-            let diffs: Vec<f64> = lead_vals.iter().zip(vals).map(|(a, b)| a - b).collect();
-            let lead = mean(&diffs);
-            let n = diffs.len().max(2) as f64;
-            let var = diffs.iter().map(|d| (d - lead).powi(2)).sum::<f64>() / (n - 1.0);
-            let se = (var / n).sqrt();
-            evidence.push(Evidence {
-                sampler: candidates[*i].spec(),
-                value: mean(vals),
-                lead,
-                lead_se: se,
-            });
-            if *i != lead_idx && lead > settings.prune_z * se && se > 0.0 {
-                net.deactivate(*i);
-                pruned.push(candidates[*i].spec());
+        let mut round_event = match (&settings.selector, step_rule.as_mut()) {
+            (
+                SelectorConfig::Evidence {
+                    branch_epochs,
+                    temperature,
+                    prune_z,
+                    bootstrap,
+                },
+                _,
+            ) => {
+                let h = branch_epochs.max(&1) << round;
+                let mut ctx = BranchContext {
+                    dataset,
+                    base,
+                    candidates: &candidates,
+                    progress,
+                    counts: &mut counts,
+                };
+                let assessed =
+                    evidence_round(&mut ctx, &model, &active, round, h, *prune_z, *bootstrap)?;
+                leader = assessed.leader;
+                for &i in &assessed.pruned {
+                    net.deactivate(i);
+                }
+                let still: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
+                let mut alpha = vec![f64::NEG_INFINITY; c];
+                for (i, v) in &assessed.values {
+                    alpha[*i] = *v;
+                }
+                let weights = floored_softmax(&alpha, *temperature, &still, settings.weight_floor);
+                let train_weights = weights.clone();
+                for _ in 0..settings.round_epochs {
+                    net.train_epoch(
+                        &mut model,
+                        &dataset.train,
+                        base.batch_size,
+                        base.negatives,
+                        &train_weights,
+                        epoch,
+                        total,
+                    )?;
+                    epoch += 1;
+                    counts.supernet += 1;
+                }
+                Event::Round {
+                    round,
+                    rule: settings.selector.name().to_owned(),
+                    signal: settings.selector.signal().to_owned(),
+                    branch_epochs: h,
+                    evidence: assessed.evidence,
+                    pruned: assessed
+                        .pruned
+                        .iter()
+                        .map(|&i| candidates[i].spec())
+                        .collect(),
+                    final_weights: weights.clone(),
+                    weights,
+                }
+            }
+            (_, Some(rule)) => {
+                let weights = rule.weights(&active);
+                for _ in 0..settings.round_epochs {
+                    net.train_epoch_with(
+                        &mut model,
+                        &dataset.train,
+                        base.batch_size,
+                        base.negatives,
+                        epoch,
+                        total,
+                        |net, model, users, positives| {
+                            step_rule_update(rule, net, model, dataset, users, positives, base)
+                        },
+                    )?;
+                    epoch += 1;
+                    counts.supernet += 1;
+                }
+                let final_weights = rule.weights(&active);
+                let signal = rule.take_signal();
+                let n_active = active.iter().filter(|a| **a).count() as f64;
+                leader = (0..c)
+                    .filter(|&i| active[i])
+                    .max_by(|&a, &b| final_weights[a].total_cmp(&final_weights[b]))
+                    .unwrap_or(leader);
+                let mut pruned = Vec::new();
+                let mut evidence = Vec::new();
+                for i in (0..c).filter(|&i| active[i]) {
+                    evidence.push(Evidence {
+                        sampler: candidates[i].spec(),
+                        value: signal[i],
+                        lead: final_weights[leader] - final_weights[i],
+                        lead_se: 0.0,
+                    });
+                    if i != leader && final_weights[i] < rule.prune_below() / n_active {
+                        net.deactivate(i);
+                        pruned.push(candidates[i].spec());
+                    }
+                }
+                Event::Round {
+                    round,
+                    rule: settings.selector.name().to_owned(),
+                    signal: settings.selector.signal().to_owned(),
+                    branch_epochs: 0,
+                    evidence,
+                    pruned,
+                    weights,
+                    final_weights,
+                }
+            }
+            (_, None) => {
+                return Err(TrainError::Config(format!(
+                    "selector `{}` has no step state",
+                    settings.selector.name()
+                )));
+            }
+        };
+        if let Event::Round { final_weights, .. } = &mut round_event {
+            // Pruned candidates carry no weight into the next round.
+            for (i, w) in final_weights.iter_mut().enumerate() {
+                if !net.is_active(i) {
+                    *w = 0.0;
+                }
             }
         }
-        // Weights: softmax of the evidence over the still active candidates, floored.
-        let values: Vec<(usize, f64)> = per_user
-            .iter()
-            .filter(|(i, _)| net.is_active(*i))
-            .map(|(i, v)| (*i, mean(v)))
-            .collect();
-        let top = values.iter().map(|v| v.1).fold(f64::NEG_INFINITY, f64::max);
-        let mut weights = vec![0.0; c];
-        for &(i, v) in &values {
-            weights[i] = ((v - top) / settings.temperature.max(1e-12)).exp();
-        }
-        let sum: f64 = weights.iter().sum();
-        let floor = settings.weight_floor / values.len() as f64;
-        for &(i, _) in &values {
-            weights[i] = (weights[i] / sum).max(floor);
-        }
-        let sum: f64 = weights.iter().sum();
-        weights.iter_mut().for_each(|w| *w /= sum);
-        for _ in 0..settings.round_epochs {
-            net.train_epoch(
-                &mut model,
-                &dataset.train,
-                base.batch_size,
-                base.negatives,
-                &weights,
-                epoch,
-                total,
-            )?;
-            epoch += 1;
-            counts.supernet += 1;
-        }
-        events.push(Event::Round {
-            round,
-            branch_epochs: h,
-            evidence,
-            pruned,
-            weights,
-        });
+        events.push(round_event);
     }
     let search_seconds = started.elapsed().as_secs_f64();
 
@@ -368,4 +423,154 @@ pub fn autosample(
         retrain_seconds: retrain_started.elapsed().as_secs_f64(),
         model: Some(out.model),
     })
+}
+
+/// What the evidence rule's branches train with.
+struct BranchContext<'a> {
+    dataset: &'a Dataset,
+    base: &'a TrainConfig,
+    candidates: &'a [SamplerConfig],
+    progress: Progress,
+    counts: &'a mut EpochCounts,
+}
+
+/// One round of the evidence rule.
+struct Assessed {
+    leader: usize,
+    /// (candidate, mean validation metric of its branch).
+    values: Vec<(usize, f64)>,
+    evidence: Vec<Evidence>,
+    pruned: Vec<usize>,
+}
+
+/// Branches every active candidate alone from `model`'s state for `h` epochs, scores them per
+/// validation user and prunes where the paired lead exceeds `prune_z` bootstrap SEs.
+#[allow(clippy::too_many_arguments)]
+fn evidence_round(
+    ctx: &mut BranchContext<'_>,
+    model: &TrainedModel,
+    active: &[bool],
+    round: usize,
+    h: usize,
+    prune_z: f64,
+    bootstrap: usize,
+) -> Result<Assessed> {
+    let c = ctx.candidates.len();
+    let snapshot = model.training_state();
+    let mut per_user: Vec<(usize, Vec<f64>)> = Vec::new();
+    for i in (0..c).filter(|&i| active[i]) {
+        let cfg = TrainConfig {
+            sampler: ctx.candidates[i].clone(),
+            epochs: h,
+            eval_every: h,
+            patience: 0,
+            seed: derive_seed(ctx.base.seed, "branch", (round * c + i) as u64),
+            ..ctx.base.clone()
+        };
+        let options = TrainOptions {
+            warm_start: Some(WarmStart {
+                state: snapshot.clone(),
+                keep_optimizer: true,
+            }),
+            read_test: false,
+        };
+        let mut out = train_with(ctx.dataset, &cfg, None, ctx.progress, &options).map_err(|e| {
+            TrainError::Config(format!(
+                "candidate `{}` (branch of round {round}): {e}",
+                ctx.candidates[i].spec()
+            ))
+        })?;
+        ctx.counts.branches += out.epochs_run;
+        per_user.push((
+            i,
+            per_user_valid(&mut out.model, ctx.dataset, &ctx.base.monitor)?,
+        ));
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (leader, lead_vals) = per_user
+        .iter()
+        .max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))
+        .map(|(i, v)| (*i, v.clone()))
+        .ok_or_else(|| TrainError::Config("no active candidate".to_owned()))?;
+    let mut evidence = Vec::new();
+    let mut pruned = Vec::new();
+    for (i, vals) in &per_user {
+        let diffs: Vec<f64> = lead_vals.iter().zip(vals).map(|(a, b)| a - b).collect();
+        let lead = mean(&diffs);
+        let se = bootstrap_se(
+            &diffs,
+            bootstrap,
+            derive_seed(ctx.base.seed, "bootstrap", (round * c + i) as u64),
+        );
+        evidence.push(Evidence {
+            sampler: ctx.candidates[*i].spec(),
+            value: mean(vals),
+            lead,
+            lead_se: se,
+        });
+        if *i != leader && se > 0.0 && lead > prune_z * se {
+            pruned.push(*i);
+        }
+    }
+    Ok(Assessed {
+        leader,
+        values: per_user.iter().map(|(i, v)| (*i, mean(v))).collect(),
+        evidence,
+        pruned,
+    })
+}
+
+/// A step rule's update after the supernet drew its negatives for a batch, before the step:
+/// returns the weights the step trains with.
+fn step_rule_update(
+    rule: &mut StepRule,
+    net: &Supernet,
+    model: &mut TrainedModel,
+    dataset: &Dataset,
+    users: &[autosample_data::UserId],
+    positives: &[autosample_data::ItemId],
+    base: &TrainConfig,
+) -> Result<Vec<f64>> {
+    rule.steps += 1;
+    let c = net.len();
+    let active: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
+    match rule.config {
+        SelectorConfig::TrainingLoss { .. } => {
+            model.refresh();
+            let losses: Vec<f64> = net
+                .candidate_losses(model.sampler_view(), users, positives)
+                .into_iter()
+                .map(|l| l.unwrap_or(0.0))
+                .collect();
+            rule.update(&losses, &losses, &active);
+        }
+        SelectorConfig::Alignment {
+            validation,
+            validation_pairs,
+            probe_every,
+            ..
+        } if rule.steps.is_multiple_of(probe_every) => {
+            let sample = ValidationSample::draw(
+                dataset,
+                validation,
+                validation_pairs,
+                derive_seed(rule.seed, "probe", rule.steps as u64),
+            )?;
+            model.refresh();
+            let before = sample.value(model, dataset);
+            let state = model.training_state();
+            let mut decrease = vec![0.0; c];
+            for i in (0..c).filter(|&i| active[i]) {
+                net.train_candidate(model, users, positives, base.negatives, i)?;
+                model.refresh();
+                decrease[i] = before - sample.value(model, dataset);
+                model.restore(state.clone())?;
+            }
+            // The mixture's step moves the validation loss by ≈ −Σ_k w_k Δ_k.
+            let g: Vec<f64> = decrease.iter().map(|d| -d).collect();
+            rule.update(&g, &decrease, &active);
+        }
+        _ => {}
+    }
+    Ok(rule.weights(&active))
 }

@@ -1,6 +1,8 @@
-//! Successive halving from scratch: the second baseline of the search (issue 7, part 5).
+//! Successive halving: from scratch, the second baseline of the search (issue 7, part 5); from
+//! a short supernet warm-up, one of the selector rules (part 3).
 //!
-//! Every candidate starts from the same initialisation and trains `first_epochs`; the better
+//! Every candidate starts from the same state ([`HalvingStart`]: the initialisation, or the
+//! model after a few equal-weight supernet epochs) and trains `first_epochs`; the better
 //! half on validation (rounded up) continues, each from its own state, for twice as many
 //! epochs; and so on until one is left, which then trains on to early stopping. The test split
 //! is read once, for that final model.
@@ -15,7 +17,21 @@ use autosample_train::{
 };
 use serde::Serialize;
 
-use crate::SearchSpace;
+use crate::{SearchSpace, Supernet};
+
+/// Where every candidate's copy starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HalvingStart {
+    /// The same fresh initialisation (the baseline).
+    Init,
+    /// The model after `epochs` supernet epochs over every candidate with equal weights
+    /// (optimizer state kept): a common *early* state (method reference §3.4).
+    SupernetWarmup {
+        /// Supernet epochs.
+        epochs: usize,
+    },
+}
 
 /// One rung of successive halving.
 #[derive(Debug, Clone, Serialize)]
@@ -37,9 +53,13 @@ pub struct HalvingOutcome {
     pub chosen: String,
     /// Every rung.
     pub rungs: Vec<Rung>,
+    /// Where the copies started.
+    pub start: HalvingStart,
+    /// Supernet warm-up epochs (0 from the initialisation).
+    pub warmup_epochs: usize,
     /// Epochs of the final training to early stopping.
     pub final_epochs: usize,
-    /// Epochs over all rungs and the final training.
+    /// Epochs over the warm-up, all rungs and the final training.
     pub total_epochs: usize,
     /// Validation metrics of the final model.
     pub valid: std::collections::BTreeMap<String, f64>,
@@ -63,15 +83,39 @@ pub fn successive_halving(
     space: &SearchSpace,
     base: &TrainConfig,
     first_epochs: usize,
+    start: HalvingStart,
     progress: Progress,
 ) -> Result<HalvingOutcome> {
     let started = Instant::now();
-    let mut survivors: Vec<(usize, Option<TrainingState>)> = (0..space.initial_candidates().len())
-        .map(|i| (i, None))
-        .collect();
     let candidates = space.initial_candidates();
+    let (common, warmup_epochs) = match start {
+        HalvingStart::Init => (None, 0),
+        HalvingStart::SupernetWarmup { epochs } => {
+            let mut net = Supernet::new(candidates, derive_seed(base.seed, "halving-warmup", 0))?;
+            let mut model = TrainedModel::new(
+                &base.model,
+                &dataset.train,
+                derive_seed(base.seed, "init", 0),
+            )?;
+            let equal = vec![1.0; candidates.len()];
+            for epoch in 0..epochs {
+                net.train_epoch(
+                    &mut model,
+                    &dataset.train,
+                    base.batch_size,
+                    base.negatives,
+                    &equal,
+                    epoch,
+                    epochs,
+                )?;
+            }
+            (Some(model.training_state()), epochs)
+        }
+    };
+    let mut survivors: Vec<(usize, Option<TrainingState>)> =
+        (0..candidates.len()).map(|i| (i, common.clone())).collect();
     let mut rungs = Vec::new();
-    let mut total_epochs = 0;
+    let mut total_epochs = warmup_epochs;
     let mut epochs = first_epochs.max(1);
     let mut rung = 0;
     while survivors.len() > 1 {
@@ -147,6 +191,8 @@ pub fn successive_halving(
     Ok(HalvingOutcome {
         chosen: candidates[winner].spec(),
         rungs,
+        start,
+        warmup_epochs,
         final_epochs: out.epochs_run,
         total_epochs,
         valid: out.best_valid.to_map(),

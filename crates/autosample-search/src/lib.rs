@@ -5,13 +5,17 @@
 //!   NNI-style JSON), which lists the candidate samplers and where each hyperparameter may
 //!   move. The format is defined in `search-spaces/README.md`.
 //! - [`Supernet`], one training step whose loss is the weighted sum of the candidates' losses
-//!   (docs/decisions/0004-supernet-step.md). What sets the weights (the selector) and the
-//!   controller come next.
+//!   (docs/decisions/0004-supernet-step.md).
+//! - [`SelectorConfig`], the rules that move the candidates' weights and prune (evidence,
+//!   gradient alignment, the training-loss control), and [`autosample`], the strategy that
+//!   runs one of them: warm-up, rounds, choice, warm-started retrain.
+//! - The baselines [`exhaustive`] and [`successive_halving`].
 #![deny(clippy::unwrap_used)]
 
 mod autosample;
 mod exhaustive;
 mod halving;
+mod selector;
 mod space;
 mod supernet;
 
@@ -19,7 +23,11 @@ pub use autosample::{
     AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence, Retrain, autosample,
 };
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
-pub use halving::{HalvingOutcome, Rung, successive_halving};
+pub use halving::{HalvingOutcome, HalvingStart, Rung, successive_halving};
+pub use selector::{
+    AlphaAdam, SelectorConfig, ValidationLoss, ValidationSample, bootstrap_se, floored_softmax,
+    softmax_chain,
+};
 pub use space::{
     Domain, Family, MAX_INITIAL_CANDIDATES, SPACE_VERSION, SearchSpace, SpaceError, Value,
 };

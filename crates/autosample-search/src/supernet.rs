@@ -102,6 +102,16 @@ impl Supernet {
         self.members.iter().map(|m| &m.config)
     }
 
+    /// Number of candidates, active or not.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the supernet has no candidate (never: [`Supernet::new`] refuses that).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
     /// Whether candidate `i` still takes part.
     pub fn is_active(&self, i: usize) -> bool {
         self.members.get(i).is_some_and(|m| m.active)
@@ -147,7 +157,8 @@ impl Supernet {
 
     /// One training step on the pairs `(users[b], positives[b])` with `k` negatives per pair
     /// and candidate weights `weights` (one per candidate, in candidate order; inactive
-    /// candidates' weights are ignored, the active ones' are renormalised to sum to 1).
+    /// candidates' weights are ignored, the active ones' are renormalised to sum to 1):
+    /// [`Supernet::sample`] then [`Supernet::train_sampled`].
     ///
     /// # Errors
     /// [`TrainError::Config`] if the weights do not fit (wrong count, negative, not finite, or
@@ -164,6 +175,21 @@ impl Supernet {
         epoch: usize,
         total: usize,
     ) -> Result<SupernetStep> {
+        let effective = self.effective_weights(weights)?;
+        self.sample(model, train, users, positives, k, epoch, total)?;
+        let stats = self.train_sampled(model, users, positives, k, &effective)?;
+        Ok(SupernetStep {
+            stats,
+            weights: effective,
+        })
+    }
+
+    /// Checks `weights` (one per candidate, finite, ≥ 0, positive over the active ones) and
+    /// returns them renormalised over the active candidates, 0 for the inactive.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming what does not fit.
+    pub fn effective_weights(&self, weights: &[f64]) -> Result<Vec<f64>> {
         if weights.len() != self.members.len() {
             return Err(TrainError::Config(format!(
                 "{} weights for {} candidates",
@@ -188,13 +214,32 @@ impl Supernet {
                 "the active candidates' weights sum to 0".to_owned(),
             ));
         }
-        let effective: Vec<f64> = self
+        Ok(self
             .members
             .iter()
             .zip(weights)
             .map(|(m, w)| if m.active { w / active_sum } else { 0.0 })
-            .collect();
-        let b = users.len();
+            .collect())
+    }
+
+    /// Every active candidate draws its `k` negatives for the pairs, kept until the next
+    /// draw (read by [`Supernet::train_sampled`], [`Supernet::train_candidate`] and
+    /// [`Supernet::candidate_losses`]). Brings the model's scores up to date first if any
+    /// candidate reads them.
+    ///
+    /// # Errors
+    /// A sampler's error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sample(
+        &mut self,
+        model: &mut TrainedModel,
+        train: &Interactions,
+        users: &[UserId],
+        positives: &[ItemId],
+        k: usize,
+        epoch: usize,
+        total: usize,
+    ) -> Result<()> {
         if self
             .members
             .iter()
@@ -202,25 +247,72 @@ impl Supernet {
         {
             model.refresh();
         }
-        let layers = model.sampler_view().n_layers();
         let pairs = PairBatch { users, positives };
         for m in self.members.iter_mut().filter(|m| m.active) {
             let ctx = context(m.sampler.as_ref(), model, train, epoch, total);
             m.sampler
                 .sample_batch(&pairs, k, &ctx, &mut m.rng, &mut m.negatives)?;
         }
+        Ok(())
+    }
 
-        // C copies of the batch, every negative in per-layer form.
+    /// One optimizer step on the last draw with `effective` weights (as returned by
+    /// [`Supernet::effective_weights`]): the active candidates' negatives become one batch of
+    /// `C·B` pairs with pair weight `C·w_k` on candidate `k`'s copy.
+    ///
+    /// # Errors
+    /// The model's error, or a mixed negative whose layer count does not fit the model.
+    pub fn train_sampled(
+        &self,
+        model: &mut TrainedModel,
+        users: &[UserId],
+        positives: &[ItemId],
+        k: usize,
+        effective: &[f64],
+    ) -> Result<StepStats> {
         let active: Vec<usize> = (0..self.members.len())
             .filter(|&i| self.members[i].active)
             .collect();
-        let c = active.len();
+        self.train_members(model, users, positives, k, &active, effective)
+    }
+
+    /// One optimizer step on the last draw of candidate `i` alone (weight 1): the step the
+    /// model would take if `i` were the only sampler, which the alignment selector probes.
+    ///
+    /// # Errors
+    /// As [`Supernet::train_sampled`].
+    pub fn train_candidate(
+        &self,
+        model: &mut TrainedModel,
+        users: &[UserId],
+        positives: &[ItemId],
+        k: usize,
+        i: usize,
+    ) -> Result<StepStats> {
+        let mut effective = vec![0.0; self.members.len()];
+        effective[i] = 1.0;
+        self.train_members(model, users, positives, k, &[i], &effective)
+    }
+
+    fn train_members(
+        &self,
+        model: &mut TrainedModel,
+        users: &[UserId],
+        positives: &[ItemId],
+        k: usize,
+        members: &[usize],
+        effective: &[f64],
+    ) -> Result<StepStats> {
+        let b = users.len();
+        let layers = model.sampler_view().n_layers();
+        // C copies of the batch, every negative in per-layer form.
+        let c = members.len();
         let mut all_users = Vec::with_capacity(c * b);
         let mut all_positives = Vec::with_capacity(c * b);
         let mut candidates = Vec::with_capacity(c * b * k * layers);
         let mut pos_weight = Vec::with_capacity(c * b * k * layers);
         let mut pair_weights = Vec::with_capacity(c * b);
-        for &i in &active {
+        for &i in members {
             all_users.extend_from_slice(users);
             all_positives.extend_from_slice(positives);
             pair_weights.extend(std::iter::repeat_n((c as f64 * effective[i]) as f32, b));
@@ -261,12 +353,76 @@ impl Supernet {
             auxiliary: None,
             pair_weights: Some(&pair_weights),
         };
-        let stats = model.train_step(&batch)?;
-        Ok(SupernetStep {
-            stats,
-            weights: effective,
-        })
+        model.train_step(&batch)
     }
+
+    /// Each active candidate's mean K-pair BPR loss `log(1 + Σ_k exp(s_k − s_pos))` on its
+    /// last draw, under the model's current scores (call before the step that trains on the
+    /// draw, after [`TrainedModel::refresh`]); `None` for inactive candidates. The L2 term is
+    /// left out: it is the same for every candidate up to the negatives' norms.
+    pub fn candidate_losses(
+        &self,
+        scorer: &dyn Scorer,
+        users: &[UserId],
+        positives: &[ItemId],
+    ) -> Vec<Option<f64>> {
+        self.members
+            .iter()
+            .map(|m| {
+                m.active
+                    .then(|| mean_kpair_loss(scorer, users, positives, &m.negatives))
+            })
+            .collect()
+    }
+}
+
+/// Mean over pairs of `log(1 + Σ_k exp(s_k − s_pos))`, the models' K-pair BPR loss; a
+/// synthetic negative is scored from its layer parts ([`Scorer::layer_score`]).
+pub(crate) fn mean_kpair_loss(
+    scorer: &dyn Scorer,
+    users: &[UserId],
+    positives: &[ItemId],
+    negatives: &Negatives,
+) -> f64 {
+    let k = negatives.k().max(1);
+    let mut total = 0.0f64;
+    let mut scores = vec![0.0f64; k];
+    for (b, (&u, &p)) in users.iter().zip(positives).enumerate() {
+        let pos = scorer.score(u, p) as f64;
+        match negatives {
+            Negatives::Items { items, .. } => {
+                for (s, &j) in scores.iter_mut().zip(&items[b * k..(b + 1) * k]) {
+                    *s = scorer.score(u, j) as f64;
+                }
+            }
+            Negatives::Mixed {
+                layers,
+                candidates,
+                pos_weight,
+                ..
+            } => {
+                let pos_parts: Vec<f64> = (0..*layers)
+                    .map(|l| scorer.layer_score(u, l, scorer.item_layer(l, p)) as f64)
+                    .collect();
+                for (kk, s) in scores.iter_mut().enumerate() {
+                    let base = (b * k + kk) * layers;
+                    *s = (0..*layers)
+                        .map(|l| {
+                            let a = pos_weight[base + l] as f64;
+                            let c = candidates[base + l];
+                            let cand = scorer.layer_score(u, l, scorer.item_layer(l, c)) as f64;
+                            a * pos_parts[l] + (1.0 - a) * cand
+                        })
+                        .sum();
+                }
+            }
+        }
+        // log(1 + Σ exp(x_k)) with x_k = s_k − pos, stably.
+        let m = scores.iter().map(|s| s - pos).fold(0.0f64, f64::max);
+        let z = (-m).exp() + scores.iter().map(|s| (s - pos - m).exp()).sum::<f64>();
+        total += m + z.ln();
+    }
+    total / users.len().max(1) as f64
 }
 
 /// Average losses of one supernet epoch.
@@ -298,6 +454,31 @@ impl Supernet {
         epoch: usize,
         total: usize,
     ) -> Result<SupernetEpoch> {
+        self.train_epoch_with(model, train, batch_size, k, epoch, total, |_, _, _, _| {
+            Ok(weights.to_vec())
+        })
+    }
+
+    /// As [`Supernet::train_epoch`], with the weights of each step chosen by `weights_for`
+    /// after the candidates drew their negatives for the batch and before the step (a step
+    /// selector reads the draws, may probe the model, and returns the weights).
+    ///
+    /// # Errors
+    /// As [`Supernet::train_epoch`], and `weights_for`'s error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_epoch_with<F>(
+        &mut self,
+        model: &mut TrainedModel,
+        train: &Interactions,
+        batch_size: usize,
+        k: usize,
+        epoch: usize,
+        total: usize,
+        mut weights_for: F,
+    ) -> Result<SupernetEpoch>
+    where
+        F: FnMut(&Supernet, &mut TrainedModel, &[UserId], &[ItemId]) -> Result<Vec<f64>>,
+    {
         if batch_size == 0 {
             return Err(TrainError::Config("batch size must be ≥ 1".to_owned()));
         }
@@ -316,8 +497,11 @@ impl Supernet {
                 users.push(u);
                 positives.push(i);
             }
-            let step = self.step(model, train, &users, &positives, k, weights, epoch, total)?;
-            loss_sum += step.stats.loss as f64 * chunk.len() as f64;
+            self.sample(model, train, &users, &positives, k, epoch, total)?;
+            let weights = weights_for(self, model, &users, &positives)?;
+            let effective = self.effective_weights(&weights)?;
+            let stats = self.train_sampled(model, &users, &positives, k, &effective)?;
+            loss_sum += stats.loss as f64 * chunk.len() as f64;
         }
         Ok(SupernetEpoch {
             epoch,

@@ -5,7 +5,9 @@
 
 mod common;
 
-use autosample_search::{AutoSampleConfig, Event, Retrain, autosample};
+use autosample_search::{
+    AutoSampleConfig, Event, Retrain, SelectorConfig, ValidationLoss, autosample,
+};
 use autosample_train::Progress;
 
 #[test]
@@ -16,8 +18,13 @@ fn the_evidence_rule_runs_logs_its_decisions_and_repeats() {
     let settings = AutoSampleConfig {
         warmup_epochs: 2,
         round_epochs: 2,
-        branch_epochs: 1,
         max_rounds: 2,
+        selector: SelectorConfig::Evidence {
+            branch_epochs: 1,
+            temperature: 0.005,
+            prune_z: 2.0,
+            bootstrap: 200,
+        },
         ..AutoSampleConfig::default()
     };
     let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
@@ -80,4 +87,128 @@ fn the_evidence_rule_runs_logs_its_decisions_and_repeats() {
     let again = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
     assert_eq!(again.chosen, out.chosen);
     assert_eq!(again.test, out.test);
+}
+
+fn last_round_weights(events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Round { final_weights, .. } => Some(final_weights.clone()),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn step_rules_learn_weights_log_them_and_repeat() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    for selector in [
+        SelectorConfig::alignment(ValidationLoss::UniformBpr),
+        SelectorConfig::alignment(ValidationLoss::Softmax { temperature: 0.1 }),
+        SelectorConfig::training_loss(),
+    ] {
+        let settings = AutoSampleConfig {
+            warmup_epochs: 1,
+            round_epochs: 2,
+            max_rounds: 2,
+            selector: match selector {
+                SelectorConfig::Alignment { validation, .. } => SelectorConfig::Alignment {
+                    validation,
+                    validation_pairs: 256,
+                    probe_every: 2,
+                    alpha_lr: 0.05,
+                    tau: 1.0,
+                    prune_below: 0.05,
+                },
+                other => other,
+            },
+            ..AutoSampleConfig::default()
+        };
+        let name = settings.selector.name();
+        let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+        let mut rounds = 0;
+        for e in &out.events {
+            if let Event::Round {
+                rule,
+                branch_epochs,
+                weights,
+                final_weights,
+                evidence,
+                pruned,
+                ..
+            } = e
+            {
+                rounds += 1;
+                assert_eq!(rule, name);
+                assert_eq!(*branch_epochs, 0, "{name}: step rules train no branches");
+                assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                assert!(
+                    (final_weights.iter().sum::<f64>() - 1.0).abs() < 1e-9 || !pruned.is_empty()
+                );
+                assert!(
+                    evidence.iter().all(|x| x.value.is_finite()),
+                    "{name}: {evidence:?}"
+                );
+                assert_ne!(weights, final_weights, "{name}: α moved during the round");
+            }
+        }
+        assert_eq!(rounds, 2, "{name}");
+        assert_eq!(out.epochs.branches, 0);
+        assert_eq!(out.epochs.supernet, 1 + 2 * 2);
+        let again = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+        assert_eq!(again.chosen, out.chosen, "{name}");
+        assert_eq!(again.test, out.test, "{name}");
+    }
+}
+
+/// The negative control: α that follows the training loss moves weight to the candidate with
+/// the smallest loss, the easiest negatives (uniform), whichever trains best: the degenerate
+/// solution a real selector must avoid (method reference §3.2).
+#[test]
+fn the_training_loss_control_drifts_to_the_easiest_sampler() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let settings = AutoSampleConfig {
+        warmup_epochs: 1,
+        round_epochs: 3,
+        max_rounds: 1,
+        selector: SelectorConfig::TrainingLoss {
+            alpha_lr: 0.05,
+            tau: 1.0,
+            prune_below: 0.0,
+        },
+        weight_floor: 0.0,
+        ..AutoSampleConfig::default()
+    };
+    let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+    let specs: Vec<String> = space
+        .initial_candidates()
+        .iter()
+        .map(|c| c.spec())
+        .collect();
+    let w = last_round_weights(&out.events);
+    let uniform = specs.iter().position(|s| s == "uniform").unwrap();
+    let dns = specs.iter().position(|s| s.starts_with("dns")).unwrap();
+    assert_eq!(out.chosen, "uniform", "weights {w:?} over {specs:?}");
+    // The two static samplers (near-equal losses on this data) share the weight; the hard one
+    // is starved.
+    assert!(
+        w[dns] < 0.1 && w[uniform] > w[dns] * 5.0,
+        "{w:?} over {specs:?}"
+    );
+    // Its evidence says why: DNS's negatives have the larger training loss.
+    if let Some(Event::Round { evidence, .. }) = out.events.get(1) {
+        let loss = |name: &str| {
+            evidence
+                .iter()
+                .find(|e| e.sampler.starts_with(name))
+                .unwrap()
+                .value
+        };
+        assert!(loss("dns") > loss("uniform"));
+    }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use autosample_search::successive_halving;
+use autosample_search::{HalvingStart, successive_halving};
 use autosample_train::Progress;
 
 #[test]
@@ -13,7 +13,8 @@ fn halving_keeps_the_better_half_and_doubles_the_budget() {
     let data = common::small_data();
     let space = common::shipped_space("tiny.json");
     let base = common::quick_mf();
-    let out = successive_halving(&data, &space, &base, 2, Progress::Quiet).unwrap();
+    let out =
+        successive_halving(&data, &space, &base, 2, HalvingStart::Init, Progress::Quiet).unwrap();
     // 3 candidates → 2 → 1.
     assert_eq!(out.rungs.len(), 2);
     assert_eq!((out.rungs[0].epochs, out.rungs[1].epochs), (2, 4));
@@ -31,7 +32,29 @@ fn halving_keeps_the_better_half_and_doubles_the_budget() {
     assert_eq!(out.chosen, out.rungs[1].values[0].0);
     assert_eq!(out.total_epochs, 3 * 2 + 2 * 4 + out.final_epochs);
     assert!(out.test.contains_key("recall@20"));
-    let again = successive_halving(&data, &space, &base, 2, Progress::Quiet).unwrap();
+    let again =
+        successive_halving(&data, &space, &base, 2, HalvingStart::Init, Progress::Quiet).unwrap();
+    assert_eq!(again.chosen, out.chosen);
+    assert_eq!(again.test, out.test);
+}
+
+#[test]
+fn halving_from_a_supernet_warmup_counts_it_and_repeats() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let start = HalvingStart::SupernetWarmup { epochs: 2 };
+    let out = successive_halving(&data, &space, &base, 2, start, Progress::Quiet).unwrap();
+    assert_eq!(out.warmup_epochs, 2);
+    assert_eq!(out.start, start);
+    assert_eq!(out.total_epochs, 2 + 3 * 2 + 2 * 4 + out.final_epochs);
+    let scratch =
+        successive_halving(&data, &space, &base, 2, HalvingStart::Init, Progress::Quiet).unwrap();
+    assert_ne!(
+        out.rungs[0].values, scratch.rungs[0].values,
+        "the copies start elsewhere"
+    );
+    let again = successive_halving(&data, &space, &base, 2, start, Progress::Quiet).unwrap();
     assert_eq!(again.chosen, out.chosen);
     assert_eq!(again.test, out.test);
 }

@@ -244,3 +244,59 @@ fn supernet_epochs_learn_and_repeat_for_a_seed() {
     assert_eq!(losses, losses2);
     assert_eq!(state, state2);
 }
+
+/// The per-candidate losses the selectors read equal the loss the model's own engine computes
+/// for a step on that candidate alone (item negatives and MixGCF's synthetic ones).
+#[test]
+fn candidate_losses_equal_the_models_own_bpr_loss() {
+    let data = data();
+    let (users, positives) = batch(&data);
+    for cfg in models() {
+        // MixGCF mixes hops, so it takes part with the graph model only.
+        let third = match cfg {
+            ModelConfig::LightGcn(_) => "mixgcf:candidates=4",
+            _ => "popularity",
+        };
+        let candidates: Vec<SamplerConfig> = ["uniform", "dns:candidates=4", third]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let mut model = TrainedModel::new(&cfg, &data.train, 11).unwrap();
+        // A few steps first, so that scores are not all near 0.
+        let mut net = Supernet::new(&candidates, 5).unwrap();
+        net.start_epoch(&mut model, &data.train, 0, 1).unwrap();
+        for _ in 0..3 {
+            net.step(
+                &mut model,
+                &data.train,
+                &users,
+                &positives,
+                2,
+                &[1.0; 3],
+                0,
+                1,
+            )
+            .unwrap();
+        }
+        net.sample(&mut model, &data.train, &users, &positives, 2, 0, 1)
+            .unwrap();
+        model.refresh();
+        let losses = net.candidate_losses(model.sampler_view(), &users, &positives);
+        let state = model.training_state();
+        for (i, loss) in losses.iter().enumerate() {
+            let stats = net
+                .train_candidate(&mut model, &users, &positives, 2, i)
+                .unwrap();
+            let got = loss.unwrap();
+            assert!(
+                (got - stats.bpr as f64).abs() < 1e-4 * (1.0 + got.abs()),
+                "{} candidate {i}: {got} vs the engine's {}",
+                model.recommender().name(),
+                stats.bpr
+            );
+            model.restore(state.clone()).unwrap();
+        }
+        net.deactivate(1);
+        assert!(net.candidate_losses(model.sampler_view(), &users, &positives)[1].is_none());
+    }
+}

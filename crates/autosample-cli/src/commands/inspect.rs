@@ -86,6 +86,15 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         ));
     }
     if let Some(events) = o["details"]["events"].as_array() {
+        // Candidate order: every candidate is active in round 0, listed in order.
+        let names: Vec<String> = events
+            .iter()
+            .find(|e| e["event"] == "round")
+            .and_then(|e| e["evidence"].as_array())
+            .into_iter()
+            .flatten()
+            .map(|x| x["sampler"].as_str().unwrap_or("?").to_owned())
+            .collect();
         for e in events {
             match e["event"].as_str() {
                 Some("warmup") => lines.push(format!(
@@ -93,10 +102,18 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                     e["epochs"]
                 )),
                 Some("round") => {
-                    lines.push(format!(
-                        "round {} (branches of {} epochs): pruned {}",
-                        e["round"], e["branch_epochs"], e["pruned"]
-                    ));
+                    let rule = e["rule"].as_str().unwrap_or("evidence");
+                    let signal = e["signal"].as_str().map_or(
+                        format!("validation {monitor} of each branch"),
+                        str::to_owned,
+                    );
+                    lines.push(match e["branch_epochs"].as_u64() {
+                        Some(h) if h > 0 => format!(
+                            "round {} ({rule}, branches of {h} epochs): pruned {}",
+                            e["round"], e["pruned"]
+                        ),
+                        _ => format!("round {} ({rule}): pruned {}", e["round"], e["pruned"]),
+                    });
                     let mut bars = Vec::new();
                     for x in e["evidence"].as_array().into_iter().flatten() {
                         let label = x["sampler"].as_str().unwrap_or("?").to_owned();
@@ -112,10 +129,25 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                             value,
                         });
                     }
-                    charts.push((
-                        format!("Round {}: validation {monitor} of each branch", e["round"]),
-                        bars,
-                    ));
+                    charts.push((format!("Round {}: {signal}", e["round"]), bars));
+                    // The weights α gives each candidate at the end of the round.
+                    let weights = e["final_weights"].as_array().or(e["weights"].as_array());
+                    let bars: Vec<Bar> = weights
+                        .into_iter()
+                        .flatten()
+                        .zip(&names)
+                        .map(|(w, label)| Bar {
+                            chosen: *label == chosen,
+                            label: label.clone(),
+                            value: w.as_f64().unwrap_or(0.0),
+                        })
+                        .collect();
+                    if !bars.is_empty() {
+                        charts.push((
+                            format!("Round {}: candidate weights at its end", e["round"]),
+                            bars,
+                        ));
+                    }
                 }
                 Some("chosen") => lines.push(format!(
                     "retrain ({}): {} epochs, best epoch {}",

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_search::{
-    AutoSampleConfig, Retrain, SearchSpace, autosample, exhaustive, successive_halving,
+    AutoSampleConfig, HalvingStart, Retrain, SearchSpace, SelectorConfig, ValidationLoss,
+    autosample, exhaustive, successive_halving,
 };
 use autosample_train::{Progress, RunFiles, TrainConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::args::{RetrainArg, SearchArgs, StrategyArg};
+use crate::args::{HalvingStartArg, RetrainArg, SearchArgs, SelectorArg, StrategyArg};
 use crate::commands::train::{DatasetInfo, RunConfig, resolve_config};
 use crate::data_source::DataSpec;
 use crate::meta::{BuildInfo, build_info, utc_stamp};
@@ -49,6 +50,14 @@ struct SearchPlan {
     retrain: RetrainArg,
     #[serde(default = "default_first_epochs")]
     first_epochs: usize,
+    #[serde(default = "default_selector")]
+    selector: SelectorArg,
+    #[serde(default = "default_weight_floor")]
+    weight_floor: f64,
+    #[serde(default = "default_first_epochs")]
+    warmup_epochs: usize,
+    #[serde(default = "default_halving_start")]
+    halving_start: HalvingStartArg,
     /// Where the space was read from, and its text (the search uses this copy).
     space_file: String,
     space: String,
@@ -56,6 +65,18 @@ struct SearchPlan {
 
 fn default_first_epochs() -> usize {
     5
+}
+
+fn default_selector() -> SelectorArg {
+    SelectorArg::Evidence
+}
+
+fn default_weight_floor() -> f64 {
+    0.1
+}
+
+fn default_halving_start() -> HalvingStartArg {
+    HalvingStartArg::Init
 }
 
 /// Runs `autosample search`.
@@ -107,6 +128,10 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 strategy: args.strategy,
                 retrain: args.retrain,
                 first_epochs: args.first_epochs,
+                selector: args.selector,
+                weight_floor: args.weight_floor,
+                warmup_epochs: args.warmup_epochs,
+                halving_start: args.halving_start,
                 space_file: space_file.display().to_string(),
                 space: space_text,
             };
@@ -176,8 +201,16 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             )
         }
         StrategyArg::Halving => {
-            let r = successive_halving(&dataset, &space, &cfg, plan.first_epochs, progress)?;
+            let start = match plan.halving_start {
+                HalvingStartArg::Init => HalvingStart::Init,
+                HalvingStartArg::Warmup => HalvingStart::SupernetWarmup {
+                    epochs: plan.warmup_epochs,
+                },
+            };
+            let r = successive_halving(&dataset, &space, &cfg, plan.first_epochs, start, progress)?;
             let details = serde_json::json!({
+                "start": r.start,
+                "warmup_epochs": r.warmup_epochs,
                 "rungs": r.rungs,
                 "final_epochs": r.final_epochs,
                 "final_valid": r.valid,
@@ -196,6 +229,18 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 retrain: match plan.retrain {
                     RetrainArg::Warm => Retrain::Warm,
                     RetrainArg::Scratch => Retrain::Scratch,
+                },
+                warmup_epochs: plan.warmup_epochs,
+                weight_floor: plan.weight_floor,
+                selector: match plan.selector {
+                    SelectorArg::Evidence => SelectorConfig::evidence(),
+                    SelectorArg::AlignmentBpr => {
+                        SelectorConfig::alignment(ValidationLoss::UniformBpr)
+                    }
+                    SelectorArg::AlignmentSoftmax => {
+                        SelectorConfig::alignment(ValidationLoss::Softmax { temperature: 0.1 })
+                    }
+                    SelectorArg::TrainingLoss => SelectorConfig::training_loss(),
                 },
                 ..AutoSampleConfig::default()
             };
