@@ -15,12 +15,20 @@ is not recorded yet says so instead of a number.
 
     python3 benchmarks/selector/run_selector.py [--models mf lightgcn]
         [--datasets lastfm-lightgcn ml-1m-diffrec-clean] [--seeds 1 2 3]
-        [--strategies autosample halving] [--summarize-only]
+        [--strategies evidence halving ...] [--summarize-only]
 
-Search directories live in $AUTOSAMPLE_BENCH_WORK/selector (default
-/work/autosample-bench-work); finished searches are skipped; an unfinished one restarts (only
-exhaustive searches resume). AUTOSAMPLE_BIN pins the binary. Writes
-benchmarks/runs/<date>-2cpu/selector/{raw.csv,summary.md,SETUP.md}.
+Strategies (each one `autosample search` invocation; see STRATEGIES below): evidence,
+alignment-bpr, alignment-softmax, training-loss (the four selector rules of
+`--strategy autosample`), halving (from the initialisation) and halving-warmup (from a 5-epoch
+supernet warm-up). `autosample` rows in older records are the evidence rule before its
+bootstrap (paired analytic standard error), kept under that name.
+
+A run already in a committed record (benchmarks/runs/*/selector/raw.csv) is not run again, so
+the benchmark spans sessions and machines: rerun the same command. Search directories live in
+$AUTOSAMPLE_BENCH_WORK/selector (default: autosample-bench-work/ beside the repository).
+AUTOSAMPLE_BIN pins the binary. Writes benchmarks/runs/<date>-2cpu/selector/{raw.csv,
+summary.md,SETUP.md} after every run (hit and within-std are recomputed against the sweep as
+it stands); hand-written analysis goes in NOTES.md there, which the script never touches.
 """
 import argparse
 import csv
@@ -39,6 +47,18 @@ BIN = Path(os.environ.get("AUTOSAMPLE_BIN", REPO / "target" / "release" / "autos
 WORK = Path(os.environ.get("AUTOSAMPLE_BENCH_WORK", REPO.parent / "autosample-bench-work")) / "selector"
 SWEEP_ARGS = ["--dim", "64", "--lr", "0.001", "--l2", "1e-4", "--batch-size", "2048",
               "--eval-every", "5", "--patience", "10", "--epochs", "1000", "--engine", "native"]
+STRATEGIES = {
+    "evidence": ["--strategy", "autosample", "--selector", "evidence"],
+    "alignment-bpr": ["--strategy", "autosample", "--selector", "alignment-bpr"],
+    "alignment-softmax": ["--strategy", "autosample", "--selector", "alignment-softmax"],
+    "training-loss": ["--strategy", "autosample", "--selector", "training-loss"],
+    "halving": ["--strategy", "halving", "--halving-start", "init"],
+    "halving-warmup": ["--strategy", "halving", "--halving-start", "warmup"],
+    # Older records: the evidence rule with an analytic paired standard error.
+    "autosample": ["--strategy", "autosample"],
+}
+RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "seconds",
+              "commit"]
 
 
 def ground_truth():
@@ -53,21 +73,111 @@ def ground_truth():
     return truth
 
 
+def recorded_runs():
+    """(model, dataset, seed, strategy) → raw row, from every committed selector record."""
+    found = {}
+    for f in sorted(REPO.glob("benchmarks/runs/*/selector/raw.csv")):
+        for r in csv.DictReader(open(f)):
+            row = {k: r.get(k, "") for k in RAW_FIELDS}
+            found[(row["model"], row["dataset"], str(row["seed"]), row["strategy"])] = row
+    return found
+
+
 def run_search(model, dataset, seed, strategy, data_root):
     out = WORK / f"{strategy}-{model}-{dataset}-seed{seed}"
-    if (out / "outcome.json").exists():
-        return json.load(open(out / "outcome.json"))
-    if out.exists():
-        shutil.rmtree(out)
-    space = REPO / "search-spaces" / ("mf.json" if model == "mf" else "default.json")
-    cmd = [str(BIN), "search", "--data", str(data_root / dataset), "--model", model,
-           "--space", str(space), "--strategy", strategy, "--seed", str(seed),
-           "--out", str(out), "--quiet", "--json"] + SWEEP_ARGS
-    if model != "mf":
-        cmd += ["--layers", "3"]
-    print("run:", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return json.load(open(out / "outcome.json"))
+    if not (out / "outcome.json").exists():
+        if out.exists():
+            shutil.rmtree(out)
+        space = REPO / "search-spaces" / ("mf.json" if model == "mf" else "default.json")
+        cmd = [str(BIN), "search", "--data", str(data_root / dataset), "--model", model,
+               "--space", str(space), "--seed", str(seed), "--out", str(out), "--quiet", "--json"] \
+            + STRATEGIES[strategy] + SWEEP_ARGS
+        if model != "mf":
+            cmd += ["--layers", "3"]
+        print("run:", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    o = json.load(open(out / "outcome.json"))
+    return {"model": model, "dataset": dataset, "seed": str(seed), "strategy": strategy,
+            "chosen": o["chosen"], "test_recall@20": o["test"].get("recall@20"),
+            "epochs": o["total_epochs"], "seconds": round(o["search_seconds"], 1),
+            "commit": o["build"]["commit"]}
+
+
+def score(row, truth):
+    """The row with its verdict against the sweep as it stands."""
+    gt = truth.get((row["dataset"], row["model"]), {})
+    means = {s: statistics.mean(float(r["valid_recall@20"]) for r in rs) for s, rs in gt.items()}
+    out = dict(row)
+    if len(means) < 2 or row["chosen"] not in means:
+        out.update(hit="", within_std="", exhaustive_best="", exhaustive_best_test="",
+                   exhaustive_epochs="", exhaustive_seconds="", best_single_seconds="",
+                   note=("ground truth not recorded yet" if len(means) < 2 else
+                         f"the pick {row['chosen']} is not in the sweep yet"))
+        return out
+    best = max(means, key=means.get)
+    std = statistics.stdev([float(r["valid_recall@20"]) for r in gt[best]]) if len(gt[best]) > 1 else 0.0
+    seed = int(row["seed"])
+    same_seed = [r for rs in gt.values() for r in rs if int(r["seed"]) == seed]
+    best_same = [r for r in gt[best] if int(r["seed"]) == seed]
+    out.update(
+        hit=int(row["chosen"] == best),
+        within_std=int(means[row["chosen"]] >= means[best] - std),
+        exhaustive_best=best,
+        exhaustive_best_test=round(float(best_same[0]["test_recall@20"]), 4) if best_same else "",
+        exhaustive_epochs=sum(int(r["epochs_run"]) for r in same_seed),
+        exhaustive_seconds=round(sum(float(r["train_seconds"]) + float(r["eval_seconds"]) for r in same_seed), 1),
+        best_single_seconds=round(float(best_same[0]["train_seconds"]) + float(best_same[0]["eval_seconds"]), 1)
+        if best_same else "",
+        note=f"{len(means)} samplers in the sweep")
+    return out
+
+
+def write_record(rows, truth, argv):
+    today = datetime.date.today().isoformat()
+    record = REPO / "benchmarks" / "runs" / f"{today}-2cpu" / "selector"
+    record.mkdir(parents=True, exist_ok=True)
+    scored = [score(r, truth) for r in rows]
+    fields = ["model", "dataset", "seed", "strategy", "chosen", "exhaustive_best", "hit", "within_std",
+              "test_recall@20", "exhaustive_best_test", "epochs", "exhaustive_epochs", "seconds",
+              "exhaustive_seconds", "best_single_seconds", "commit", "note"]
+    with open(record / "raw.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(sorted(scored, key=lambda r: (r["model"], r["dataset"], r["strategy"], int(r["seed"]))))
+    lines = ["# Selector benchmark: each strategy's pick against exhaustive ground truth", "",
+             "Ground truth: the per-sampler sweep (benchmarks/runs/*/samplers-*), best = highest mean "
+             "validation Recall@20 over its seeds. Test Recall@20 is the strategy's own final model. "
+             "Seconds are wall time on a shared 2-core machine (indicative); epochs are exact.", "",
+             "| model | dataset | strategy | runs | pick = best | within 1 std | mean test Recall@20 "
+             "| best sampler's test | mean epochs | exhaustive epochs | mean s | exhaustive s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    groups = defaultdict(list)
+    for r in scored:
+        groups[(r["model"], r["dataset"], r["strategy"])].append(r)
+
+    def mean(vals, fmt):
+        vals = [float(v) for v in vals if v != ""]
+        return format(statistics.mean(vals), fmt) if vals else ""
+
+    for (m, ds, st), rs in sorted(groups.items()):
+        judged = [r for r in rs if r["hit"] != ""]
+        hit = f"{sum(r['hit'] for r in judged)}/{len(judged)}" if judged else "no ground truth yet"
+        within = f"{sum(r['within_std'] for r in judged)}/{len(judged)}" if judged else ""
+        lines.append(
+            f"| {m} | {ds} | {st} | {len(rs)} | {hit} | {within} | "
+            f"{mean([r['test_recall@20'] for r in rs], '.4f')} | "
+            f"{mean([r['exhaustive_best_test'] for r in judged], '.4f')} | "
+            f"{mean([r['epochs'] for r in rs], '.0f')} | {mean([r['exhaustive_epochs'] for r in judged], '.0f')} | "
+            f"{mean([r['seconds'] for r in rs], '.0f')} | {mean([r['exhaustive_seconds'] for r in judged], '.0f')} |")
+    (record / "summary.md").write_text("\n".join(lines) + "\n")
+    (record / "SETUP.md").write_text(
+        f"# Selector benchmark setup\n\n- date: {today}\n- binary: {BIN}\n"
+        f"- command: `python3 benchmarks/selector/run_selector.py {' '.join(argv)}`\n"
+        f"- search settings: {' '.join(SWEEP_ARGS)} (LightGCN: --layers 3)\n"
+        "- strategies: " + "; ".join(f"{k} = `{' '.join(v)}`" for k, v in STRATEGIES.items()) + "\n"
+        "- ground truth: benchmarks/runs/*/samplers-<model>-*/raw.csv (the per-sampler sweep)\n"
+        "- rows carried from earlier records keep their commit (raw.csv `commit`)\n")
+    return record
 
 
 def main():
@@ -75,90 +185,34 @@ def main():
     ap.add_argument("--models", nargs="+", default=["mf", "lightgcn"])
     ap.add_argument("--datasets", nargs="+", default=["lastfm-lightgcn", "ml-1m-diffrec-clean"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    ap.add_argument("--strategies", nargs="+", default=["autosample", "halving"])
+    ap.add_argument("--strategies", nargs="+", default=["evidence", "halving", "halving-warmup", "alignment-bpr"],
+                    choices=sorted(STRATEGIES))
     ap.add_argument("--summarize-only", action="store_true")
     args = ap.parse_args()
     data_root = Path(os.environ.get("AUTOSAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
-    if not data_root.is_dir():
+    if not args.summarize_only and not data_root.is_dir():
         print(f"selector benchmark skipped: no data at {data_root} (set AUTOSAMPLE_DATA_DIR)")
         return 0
     if not args.summarize_only and not BIN.exists():
         subprocess.run(["cargo", "build", "--release", "-p", "autosample-cli"], cwd=REPO, check=True)
-    WORK.mkdir(parents=True, exist_ok=True)
     truth = ground_truth()
-    rows = []
-    for model in args.models:
-        for ds in args.datasets:
-            gt = truth.get((ds, model), {})
-            for seed in args.seeds:
-                for strategy in args.strategies:
-                    out = WORK / f"{strategy}-{model}-{ds}-seed{seed}" / "outcome.json"
-                    if args.summarize_only:
-                        if not out.exists():
+    rows = recorded_runs()
+    if not args.summarize_only:
+        WORK.mkdir(parents=True, exist_ok=True)
+        for model in args.models:
+            for ds in args.datasets:
+                for seed in args.seeds:
+                    for strategy in args.strategies:
+                        key = (model, ds, str(seed), strategy)
+                        if key in rows:
                             continue
-                        o = json.load(open(out))
-                    else:
-                        o = run_search(model, ds, seed, strategy, data_root)
-                    row = {"model": model, "dataset": ds, "seed": seed, "strategy": strategy,
-                           "chosen": o["chosen"], "test_recall@20": o["test"].get("recall@20"),
-                           "epochs": o["total_epochs"], "seconds": round(o["search_seconds"], 1),
-                           "commit": o["build"]["commit"]}
-                    means = {s: statistics.mean(float(r["valid_recall@20"]) for r in rs)
-                             for s, rs in gt.items() if len(rs) >= 1}
-                    space_file = REPO / "search-spaces" / ("mf.json" if model == "mf" else "default.json")
-                    if len(means) < 2 or o["chosen"] not in means:
-                        row.update(hit="", within_std="", exhaustive_best="",
-                                   exhaustive_seconds="", exhaustive_best_test="",
-                                   note=("ground truth not recorded yet" if len(means) < 2 else
-                                         f"the pick {o['chosen']} is not in the sweep yet "
-                                         f"({space_file.name} has samplers the sweep lacks)"))
-                    else:
-                        best = max(means, key=means.get)
-                        std = statistics.stdev([float(r["valid_recall@20"]) for r in gt[best]]) \
-                            if len(gt[best]) > 1 else 0.0
-                        same_seed = [r for rs in gt.values() for r in rs if int(r["seed"]) == seed]
-                        best_test = [float(r["test_recall@20"]) for r in gt[best] if int(r["seed"]) == seed]
-                        row.update(exhaustive_best_test=round(best_test[0], 4) if best_test else "")
-                        row.update(hit=int(o["chosen"] == best),
-                                   within_std=int(means.get(o["chosen"], -1) >= means[best] - std),
-                                   exhaustive_best=best,
-                                   exhaustive_seconds=round(sum(float(r["train_seconds"]) + float(r["eval_seconds"]) for r in same_seed), 1),
-                                   note=f"{len(means)} samplers in the sweep")
-                    rows.append(row)
-    today = datetime.date.today().isoformat()
-    record = REPO / "benchmarks" / "runs" / f"{today}-2cpu" / "selector"
-    record.mkdir(parents=True, exist_ok=True)
-    fields = ["model", "dataset", "seed", "strategy", "chosen", "exhaustive_best", "hit", "within_std",
-              "test_recall@20", "exhaustive_best_test", "epochs", "seconds", "exhaustive_seconds",
-              "commit", "note"]
-    with open(record / "raw.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    lines = ["# Selector benchmark: each strategy's pick against exhaustive ground truth", "",
-             "| model | dataset | strategy | runs | pick = best | within 1 std | mean test Recall@20 | mean s | exhaustive s |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    groups = defaultdict(list)
-    for r in rows:
-        groups[(r["model"], r["dataset"], r["strategy"])].append(r)
-    for (m, ds, st), rs in sorted(groups.items()):
-        scored = [r for r in rs if r["hit"] != ""]
-        hit = f"{sum(r['hit'] for r in scored)}/{len(scored)}" if scored else "no ground truth yet"
-        within = f"{sum(r['within_std'] for r in scored)}/{len(scored)}" if scored else ""
-        ex = [r["exhaustive_seconds"] for r in scored]
-        lines.append(f"| {m} | {ds} | {st} | {len(rs)} | {hit} | {within} | "
-                     f"{statistics.mean(r['test_recall@20'] for r in rs):.4f} | "
-                     f"{statistics.mean(r['seconds'] for r in rs):.0f} | "
-                     f"{statistics.mean(ex):.0f} |" if ex else
-                     f"| {m} | {ds} | {st} | {len(rs)} | {hit} | {within} | "
-                     f"{statistics.mean(r['test_recall@20'] for r in rs):.4f} | "
-                     f"{statistics.mean(r['seconds'] for r in rs):.0f} | |")
-    (record / "summary.md").write_text("\n".join(lines) + "\n")
-    (record / "SETUP.md").write_text(
-        f"# Selector benchmark setup\n\n- date: {today}\n- binary: {BIN}\n"
-        f"- command: `python3 benchmarks/selector/run_selector.py {' '.join(sys.argv[1:])}`\n"
-        f"- search settings: {' '.join(SWEEP_ARGS)} (LightGCN: --layers 3)\n"
-        "- ground truth: benchmarks/runs/*/samplers-<model>-*/raw.csv (the per-sampler sweep)\n")
+                        rows[key] = run_search(model, ds, seed, strategy, data_root)
+                        r = score(rows[key], truth)
+                        print(f"{model} {ds} seed {seed} {strategy}: {r['chosen']} "
+                              f"(best {r['exhaustive_best'] or '?'}), test {float(r['test_recall@20']):.4f}, "
+                              f"{r['epochs']} epochs, {r['seconds']} s", flush=True)
+                        write_record(list(rows.values()), truth, sys.argv[1:])
+    record = write_record(list(rows.values()), truth, sys.argv[1:])
     print(f"wrote {record}")
     return 0
 
