@@ -90,6 +90,16 @@ pub enum SelectorArg {
     TrainingLoss,
 }
 
+/// What the final model of `search --strategy autosample` trains with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalArg {
+    /// The chosen sampler alone.
+    Argmax,
+    /// The supernet with the search's last weights held fixed.
+    Mixture,
+}
+
 /// Where `search --strategy halving` starts every candidate's copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -134,6 +144,24 @@ pub struct SearchArgs {
     /// `halving --halving-start warmup`.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub warmup_epochs: usize,
+    /// What the final `autosample` model trains with: the chosen sampler, or the mixture of
+    /// the candidates with the search's last weights (config.json then names the largest).
+    #[arg(long = "final", value_enum, default_value = "argmax")]
+    pub final_sampler: FinalArg,
+    /// `autosample`: after each round, add the leader's neighbouring hyperparameters in the
+    /// space as new candidates (up to --max-candidates in all).
+    #[arg(long)]
+    pub expand: bool,
+    /// Cap on the candidates of an expanding `autosample` search.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_candidates: usize,
+    /// `autosample`: end the rounds once the search has used this many epochs (supernet and
+    /// branches); the retrain follows.
+    #[arg(long, value_name = "N")]
+    pub budget_epochs: Option<usize>,
+    /// `autosample`: end the rounds once the search has run this many seconds.
+    #[arg(long, value_name = "S")]
+    pub budget_seconds: Option<f64>,
     /// Where `halving` starts every candidate's copy.
     #[arg(long, value_enum, default_value = "init")]
     pub halving_start: HalvingStartArg,

@@ -554,6 +554,8 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
         "autosample",
         "--selector",
         "alignment-bpr",
+        "--final",
+        "mixture",
         "--out",
         out3.to_str().unwrap(),
     ]);
@@ -561,6 +563,14 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["details"]["settings"]["selector"]["rule"], "alignment");
+    assert_eq!(v["details"]["settings"]["final_sampler"], "mixture");
+    let chosen_event = v["details"]["events"].as_array().unwrap().last().unwrap();
+    assert_eq!(chosen_event["final_sampler"], "mixture");
+    assert!(!chosen_event["final_weights"].as_array().unwrap().is_empty());
+    // The mixture's model is kept like any search's: evaluate reproduces its test.
+    let e = run(&["evaluate", out3.to_str().unwrap(), "--on", "test", "--json"]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert_eq!(json(&e)["test"]["recall@20"], v["test"]["recall@20"]);
     let round = &v["details"]["events"][1];
     assert_eq!(round["rule"], "alignment-bpr");
     assert!(round["final_weights"].is_array());

@@ -34,6 +34,7 @@ use autosample_train::{
 };
 use serde::Serialize;
 
+use crate::mixture::retrain_mixture;
 use crate::selector::{SelectorConfig, StepRule, ValidationSample, bootstrap_se, floored_softmax};
 use crate::{SearchSpace, Supernet};
 
@@ -45,6 +46,16 @@ pub enum Retrain {
     Warm,
     /// From a fresh initialisation (the ablation).
     Scratch,
+}
+
+/// What the final model trains with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalSampler {
+    /// The leader alone (the argmax of the weights or the evidence).
+    Argmax,
+    /// The supernet with the last round's weights held fixed (every candidate still active).
+    Mixture,
 }
 
 /// Settings of the AutoSample strategy.
@@ -62,6 +73,17 @@ pub struct AutoSampleConfig {
     pub weight_floor: f64,
     /// How the winner is retrained.
     pub retrain: Retrain,
+    /// What the final model trains with.
+    pub final_sampler: FinalSampler,
+    /// After each round, add the leader's neighbours in the space (one step of each
+    /// hyperparameter, `SearchSpace::neighbours`) as new candidates.
+    pub expand: bool,
+    /// Expansion stops at this many candidates in all (active or pruned).
+    pub max_candidates: usize,
+    /// Stop the rounds once the search (supernet and branch epochs) has used this many epochs.
+    pub budget_epochs: Option<usize>,
+    /// Stop the rounds once the search has run this many seconds.
+    pub budget_seconds: Option<f64>,
 }
 
 impl Default for AutoSampleConfig {
@@ -73,6 +95,11 @@ impl Default for AutoSampleConfig {
             selector: SelectorConfig::evidence(),
             weight_floor: 0.1,
             retrain: Retrain::Warm,
+            final_sampler: FinalSampler::Argmax,
+            expand: false,
+            max_candidates: 16,
+            budget_epochs: None,
+            budget_seconds: None,
         }
     }
 }
@@ -108,12 +135,34 @@ pub enum Event {
         /// Weights at the end of the round's supernet epochs (step rules learn during them).
         final_weights: Vec<f64>,
     },
+    /// Expansion: the leader's neighbours joined the search.
+    Expanded {
+        /// After this round.
+        round: usize,
+        /// The leader whose neighbours were added.
+        leader: String,
+        /// The new candidates (none when all were tried or the cap was reached).
+        added: Vec<String>,
+    },
+    /// The budget ended the rounds early.
+    BudgetReached {
+        /// Rounds completed.
+        rounds: usize,
+        /// Search epochs used (supernet and branches).
+        epochs: usize,
+        /// Seconds used.
+        seconds: f64,
+    },
     /// The choice and the retrain.
     Chosen {
         /// The chosen spec.
         sampler: String,
         /// How it was retrained.
         retrain: Retrain,
+        /// The leader alone, or the fixed mixture.
+        final_sampler: FinalSampler,
+        /// The mixture's weights per active candidate (empty for the argmax).
+        final_weights: Vec<(String, f64)>,
         /// Retrain epochs run, and its best epoch.
         retrain_epochs: usize,
         /// Best retrain epoch.
@@ -139,8 +188,10 @@ pub struct Evidence {
 /// The result of the AutoSample strategy.
 #[derive(Debug, Clone, Serialize)]
 pub struct AutoSampleOutcome {
-    /// The chosen spec.
+    /// The chosen spec (for a mixture: its largest weight).
     pub chosen: String,
+    /// What the final model trained with.
+    pub final_sampler: FinalSampler,
     /// Every decision.
     pub events: Vec<Event>,
     /// Validation metrics of the retrained model (best epoch).
@@ -213,8 +264,16 @@ pub fn autosample(
             settings.weight_floor
         )));
     }
+    if let Some(b) = settings.budget_epochs
+        && b <= settings.warmup_epochs
+    {
+        return Err(TrainError::Config(format!(
+            "an epoch budget of {b} leaves nothing after the {}-epoch warm-up; give more",
+            settings.warmup_epochs
+        )));
+    }
     let started = Instant::now();
-    let candidates: Vec<SamplerConfig> = space.initial_candidates().to_vec();
+    let mut candidates: Vec<SamplerConfig> = space.initial_candidates().to_vec();
     let c = candidates.len();
     let mut net = Supernet::new(&candidates, derive_seed(base.seed, "autosample", 0))?;
     let mut model = TrainedModel::new(
@@ -255,6 +314,21 @@ pub fn autosample(
     );
     let mut leader = 0;
     for round in 0..settings.max_rounds {
+        let used = counts.supernet + counts.branches;
+        let seconds = started.elapsed().as_secs_f64();
+        // At least one round runs: without one there is no evidence to choose by.
+        if round > 0
+            && (settings.budget_epochs.is_some_and(|b| used >= b)
+                || settings.budget_seconds.is_some_and(|b| seconds >= b))
+        {
+            events.push(Event::BudgetReached {
+                rounds: round,
+                epochs: used,
+                seconds,
+            });
+            break;
+        }
+        let c = candidates.len();
         let active: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
         if active.iter().filter(|a| **a).count() <= 1 {
             leader = active.iter().position(|a| *a).unwrap_or(leader);
@@ -384,44 +458,117 @@ pub fn autosample(
             }
         }
         events.push(round_event);
+        if settings.expand && net.is_active(leader) {
+            let mut added = Vec::new();
+            for n in space.neighbours(&candidates[leader]) {
+                if candidates.len() >= settings.max_candidates {
+                    break;
+                }
+                if candidates.contains(&n) {
+                    continue;
+                }
+                net.add_candidate(n.clone())?;
+                if let Some(rule) = step_rule.as_mut() {
+                    rule.add_candidate(&active);
+                }
+                added.push(n.spec());
+                candidates.push(n);
+            }
+            events.push(Event::Expanded {
+                round,
+                leader: candidates[leader].spec(),
+                added,
+            });
+        }
     }
     let search_seconds = started.elapsed().as_secs_f64();
 
     // Retrain the choice.
     let chosen = candidates[leader].clone();
     let retrain_started = Instant::now();
-    let options = TrainOptions {
-        warm_start: (settings.retrain == Retrain::Warm).then(|| WarmStart {
-            state: model.training_state(),
-            keep_optimizer: false,
-        }),
-        read_test: true,
-    };
-    let cfg = TrainConfig {
-        sampler: chosen.clone(),
-        ..base.clone()
-    };
-    let out = train_with(dataset, &cfg, None, progress, &options)?;
-    counts.retrain = out.epochs_run;
+    let last_weights = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Round { final_weights, .. } => Some(final_weights.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| vec![1.0; candidates.len()]);
+    let (retrained, valid, test, retrain_epochs, best_epoch, final_weights) =
+        match settings.final_sampler {
+            FinalSampler::Argmax => {
+                let options = TrainOptions {
+                    warm_start: (settings.retrain == Retrain::Warm).then(|| WarmStart {
+                        state: model.training_state(),
+                        keep_optimizer: false,
+                    }),
+                    read_test: true,
+                };
+                let cfg = TrainConfig {
+                    sampler: chosen.clone(),
+                    ..base.clone()
+                };
+                let out = train_with(dataset, &cfg, None, progress, &options)?;
+                let test = out.test.as_ref().map(|t| t.to_map()).ok_or_else(|| {
+                    TrainError::Config("the retrain did not read the test split".to_owned())
+                })?;
+                let valid = out.best_valid.to_map();
+                (
+                    out.model,
+                    valid,
+                    test,
+                    out.epochs_run,
+                    out.best_epoch,
+                    Vec::new(),
+                )
+            }
+            FinalSampler::Mixture => {
+                let start = match settings.retrain {
+                    Retrain::Warm => {
+                        let state = model.training_state().with_fresh_optimizer();
+                        model.restore(state)?;
+                        model
+                    }
+                    Retrain::Scratch => TrainedModel::new(
+                        &base.model,
+                        &dataset.train,
+                        derive_seed(base.seed, "init", 0),
+                    )?,
+                };
+                let out = retrain_mixture(dataset, &mut net, start, &last_weights, base, epoch)?;
+                let named = (0..candidates.len())
+                    .filter(|&i| net.is_active(i))
+                    .map(|i| (candidates[i].spec(), last_weights[i]))
+                    .collect();
+                (
+                    out.model,
+                    out.valid,
+                    out.test,
+                    out.epochs_run,
+                    out.best_epoch,
+                    named,
+                )
+            }
+        };
+    counts.retrain = retrain_epochs;
     events.push(Event::Chosen {
         sampler: chosen.spec(),
         retrain: settings.retrain,
-        retrain_epochs: out.epochs_run,
-        best_epoch: out.best_epoch,
+        final_sampler: settings.final_sampler,
+        final_weights,
+        retrain_epochs,
+        best_epoch,
     });
-    let test =
-        out.test.as_ref().map(|t| t.to_map()).ok_or_else(|| {
-            TrainError::Config("the retrain did not read the test split".to_owned())
-        })?;
     Ok(AutoSampleOutcome {
         chosen: chosen.spec(),
+        final_sampler: settings.final_sampler,
         events,
-        valid: out.best_valid.to_map(),
+        valid,
         test,
         epochs: counts,
         search_seconds,
         retrain_seconds: retrain_started.elapsed().as_secs_f64(),
-        model: Some(out.model),
+        model: Some(retrained),
     })
 }
 

@@ -15,15 +15,18 @@
 mod autosample;
 mod exhaustive;
 mod halving;
+mod mixture;
 mod selector;
 mod space;
 mod supernet;
 
 pub use autosample::{
-    AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence, Retrain, autosample,
+    AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence, FinalSampler, Retrain,
+    autosample,
 };
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
 pub use halving::{HalvingOutcome, HalvingStart, Rung, successive_halving};
+pub use mixture::{MixtureRetrain, retrain_mixture};
 pub use selector::{
     AlphaAdam, SelectorConfig, ValidationLoss, ValidationSample, bootstrap_se, floored_softmax,
     softmax_chain,

@@ -481,6 +481,21 @@ impl StepRule {
         out
     }
 
+    /// A new candidate joins (expansion): its logit starts at the mean of the active ones
+    /// (`active` over the candidates before it), its optimizer state at zero.
+    pub fn add_candidate(&mut self, active: &[bool]) {
+        let (sum, n) = self
+            .alpha
+            .iter()
+            .zip(active)
+            .filter(|(_, a)| **a)
+            .fold((0.0, 0usize), |(s, n), (x, _)| (s + x, n + 1));
+        self.alpha.push(if n > 0 { sum / n as f64 } else { 0.0 });
+        self.adam.m.push(0.0);
+        self.adam.v.push(0.0);
+        self.signal.push((0.0, 0));
+    }
+
     pub fn prune_below(&self) -> f64 {
         match self.config {
             SelectorConfig::Alignment { prune_below, .. }

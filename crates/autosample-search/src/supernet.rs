@@ -15,7 +15,7 @@
 //! (each draws its own candidates, which costs sampling time, not correctness).
 
 use autosample_data::{Interactions, ItemId, UserId};
-use autosample_models::{MixedNegatives, StepStats, TrainBatch};
+use autosample_models::{MixedNegatives, ModelError, StepStats, TrainBatch};
 use autosample_samplers::{
     NegativeSampler, Negatives, PairBatch, SampleContext, SamplerConfig, SamplerRng, Scorer,
 };
@@ -95,6 +95,28 @@ impl Supernet {
             });
         }
         Ok(Self { members, seed })
+    }
+
+    /// Adds `config` as a new active candidate (expansion) and returns its index; its RNG
+    /// stream starts with the next [`Supernet::start_epoch`].
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] if it is a candidate already; the sampler's validation error.
+    pub fn add_candidate(&mut self, config: SamplerConfig) -> Result<usize> {
+        if self.members.iter().any(|m| m.config == config) {
+            return Err(TrainError::Config(format!(
+                "candidate `{}` is in the supernet already",
+                config.spec()
+            )));
+        }
+        self.members.push(Member {
+            sampler: config.try_build()?,
+            config,
+            rng: SamplerRng::seed_from_u64(0),
+            negatives: Negatives::default(),
+            active: true,
+        });
+        Ok(self.members.len() - 1)
     }
 
     /// The candidates, in order.
@@ -376,6 +398,49 @@ impl Supernet {
     }
 }
 
+impl Supernet {
+    /// The error for a step whose weighted loss was `value` (non-finite): the parameters are
+    /// unchanged, so each candidate's loss on the same draw says which one diverged.
+    fn diverged(
+        &self,
+        model: &mut TrainedModel,
+        users: &[UserId],
+        positives: &[ItemId],
+        value: f32,
+        step: u64,
+    ) -> TrainError {
+        model.refresh();
+        let losses = self.candidate_losses(model.sampler_view(), users, positives);
+        let named: Vec<(String, f64)> = self
+            .members
+            .iter()
+            .zip(&losses)
+            .filter_map(|(m, l)| l.map(|l| (m.config.spec(), l)))
+            .collect();
+        let culprits: Vec<&str> = named
+            .iter()
+            .filter(|(_, l)| !l.is_finite())
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let per = named
+            .iter()
+            .map(|(s, l)| format!("{s}: {l:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let who = if culprits.is_empty() {
+            "no single candidate's loss is non-finite, the L2 term or the weighted sum \
+             overflowed"
+                .to_owned()
+        } else {
+            format!("non-finite loss from {}", culprits.join(", "))
+        };
+        TrainError::Diverged(format!(
+            "the supernet step diverged (loss {value} at step {step}): {who} (per-candidate \
+             losses: {per}); lower the learning rate, or remove the candidate from the space"
+        ))
+    }
+}
+
 /// Mean over pairs of `log(1 + Σ_k exp(s_k − s_pos))`, the models' K-pair BPR loss; a
 /// synthetic negative is scored from its layer parts ([`Scorer::layer_score`]).
 pub(crate) fn mean_kpair_loss(
@@ -500,7 +565,12 @@ impl Supernet {
             self.sample(model, train, &users, &positives, k, epoch, total)?;
             let weights = weights_for(self, model, &users, &positives)?;
             let effective = self.effective_weights(&weights)?;
-            let stats = self.train_sampled(model, &users, &positives, k, &effective)?;
+            let stats = match self.train_sampled(model, &users, &positives, k, &effective) {
+                Err(TrainError::Model(ModelError::Diverged { value, step })) => {
+                    return Err(self.diverged(model, &users, &positives, value, step));
+                }
+                other => other?,
+            };
             loss_sum += stats.loss as f64 * chunk.len() as f64;
         }
         Ok(SupernetEpoch {

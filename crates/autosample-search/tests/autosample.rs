@@ -6,7 +6,8 @@
 mod common;
 
 use autosample_search::{
-    AutoSampleConfig, Event, Retrain, SelectorConfig, ValidationLoss, autosample,
+    AutoSampleConfig, Event, FinalSampler, Retrain, SearchSpace, SelectorConfig, ValidationLoss,
+    autosample,
 };
 use autosample_train::Progress;
 
@@ -211,4 +212,124 @@ fn the_training_loss_control_drifts_to_the_easiest_sampler() {
         };
         assert!(loss("dns") > loss("uniform"));
     }
+}
+
+/// Expansion adds the leader's untried neighbours, which then take part; the epoch budget
+/// ends the rounds and says so.
+#[test]
+fn expansion_adds_the_leaders_neighbours_and_the_budget_stops_the_rounds() {
+    let data = common::small_data();
+    let space = SearchSpace::parse(
+        r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
+            {"_name": "uniform"},
+            {"_name": "dns", "candidates": {"_type": "choice", "_value": [2, 4, 8]}}
+        ]}}"#,
+        "inline",
+    )
+    .unwrap();
+    let base = common::quick_mf();
+    let settings = AutoSampleConfig {
+        warmup_epochs: 1,
+        round_epochs: 1,
+        max_rounds: 3,
+        selector: SelectorConfig::training_loss(),
+        weight_floor: 0.5,
+        expand: true,
+        ..AutoSampleConfig::default()
+    };
+    let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+    let mut known: Vec<String> = space
+        .initial_candidates()
+        .iter()
+        .map(|c| c.spec())
+        .collect();
+    let mut expansions = 0;
+    for e in &out.events {
+        match e {
+            Event::Round { evidence, .. } => {
+                for x in evidence {
+                    assert!(known.contains(&x.sampler), "{} is a candidate", x.sampler);
+                }
+            }
+            Event::Expanded { leader, added, .. } => {
+                expansions += 1;
+                let cfg: autosample_samplers::SamplerConfig = leader.parse().unwrap();
+                for n in space.neighbours(&cfg) {
+                    let spec = n.spec();
+                    assert!(
+                        known.contains(&spec) || added.contains(&spec),
+                        "{spec} was neither tried nor added"
+                    );
+                }
+                known.extend(added.iter().cloned());
+            }
+            _ => {}
+        }
+    }
+    assert!(expansions >= 1);
+
+    let budget = AutoSampleConfig {
+        budget_epochs: Some(2),
+        ..settings.clone()
+    };
+    let out = autosample(&data, &space, &base, &budget, Progress::Quiet).unwrap();
+    assert!(
+        out.events.iter().any(|e| matches!(
+            e,
+            Event::BudgetReached {
+                rounds: 1,
+                epochs: 2,
+                ..
+            }
+        )),
+        "{:?}",
+        out.events
+    );
+    let too_small = AutoSampleConfig {
+        budget_epochs: Some(1),
+        ..settings
+    };
+    let err = autosample(&data, &space, &base, &too_small, Progress::Quiet).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("nothing after the 1-epoch warm-up")
+    );
+}
+
+/// `--final mixture`: the final model trains through the supernet with the last weights fixed.
+#[test]
+fn the_mixture_final_keeps_the_last_weights_and_reads_test_once() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let settings = AutoSampleConfig {
+        warmup_epochs: 1,
+        round_epochs: 1,
+        max_rounds: 1,
+        selector: SelectorConfig::training_loss(),
+        final_sampler: FinalSampler::Mixture,
+        ..AutoSampleConfig::default()
+    };
+    let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+    let last = last_round_weights(&out.events);
+    match out.events.last() {
+        Some(Event::Chosen {
+            final_sampler: FinalSampler::Mixture,
+            final_weights,
+            retrain_epochs,
+            ..
+        }) => {
+            assert_eq!(final_weights.len(), 3);
+            let sum: f64 = final_weights.iter().map(|(_, w)| w).sum();
+            assert!((sum - 1.0).abs() < 1e-9);
+            for ((_, w), l) in final_weights.iter().zip(&last) {
+                assert_eq!(w, l, "the retrain uses the last round's weights");
+            }
+            assert!(*retrain_epochs >= 1 && *retrain_epochs <= base.epochs);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(out.test.contains_key("recall@20") && out.valid.contains_key("recall@20"));
+    let again = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+    assert_eq!(again.test, out.test);
 }

@@ -300,3 +300,31 @@ fn candidate_losses_equal_the_models_own_bpr_loss() {
         assert!(net.candidate_losses(model.sampler_view(), &users, &positives)[1].is_none());
     }
 }
+
+/// A diverging supernet step names the candidates whose losses went non-finite.
+#[test]
+fn a_diverging_step_names_the_candidate() {
+    let data = data();
+    let cfg = ModelConfig::Mf(MfConfig {
+        dim: 8,
+        optimizer: OptimizerConfig::Sgd { lr: 1e30 },
+        ..MfConfig::default()
+    });
+    let mut model = TrainedModel::new(&cfg, &data.train, 1).unwrap();
+    let candidates: Vec<SamplerConfig> = ["uniform", "dns:candidates=4"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let mut net = Supernet::new(&candidates, 2).unwrap();
+    let mut err = None;
+    for epoch in 0..5 {
+        if let Err(e) = net.train_epoch(&mut model, &data.train, 64, 1, &[1.0, 1.0], epoch, 5) {
+            err = Some(e.to_string());
+            break;
+        }
+    }
+    let err = err.expect("an SGD step of 1e30 diverges");
+    assert!(err.contains("the supernet step diverged"), "{err}");
+    assert!(err.contains("per-candidate losses: uniform"), "{err}");
+    assert!(err.contains("lower the learning rate"), "{err}");
+}

@@ -12,6 +12,9 @@ pub enum TrainError {
     /// The model failed (e.g. diverged).
     #[error(transparent)]
     Model(#[from] autosample_models::ModelError),
+    /// Training diverged (a non-finite loss), with what caused it and what to do.
+    #[error("{0}")]
+    Diverged(String),
     /// The sampler failed.
     #[error(transparent)]
     Sampler(#[from] autosample_samplers::SamplerError),

@@ -149,6 +149,16 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                         ));
                     }
                 }
+                Some("expanded") => lines.push(format!(
+                    "after round {}: added the neighbours of {}: {}",
+                    e["round"], e["leader"], e["added"]
+                )),
+                Some("budget_reached") => lines.push(format!(
+                    "budget reached after {} rounds ({} epochs, {:.0} s)",
+                    e["rounds"],
+                    e["epochs"],
+                    e["seconds"].as_f64().unwrap_or(f64::NAN)
+                )),
                 Some("chosen") => lines.push(format!(
                     "retrain ({}): {} epochs, best epoch {}",
                     e["retrain"], e["retrain_epochs"], e["best_epoch"]

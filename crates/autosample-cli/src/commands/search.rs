@@ -5,13 +5,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_search::{
-    AutoSampleConfig, HalvingStart, Retrain, SearchSpace, SelectorConfig, ValidationLoss,
-    autosample, exhaustive, successive_halving,
+    AutoSampleConfig, FinalSampler, HalvingStart, Retrain, SearchSpace, SelectorConfig,
+    ValidationLoss, autosample, exhaustive, successive_halving,
 };
 use autosample_train::{Progress, RunFiles, TrainConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::args::{HalvingStartArg, RetrainArg, SearchArgs, SelectorArg, StrategyArg};
+use crate::args::{FinalArg, HalvingStartArg, RetrainArg, SearchArgs, SelectorArg, StrategyArg};
 use crate::commands::train::{DatasetInfo, RunConfig, resolve_config};
 use crate::data_source::DataSpec;
 use crate::meta::{BuildInfo, build_info, utc_stamp};
@@ -58,6 +58,16 @@ struct SearchPlan {
     warmup_epochs: usize,
     #[serde(default = "default_halving_start")]
     halving_start: HalvingStartArg,
+    #[serde(default = "default_final")]
+    final_sampler: FinalArg,
+    #[serde(default)]
+    expand: bool,
+    #[serde(default = "default_max_candidates")]
+    max_candidates: usize,
+    #[serde(default)]
+    budget_epochs: Option<usize>,
+    #[serde(default)]
+    budget_seconds: Option<f64>,
     /// Where the space was read from, and its text (the search uses this copy).
     space_file: String,
     space: String,
@@ -73,6 +83,14 @@ fn default_selector() -> SelectorArg {
 
 fn default_weight_floor() -> f64 {
     0.1
+}
+
+fn default_final() -> FinalArg {
+    FinalArg::Argmax
+}
+
+fn default_max_candidates() -> usize {
+    16
 }
 
 fn default_halving_start() -> HalvingStartArg {
@@ -122,6 +140,11 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 )
             })?;
             SearchSpace::parse(&space_text, &space_file.display().to_string())?;
+            if let Some(b) = args.budget_seconds
+                && !(b.is_finite() && b >= 0.0)
+            {
+                bail!("--budget-seconds {b}: give a number of seconds ≥ 0");
+            }
             let plan = SearchPlan {
                 train: resolve_config(&args.hyper, "uniform")?,
                 data: DataSpec::from_args(&args.data, None)?,
@@ -132,6 +155,11 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 weight_floor: args.weight_floor,
                 warmup_epochs: args.warmup_epochs,
                 halving_start: args.halving_start,
+                final_sampler: args.final_sampler,
+                expand: args.expand,
+                max_candidates: args.max_candidates,
+                budget_epochs: args.budget_epochs,
+                budget_seconds: args.budget_seconds,
                 space_file: space_file.display().to_string(),
                 space: space_text,
             };
@@ -232,6 +260,14 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 },
                 warmup_epochs: plan.warmup_epochs,
                 weight_floor: plan.weight_floor,
+                final_sampler: match plan.final_sampler {
+                    FinalArg::Argmax => FinalSampler::Argmax,
+                    FinalArg::Mixture => FinalSampler::Mixture,
+                },
+                expand: plan.expand,
+                max_candidates: plan.max_candidates,
+                budget_epochs: plan.budget_epochs,
+                budget_seconds: plan.budget_seconds,
                 selector: match plan.selector {
                     SelectorArg::Evidence => SelectorConfig::evidence(),
                     SelectorArg::AlignmentBpr => {

@@ -1,0 +1,103 @@
+//! `--final mixture`: the final model trains through the supernet with the search's last
+//! weights held fixed, instead of with the argmax sampler alone (issue 7, part 6). The
+//! benchmark measures it against the argmax retrain.
+
+use std::collections::BTreeMap;
+
+use autosample_data::Dataset;
+use autosample_models::TrainingState;
+use autosample_train::{Result, TrainConfig, TrainError, TrainedModel, evaluate_model};
+
+use crate::Supernet;
+
+/// What the mixture retrain produced.
+pub struct MixtureRetrain {
+    /// The model at its best validation epoch.
+    pub model: TrainedModel,
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// Best epoch (1-based, 0 if no evaluation improved on the start).
+    pub best_epoch: usize,
+    /// Validation metrics at the best epoch.
+    pub valid: BTreeMap<String, f64>,
+    /// Test metrics of the best model: the only read of the test split.
+    pub test: BTreeMap<String, f64>,
+}
+
+/// Trains `model` through `net` with `weights` fixed, evaluating on validation every
+/// `base.eval_every` epochs and stopping after `base.patience` evaluations without gain (or at
+/// `base.epochs`); the best state is kept, and the test split is read once for it. Epoch
+/// indices continue from `first_epoch` so that samplers with schedules see the search's time.
+///
+/// # Errors
+/// A training or evaluation error; [`TrainError::Config`] for an unknown monitor.
+pub fn retrain_mixture(
+    dataset: &Dataset,
+    net: &mut Supernet,
+    mut model: TrainedModel,
+    weights: &[f64],
+    base: &TrainConfig,
+    first_epoch: usize,
+) -> Result<MixtureRetrain> {
+    let every = base.eval_every.max(1);
+    let total = first_epoch + base.epochs;
+    let monitor = |model: &mut TrainedModel| -> Result<(f64, BTreeMap<String, f64>)> {
+        model.refresh();
+        let report = evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], &base.ks)?;
+        let value = report.get(&base.monitor).ok_or_else(|| {
+            TrainError::Config(format!(
+                "monitor {:?} is not among the computed metrics",
+                base.monitor
+            ))
+        })?;
+        Ok((value, report.to_map()))
+    };
+    let (mut best_value, mut best_valid) = monitor(&mut model)?;
+    let mut best_state: TrainingState = model.training_state();
+    let mut best_epoch = 0;
+    let mut since_best = 0;
+    let mut epochs_run = 0;
+    for e in 0..base.epochs {
+        net.train_epoch(
+            &mut model,
+            &dataset.train,
+            base.batch_size,
+            base.negatives,
+            weights,
+            first_epoch + e,
+            total,
+        )?;
+        epochs_run += 1;
+        if (e + 1) % every == 0 || e + 1 == base.epochs {
+            let (value, valid) = monitor(&mut model)?;
+            if value > best_value {
+                best_value = value;
+                best_valid = valid;
+                best_state = model.training_state();
+                best_epoch = e + 1;
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if base.patience > 0 && since_best >= base.patience {
+                    break;
+                }
+            }
+        }
+    }
+    model.restore(best_state)?;
+    model.refresh();
+    let test = evaluate_model(
+        model.scorer(),
+        &dataset.test,
+        &[&dataset.train, &dataset.valid],
+        &base.ks,
+    )?
+    .to_map();
+    Ok(MixtureRetrain {
+        model,
+        epochs_run,
+        best_epoch,
+        valid: best_valid,
+        test,
+    })
+}
