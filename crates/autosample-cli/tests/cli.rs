@@ -916,3 +916,64 @@ fn halving_search_drops_half_per_rung_and_inspect_charts_each_rung() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(html.matches("<rect class=\"bar").count(), 3 + 2);
 }
+
+/// AutoSample and halving searches killed right after a round's (rung's) checkpoint resume to
+/// the outcome of an uninterrupted run.
+#[test]
+fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    for (strategy, log) in [("autosample", "events"), ("halving", "rungs")] {
+        let args = |out: &Path| -> Vec<String> {
+            [
+                "search",
+                "--data",
+                "synthetic:tiny",
+                "--space",
+                tiny.to_str().unwrap(),
+                "--strategy",
+                strategy,
+                "--warmup-epochs",
+                "1",
+                "--first-epochs",
+                "1",
+                "--epochs",
+                "4",
+                "--eval-every",
+                "2",
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+                "--json",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let whole = scratch(&format!("{strategy}-whole"));
+        let o = bin().args(args(&whole)).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let want = json(&o);
+
+        let cut = scratch(&format!("{strategy}-cut"));
+        let o = bin()
+            .args(args(&cut))
+            .env("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND", "0")
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{strategy}: the hook kills the search");
+        assert!(!cut.join("outcome.json").exists());
+        let o = run(&[
+            "search",
+            "--resume",
+            cut.to_str().unwrap(),
+            "--quiet",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{strategy}: {}", stderr(&o));
+        let got = json(&o);
+        assert_eq!(got["chosen"], want["chosen"], "{strategy}");
+        assert_eq!(got["test"], want["test"], "{strategy}");
+        assert_eq!(got["details"][log], want["details"][log], "{strategy}");
+        assert_eq!(got["total_epochs"], want["total_epochs"], "{strategy}");
+    }
+}

@@ -23,6 +23,7 @@
 //!
 //! Every decision is an [`Event`] with its evidence.
 
+use std::path::Path;
 use std::time::Instant;
 
 use autosample_data::Dataset;
@@ -32,14 +33,14 @@ use autosample_train::{
     Progress, Result, TrainConfig, TrainError, TrainOptions, TrainedModel, WarmStart, derive_seed,
     train_with,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mixture::retrain_mixture;
 use crate::selector::{SelectorConfig, StepRule, ValidationSample, bootstrap_se, floored_softmax};
 use crate::{SearchSpace, Supernet};
 
 /// How the winner is retrained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Retrain {
     /// From the search's parameters, optimizer state reset.
@@ -49,7 +50,7 @@ pub enum Retrain {
 }
 
 /// What the final model trains with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinalSampler {
     /// The leader alone (the argmax of the weights or the evidence).
@@ -105,7 +106,7 @@ impl Default for AutoSampleConfig {
 }
 
 /// One decision of the search, with its evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The warm-up ended.
@@ -171,7 +172,7 @@ pub enum Event {
 }
 
 /// One candidate's evidence in a round.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evidence {
     /// The spec.
     pub sampler: String,
@@ -210,7 +211,7 @@ pub struct AutoSampleOutcome {
 }
 
 /// Where the epochs went.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EpochCounts {
     /// Supernet epochs (warm-up and rounds).
     pub supernet: usize,
@@ -245,6 +246,29 @@ fn per_user_valid(model: &mut TrainedModel, dataset: &Dataset, monitor: &str) ->
         .ok_or_else(|| TrainError::Config(format!("unknown monitor {monitor:?}")))
 }
 
+/// The checkpoint file [`autosample_in`] writes in its directory.
+pub const AUTOSAMPLE_CHECKPOINT: &str = "autosample.ckpt";
+
+/// What a checkpoint holds besides the model's training state: everything the rounds to come
+/// read. Supernet RNG streams, branch seeds and bootstrap seeds are derived from the root seed
+/// and the epoch or round, so they need no saving.
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    /// The settings that wrote it (a resume with other settings is refused).
+    settings: serde_json::Value,
+    next_round: usize,
+    epoch: usize,
+    counts: EpochCounts,
+    events: Vec<Event>,
+    /// Every candidate's spec, expansions included, in order.
+    candidates: Vec<String>,
+    active: Vec<bool>,
+    leader: usize,
+    rule: Option<StepRule>,
+    /// Search seconds before the interruption.
+    seconds: f64,
+}
+
 /// Runs the AutoSample strategy over `space` with the training settings of `base` (its sampler
 /// is ignored; its `epochs`, `eval_every` and `patience` govern the retrain).
 ///
@@ -256,6 +280,24 @@ pub fn autosample(
     base: &TrainConfig,
     settings: &AutoSampleConfig,
     progress: Progress,
+) -> Result<AutoSampleOutcome> {
+    autosample_in(dataset, space, base, settings, progress, None)
+}
+
+/// As [`autosample`], checkpointing into `dir` ([`AUTOSAMPLE_CHECKPOINT`]) after the warm-up and
+/// after every round, and continuing from a checkpoint found there: an interrupted search ends
+/// with the outcome of an uninterrupted one, except that samplers keeping state across epochs
+/// (SRNS's memory) restart it, as `train --resume` does.
+///
+/// # Errors
+/// As [`autosample`]; a checkpoint that cannot be read or was written with other settings.
+pub fn autosample_in(
+    dataset: &Dataset,
+    space: &SearchSpace,
+    base: &TrainConfig,
+    settings: &AutoSampleConfig,
+    progress: Progress,
+    dir: Option<&Path>,
 ) -> Result<AutoSampleOutcome> {
     settings.selector.validate()?;
     if !(0.0..=1.0).contains(&settings.weight_floor) {
@@ -282,40 +324,116 @@ pub fn autosample(
         derive_seed(base.seed, "init", 0),
     )?;
     let total = settings.warmup_epochs + settings.max_rounds * settings.round_epochs;
-    let mut epoch = 0;
-    let mut events = Vec::new();
-    let mut counts = EpochCounts::default();
-    let equal = vec![1.0; c];
-    let mut last_loss = f64::NAN;
-    for _ in 0..settings.warmup_epochs {
-        last_loss = net
-            .train_epoch(
-                &mut model,
-                &dataset.train,
-                base.batch_size,
-                base.negatives,
-                &equal,
-                epoch,
-                total,
-            )?
-            .loss;
-        epoch += 1;
-        counts.supernet += 1;
+    let settings_json =
+        serde_json::to_value(settings).map_err(|e| TrainError::Config(format!("settings: {e}")))?;
+    let ckpt_path = dir.map(|d| d.join(AUTOSAMPLE_CHECKPOINT));
+    let resumed = match &ckpt_path {
+        Some(path) if path.exists() => Some(load_checkpoint(path, &settings_json)?),
+        _ => None,
+    };
+    let (mut epoch, mut events, mut counts, mut step_rule, mut leader, first_round, earlier) =
+        match resumed {
+            Some((state, ck)) => {
+                for spec in ck.candidates.iter().skip(c) {
+                    let cfg: SamplerConfig = spec.parse().map_err(|e| {
+                        TrainError::Config(format!("checkpoint candidate `{spec}`: {e}"))
+                    })?;
+                    net.add_candidate(cfg.clone())?;
+                    candidates.push(cfg);
+                }
+                for (i, a) in ck.active.iter().enumerate() {
+                    if !a {
+                        net.deactivate(i);
+                    }
+                }
+                model.restore(state)?;
+                if let Some(m) = net.stateful_candidate() {
+                    tracing::warn!(
+                        sampler = %m,
+                        "this candidate's state across epochs is not checkpointed; it restarts, \
+                         so the resumed search may differ from an uninterrupted one"
+                    );
+                }
+                (
+                    ck.epoch,
+                    ck.events,
+                    ck.counts,
+                    ck.rule,
+                    ck.leader,
+                    ck.next_round,
+                    ck.seconds,
+                )
+            }
+            None => {
+                let mut epoch = 0;
+                let mut counts = EpochCounts::default();
+                let equal = vec![1.0; c];
+                let mut last_loss = f64::NAN;
+                for _ in 0..settings.warmup_epochs {
+                    last_loss = net
+                        .train_epoch(
+                            &mut model,
+                            &dataset.train,
+                            base.batch_size,
+                            base.negatives,
+                            &equal,
+                            epoch,
+                            total,
+                        )?
+                        .loss;
+                    epoch += 1;
+                    counts.supernet += 1;
+                }
+                let events = vec![Event::Warmup {
+                    epochs: settings.warmup_epochs,
+                    loss: last_loss,
+                }];
+                let rule = StepRule::new(
+                    &settings.selector,
+                    c,
+                    settings.weight_floor,
+                    derive_seed(base.seed, "selector", 0),
+                );
+                (epoch, events, counts, rule, 0, 0, 0.0)
+            }
+        };
+    let elapsed = || earlier + started.elapsed().as_secs_f64();
+    // What a checkpoint after `next_round - 1` holds (the warm-up for 0).
+    let snapshot = |next_round,
+                    epoch,
+                    counts: &EpochCounts,
+                    events: &[Event],
+                    candidates: &[SamplerConfig],
+                    net: &Supernet,
+                    leader,
+                    rule: &Option<StepRule>| Checkpoint {
+        settings: settings_json.clone(),
+        next_round,
+        epoch,
+        counts: counts.clone(),
+        events: events.to_vec(),
+        candidates: candidates.iter().map(SamplerConfig::spec).collect(),
+        active: (0..candidates.len()).map(|i| net.is_active(i)).collect(),
+        leader,
+        rule: rule.clone(),
+        seconds: elapsed(),
+    };
+    if first_round == 0 && events.len() == 1 {
+        let ck = snapshot(
+            0,
+            epoch,
+            &counts,
+            &events,
+            &candidates,
+            &net,
+            leader,
+            &step_rule,
+        );
+        write_checkpoint(ckpt_path.as_deref(), &model, &ck)?;
     }
-    events.push(Event::Warmup {
-        epochs: settings.warmup_epochs,
-        loss: last_loss,
-    });
-    let mut step_rule = StepRule::new(
-        &settings.selector,
-        c,
-        settings.weight_floor,
-        derive_seed(base.seed, "selector", 0),
-    );
-    let mut leader = 0;
-    for round in 0..settings.max_rounds {
+    for round in first_round..settings.max_rounds {
         let used = counts.supernet + counts.branches;
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = elapsed();
         // At least one round runs: without one there is no evidence to choose by.
         if round > 0
             && (settings.budget_epochs.is_some_and(|b| used >= b)
@@ -480,8 +598,27 @@ pub fn autosample(
                 added,
             });
         }
+        let ck = snapshot(
+            round + 1,
+            epoch,
+            &counts,
+            &events,
+            &candidates,
+            &net,
+            leader,
+            &step_rule,
+        );
+        write_checkpoint(ckpt_path.as_deref(), &model, &ck)?;
+        if std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND")
+            .ok()
+            .as_deref()
+            == Some(round.to_string().as_str())
+        {
+            // Test hook: die like a killed process right after the round's checkpoint.
+            std::process::abort();
+        }
     }
-    let search_seconds = started.elapsed().as_secs_f64();
+    let search_seconds = elapsed();
 
     // Retrain the choice.
     let chosen = candidates[leader].clone();
@@ -570,6 +707,36 @@ pub fn autosample(
         retrain_seconds: retrain_started.elapsed().as_secs_f64(),
         model: Some(retrained),
     })
+}
+
+/// Writes `ck` with `model`'s training state to `path` (atomically), if there is a path.
+fn write_checkpoint(path: Option<&Path>, model: &TrainedModel, ck: &Checkpoint) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let meta =
+        serde_json::to_value(ck).map_err(|e| TrainError::Config(format!("checkpoint: {e}")))?;
+    model.training_state().write(path, &meta)?;
+    Ok(())
+}
+
+/// Reads a checkpoint and checks that it was written with `settings`.
+fn load_checkpoint(
+    path: &Path,
+    settings: &serde_json::Value,
+) -> Result<(autosample_models::TrainingState, Checkpoint)> {
+    let (state, meta) = autosample_models::TrainingState::read(path)?;
+    let ck: Checkpoint = serde_json::from_value(meta).map_err(|e| TrainError::Io {
+        path: path.to_path_buf(),
+        message: format!("not an AutoSample checkpoint ({e}); remove it to start over"),
+    })?;
+    if &ck.settings != settings {
+        return Err(TrainError::Io {
+            path: path.to_path_buf(),
+            message: "written by a search with other settings; resume with the recorded \
+                      settings or remove it to start over"
+                .to_owned(),
+        });
+    }
+    Ok((state, ck))
 }
 
 /// What the evidence rule's branches train with.

@@ -7,6 +7,7 @@
 //! epochs; and so on until one is left, which then trains on to early stopping. The test split
 //! is read once, for that final model.
 
+use std::path::Path;
 use std::time::Instant;
 
 use autosample_data::Dataset;
@@ -15,12 +16,12 @@ use autosample_train::{
     Progress, Result, TrainConfig, TrainError, TrainOptions, TrainedModel, WarmStart, derive_seed,
     train_with,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{SearchSpace, Supernet};
 
 /// Where every candidate's copy starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HalvingStart {
     /// The same fresh initialisation (the baseline).
@@ -34,7 +35,7 @@ pub enum HalvingStart {
 }
 
 /// One rung of successive halving.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rung {
     /// Rung (0-based).
     pub rung: usize,
@@ -72,6 +73,26 @@ pub struct HalvingOutcome {
     pub model: Option<TrainedModel>,
 }
 
+/// The checkpoint [`successive_halving_in`] writes after every rung (the survivors' states
+/// go to `halving-r<rung>-<k>.state` beside it).
+pub const HALVING_CHECKPOINT: &str = "halving.json";
+
+/// What a halving checkpoint holds: the rungs so far and which candidates survive, each with
+/// its state in its own file.
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    first_epochs: usize,
+    start: HalvingStart,
+    rung: usize,
+    epochs: usize,
+    rungs: Vec<Rung>,
+    survivors: Vec<usize>,
+    state_files: Vec<String>,
+    total_epochs: usize,
+    warmup_epochs: usize,
+    seconds: f64,
+}
+
 /// Runs successive halving over the initial candidates of `space`, rungs starting at
 /// `first_epochs` and doubling; `base` gives everything else (its `epochs`, `eval_every` and
 /// `patience` govern the final training).
@@ -86,8 +107,51 @@ pub fn successive_halving(
     start: HalvingStart,
     progress: Progress,
 ) -> Result<HalvingOutcome> {
+    successive_halving_in(dataset, space, base, first_epochs, start, progress, None)
+}
+
+/// As [`successive_halving`], checkpointing into `dir` after every rung and continuing from
+/// the checkpoint found there (the same outcome as an uninterrupted run: each rung's training
+/// starts its samplers afresh anyway).
+///
+/// # Errors
+/// As [`successive_halving`]; a checkpoint that cannot be read or was written with other
+/// settings.
+#[allow(clippy::too_many_arguments)]
+pub fn successive_halving_in(
+    dataset: &Dataset,
+    space: &SearchSpace,
+    base: &TrainConfig,
+    first_epochs: usize,
+    start: HalvingStart,
+    progress: Progress,
+    dir: Option<&Path>,
+) -> Result<HalvingOutcome> {
     let started = Instant::now();
     let candidates = space.initial_candidates();
+    let ckpt = dir.map(|d| d.join(HALVING_CHECKPOINT));
+    if let Some(path) = ckpt.as_deref().filter(|p| p.exists()) {
+        let (ck, survivors) = load_checkpoint(path, first_epochs, start)?;
+        return run_rungs(
+            dataset,
+            candidates,
+            base,
+            progress,
+            dir,
+            Resume {
+                survivors,
+                rungs: ck.rungs,
+                total_epochs: ck.total_epochs,
+                epochs: ck.epochs,
+                rung: ck.rung,
+                warmup_epochs: ck.warmup_epochs,
+                first_epochs,
+                start,
+                earlier_seconds: ck.seconds,
+                started,
+            },
+        );
+    }
     let (common, warmup_epochs) = match start {
         HalvingStart::Init => (None, 0),
         HalvingStart::SupernetWarmup { epochs } => {
@@ -112,12 +176,66 @@ pub fn successive_halving(
             (Some(model.training_state()), epochs)
         }
     };
-    let mut survivors: Vec<(usize, Option<TrainingState>)> =
-        (0..candidates.len()).map(|i| (i, common.clone())).collect();
-    let mut rungs = Vec::new();
-    let mut total_epochs = warmup_epochs;
-    let mut epochs = first_epochs.max(1);
-    let mut rung = 0;
+    run_rungs(
+        dataset,
+        candidates,
+        base,
+        progress,
+        dir,
+        Resume {
+            survivors: (0..candidates.len()).map(|i| (i, common.clone())).collect(),
+            rungs: Vec::new(),
+            total_epochs: warmup_epochs,
+            epochs: first_epochs.max(1),
+            rung: 0,
+            warmup_epochs,
+            first_epochs,
+            start,
+            earlier_seconds: 0.0,
+            started,
+        },
+    )
+}
+
+/// A candidate still in the running, with its state (none before its first rung from the
+/// initialisation).
+type Survivor = (usize, Option<TrainingState>);
+
+/// Where the rungs start from: the beginning, or a checkpoint.
+struct Resume {
+    survivors: Vec<Survivor>,
+    rungs: Vec<Rung>,
+    total_epochs: usize,
+    epochs: usize,
+    rung: usize,
+    warmup_epochs: usize,
+    first_epochs: usize,
+    start: HalvingStart,
+    earlier_seconds: f64,
+    started: Instant,
+}
+
+fn run_rungs(
+    dataset: &Dataset,
+    candidates: &[autosample_samplers::SamplerConfig],
+    base: &TrainConfig,
+    progress: Progress,
+    dir: Option<&Path>,
+    from: Resume,
+) -> Result<HalvingOutcome> {
+    let Resume {
+        mut survivors,
+        mut rungs,
+        mut total_epochs,
+        mut epochs,
+        mut rung,
+        warmup_epochs,
+        first_epochs,
+        start,
+        earlier_seconds,
+        started,
+    } = from;
+    let elapsed = || earlier_seconds + started.elapsed().as_secs_f64();
     while survivors.len() > 1 {
         let mut scored: Vec<(usize, f64, TrainingState)> = Vec::new();
         for (i, state) in survivors.drain(..) {
@@ -167,6 +285,32 @@ pub fn successive_halving(
             .collect();
         epochs *= 2;
         rung += 1;
+        if let Some(dir) = dir {
+            write_checkpoint(
+                dir,
+                &survivors,
+                Checkpoint {
+                    first_epochs,
+                    start,
+                    rung,
+                    epochs,
+                    rungs: rungs.clone(),
+                    survivors: survivors.iter().map(|(i, _)| *i).collect(),
+                    state_files: Vec::new(),
+                    total_epochs,
+                    warmup_epochs,
+                    seconds: elapsed(),
+                },
+            )?;
+        }
+        if std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND")
+            .ok()
+            .as_deref()
+            == Some((rung - 1).to_string().as_str())
+        {
+            // Test hook: die like a killed process right after the rung's checkpoint.
+            std::process::abort();
+        }
     }
     let (winner, state) = survivors
         .pop()
@@ -197,7 +341,68 @@ pub fn successive_halving(
         total_epochs,
         valid: out.best_valid.to_map(),
         test,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: elapsed(),
         model: Some(out.model),
     })
+}
+
+/// Writes the survivors' states (named by rung), then the checkpoint that lists them (the
+/// commit point), then removes the previous rung's state files.
+fn write_checkpoint(dir: &Path, survivors: &[Survivor], mut ck: Checkpoint) -> Result<()> {
+    let io = |path: &Path, e: String| TrainError::Io {
+        path: path.to_path_buf(),
+        message: e,
+    };
+    for (k, (_, state)) in survivors.iter().enumerate() {
+        let name = format!("halving-r{}-{k}.state", ck.rung);
+        if let Some(state) = state {
+            state.write(&dir.join(&name), &serde_json::Value::Null)?;
+        }
+        ck.state_files.push(name);
+    }
+    let path = dir.join(HALVING_CHECKPOINT);
+    let text = serde_json::to_vec_pretty(&ck).map_err(|e| io(&path, e.to_string()))?;
+    autosample_models::checkpoint::write_atomic(&path, &text)
+        .map_err(|e| io(&path, format!("could not write: {e}")))?;
+    if ck.rung > 0 {
+        for k in 0.. {
+            let old = dir.join(format!("halving-r{}-{k}.state", ck.rung - 1));
+            if std::fs::remove_file(&old).is_err() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint and the survivors' states; refuses one written with other settings.
+fn load_checkpoint(
+    path: &Path,
+    first_epochs: usize,
+    start: HalvingStart,
+) -> Result<(Checkpoint, Vec<Survivor>)> {
+    let bad = |m: String| TrainError::Io {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("could not read: {e}")))?;
+    let ck: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "not a halving checkpoint ({e}); remove it to start over"
+        ))
+    })?;
+    if ck.first_epochs != first_epochs || ck.start != start {
+        return Err(bad(
+            "written by a search with other settings; resume with the recorded settings or \
+             remove it to start over"
+                .to_owned(),
+        ));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut survivors = Vec::new();
+    for (i, name) in ck.survivors.iter().zip(&ck.state_files) {
+        let (state, _) = TrainingState::read(&dir.join(name))?;
+        survivors.push((*i, Some(state)));
+    }
+    Ok((ck, survivors))
 }

@@ -21,11 +21,14 @@ mod space;
 mod supernet;
 
 pub use autosample::{
-    AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence, FinalSampler, Retrain,
-    autosample,
+    AUTOSAMPLE_CHECKPOINT, AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence,
+    FinalSampler, Retrain, autosample, autosample_in,
 };
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
-pub use halving::{HalvingOutcome, HalvingStart, Rung, successive_halving};
+pub use halving::{
+    HALVING_CHECKPOINT, HalvingOutcome, HalvingStart, Rung, successive_halving,
+    successive_halving_in,
+};
 pub use mixture::{MixtureRetrain, retrain_mixture};
 pub use selector::{
     AlphaAdam, SelectorConfig, ValidationLoss, ValidationSample, bootstrap_se, floored_softmax,

@@ -262,7 +262,7 @@ pub fn softmax_chain(w: &[f64], g: &[f64], tau: f64) -> Vec<f64> {
 
 /// Adam over the logits α (β₁ 0.9, β₂ 0.999, ε 1e-8), the optimizer of the reference's
 /// measurements.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlphaAdam {
     lr: f64,
     m: Vec<f64>,
@@ -420,6 +420,7 @@ pub fn bootstrap_se(diffs: &[f64], resamples: usize, seed: u64) -> f64 {
 }
 
 /// A step rule's state: logits, their optimizer, and the round's accumulated signal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StepRule {
     pub config: SelectorConfig,
     pub alpha: Vec<f64>,

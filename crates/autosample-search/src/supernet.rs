@@ -134,6 +134,15 @@ impl Supernet {
         self.members.is_empty()
     }
 
+    /// The first active candidate whose sampler keeps state across epochs that no
+    /// checkpoint holds (SRNS), if any.
+    pub fn stateful_candidate(&self) -> Option<String> {
+        self.members
+            .iter()
+            .find(|m| m.active && m.sampler.keeps_state())
+            .map(|m| m.config.spec())
+    }
+
     /// Whether candidate `i` still takes part.
     pub fn is_active(&self, i: usize) -> bool {
         self.members.get(i).is_some_and(|m| m.active)

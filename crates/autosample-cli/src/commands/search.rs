@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_search::{
-    AutoSampleConfig, FinalSampler, HalvingStart, Retrain, SearchSpace, SelectorConfig,
-    ValidationLoss, autosample, exhaustive, successive_halving,
+    AUTOSAMPLE_CHECKPOINT, AutoSampleConfig, FinalSampler, HALVING_CHECKPOINT, HalvingStart,
+    Retrain, SearchSpace, SelectorConfig, ValidationLoss, autosample_in, exhaustive,
+    successive_halving_in,
 };
 use autosample_train::{Progress, RunFiles, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -118,14 +119,6 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     dir.display()
                 );
             }
-            if plan.strategy != StrategyArg::Exhaustive {
-                bail!(
-                    "{}: --resume continues exhaustive searches so far; start this {:?} search \
-                     again",
-                    dir.display(),
-                    plan.strategy
-                );
-            }
             (plan, dir.clone())
         }
         None => {
@@ -189,6 +182,8 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             if args.overwrite {
                 let _ = std::fs::remove_dir_all(out.join("candidates"));
                 let _ = std::fs::remove_file(out.join("outcome.json"));
+                let _ = std::fs::remove_file(out.join(AUTOSAMPLE_CHECKPOINT));
+                let _ = std::fs::remove_file(out.join(HALVING_CHECKPOINT));
             }
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             autosample_models::checkpoint::write_atomic(
@@ -235,7 +230,15 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     epochs: plan.warmup_epochs,
                 },
             };
-            let r = successive_halving(&dataset, &space, &cfg, plan.first_epochs, start, progress)?;
+            let r = successive_halving_in(
+                &dataset,
+                &space,
+                &cfg,
+                plan.first_epochs,
+                start,
+                progress,
+                Some(&out),
+            )?;
             let details = serde_json::json!({
                 "start": r.start,
                 "warmup_epochs": r.warmup_epochs,
@@ -280,7 +283,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 },
                 ..AutoSampleConfig::default()
             };
-            let r = autosample(&dataset, &space, &cfg, &settings, progress)?;
+            let r = autosample_in(&dataset, &space, &cfg, &settings, progress, Some(&out))?;
             let epochs = r.epochs.supernet + r.epochs.branches + r.epochs.retrain;
             let details = serde_json::json!({
                 "settings": settings,
