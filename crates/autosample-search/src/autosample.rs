@@ -8,8 +8,8 @@
 //!    - *Assessment* by the rule ([`SelectorConfig`]). Evidence rule: from the shared state,
 //!      every active candidate trains alone for `H = branch_epochs · 2^round` epochs (the branch
 //!      keeps the shared optimizer state) and is scored per validation user; candidate `c` is
-//!      pruned where the leader beats it by more than `prune_z` bootstrap standard errors of
-//!      the paired per-user difference, and the weights are `softmax(evidence / temperature)`.
+//!      pruned where the leader beats it by more than `z` bootstrap standard errors of the
+//!      paired per-user difference (`z` Bonferroni-corrected over the round's comparisons), and the weights are `softmax(evidence / temperature)`.
 //!      Step rules (alignment, training loss): the previous round's learned weights; a
 //!      candidate whose weight fell below `prune_below / |A|` is pruned.
 //!    - Every weight is floored at `weight_floor / |A|` so that early evidence cannot silence
@@ -36,7 +36,9 @@ use autosample_train::{
 use serde::{Deserialize, Serialize};
 
 use crate::mixture::retrain_mixture;
-use crate::selector::{SelectorConfig, StepRule, ValidationSample, bootstrap_se, floored_softmax};
+use crate::selector::{
+    SelectorConfig, StepRule, ValidationSample, bonferroni_z, bootstrap_se, floored_softmax,
+};
 use crate::{SearchSpace, Supernet};
 
 /// How the winner is retrained.
@@ -323,7 +325,9 @@ pub fn autosample_in(
         &dataset.train,
         derive_seed(base.seed, "init", 0),
     )?;
-    let total = settings.warmup_epochs + settings.max_rounds * settings.round_epochs;
+    // Sampler schedules (SRNS/DENS warm-ups, CNS's curriculum) run over a full training's
+    // length, as in the exhaustive runs the search stands in for.
+    let total = base.epochs;
     let settings_json =
         serde_json::to_value(settings).map_err(|e| TrainError::Config(format!("settings: {e}")))?;
     let ckpt_path = dir.map(|d| d.join(AUTOSAMPLE_CHECKPOINT));
@@ -457,7 +461,7 @@ pub fn autosample_in(
                 SelectorConfig::Evidence {
                     branch_epochs,
                     temperature,
-                    prune_z,
+                    prune_level,
                     bootstrap,
                 },
                 _,
@@ -469,9 +473,17 @@ pub fn autosample_in(
                     candidates: &candidates,
                     progress,
                     counts: &mut counts,
+                    epoch,
                 };
-                let assessed =
-                    evidence_round(&mut ctx, &model, &active, round, h, *prune_z, *bootstrap)?;
+                let assessed = evidence_round(
+                    &mut ctx,
+                    &model,
+                    &active,
+                    round,
+                    h,
+                    *prune_level,
+                    *bootstrap,
+                )?;
                 leader = assessed.leader;
                 for &i in &assessed.pruned {
                     net.deactivate(i);
@@ -640,6 +652,12 @@ pub fn autosample_in(
                         keep_optimizer: false,
                     }),
                     read_test: true,
+                    schedule_offset: if settings.retrain == Retrain::Warm {
+                        epoch
+                    } else {
+                        0
+                    },
+                    schedule_total: None,
                 };
                 let cfg = TrainConfig {
                     sampler: chosen.clone(),
@@ -746,6 +764,8 @@ struct BranchContext<'a> {
     candidates: &'a [SamplerConfig],
     progress: Progress,
     counts: &'a mut EpochCounts,
+    /// Supernet epochs so far: where the branches' sampler schedules start.
+    epoch: usize,
 }
 
 /// One round of the evidence rule.
@@ -758,7 +778,8 @@ struct Assessed {
 }
 
 /// Branches every active candidate alone from `model`'s state for `h` epochs, scores them per
-/// validation user and prunes where the paired lead exceeds `prune_z` bootstrap SEs.
+/// validation user and prunes where the paired lead exceeds the Bonferroni `z` (family-wise
+/// level `prune_level`) in bootstrap SEs.
 #[allow(clippy::too_many_arguments)]
 fn evidence_round(
     ctx: &mut BranchContext<'_>,
@@ -766,7 +787,7 @@ fn evidence_round(
     active: &[bool],
     round: usize,
     h: usize,
-    prune_z: f64,
+    prune_level: f64,
     bootstrap: usize,
 ) -> Result<Assessed> {
     let c = ctx.candidates.len();
@@ -787,6 +808,9 @@ fn evidence_round(
                 keep_optimizer: true,
             }),
             read_test: false,
+            // The branch continues the shared run at its current epoch.
+            schedule_offset: ctx.epoch,
+            schedule_total: Some(ctx.base.epochs),
         };
         let mut out = train_with(ctx.dataset, &cfg, None, ctx.progress, &options).map_err(|e| {
             TrainError::Config(format!(
@@ -806,6 +830,7 @@ fn evidence_round(
         .max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))
         .map(|(i, v)| (*i, v.clone()))
         .ok_or_else(|| TrainError::Config("no active candidate".to_owned()))?;
+    let prune_z = bonferroni_z(prune_level, per_user.len());
     let mut evidence = Vec::new();
     let mut pruned = Vec::new();
     for (i, vals) in &per_user {

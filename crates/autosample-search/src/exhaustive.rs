@@ -74,6 +74,7 @@ pub fn exhaustive(
     let options = TrainOptions {
         warm_start: None,
         read_test: false,
+        ..TrainOptions::default()
     };
     let mut runs = Vec::new();
     let mut best: Option<(f64, usize, Option<TrainedModel>)> = None;

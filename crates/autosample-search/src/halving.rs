@@ -170,7 +170,7 @@ pub fn successive_halving_in(
                     base.negatives,
                     &equal,
                     epoch,
-                    epochs,
+                    base.epochs,
                 )?;
             }
             (Some(model.training_state()), epochs)
@@ -236,6 +236,9 @@ fn run_rungs(
         started,
     } = from;
     let elapsed = || earlier_seconds + started.elapsed().as_secs_f64();
+    // Rung r trains `first · 2^r` epochs, so a survivor entering it has trained
+    // `first · (2^r − 1) = epochs − first` epochs since the common start.
+    let first = first_epochs.max(1);
     while survivors.len() > 1 {
         let mut scored: Vec<(usize, f64, TrainingState)> = Vec::new();
         for (i, state) in survivors.drain(..) {
@@ -253,6 +256,9 @@ fn run_rungs(
                     keep_optimizer: true,
                 }),
                 read_test: false,
+                // Each copy continues its own run: the warm-up and earlier rungs came first.
+                schedule_offset: warmup_epochs + epochs - first,
+                schedule_total: Some(base.epochs),
             };
             let out = train_with(dataset, &cfg, None, progress, &options).map_err(|e| {
                 TrainError::Config(format!("candidate `{}`: {e}", candidates[i].spec()))
@@ -326,6 +332,8 @@ fn run_rungs(
             keep_optimizer: true,
         }),
         read_test: true,
+        schedule_offset: warmup_epochs + epochs - first,
+        schedule_total: Some(base.epochs),
     };
     let out = train_with(dataset, &cfg, None, progress, &options)?;
     total_epochs += out.epochs_run;

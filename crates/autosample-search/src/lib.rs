@@ -31,8 +31,8 @@ pub use halving::{
 };
 pub use mixture::{MixtureRetrain, retrain_mixture};
 pub use selector::{
-    AlphaAdam, SelectorConfig, ValidationLoss, ValidationSample, bootstrap_se, floored_softmax,
-    softmax_chain,
+    AlphaAdam, SelectorConfig, ValidationLoss, ValidationSample, bonferroni_z, bootstrap_se,
+    floored_softmax, normal_cdf, normal_quantile_upper, softmax_chain,
 };
 pub use space::{
     Domain, Family, MAX_INITIAL_CANDIDATES, SPACE_VERSION, SearchSpace, SpaceError, Value,

@@ -40,7 +40,7 @@ pub fn retrain_mixture(
     first_epoch: usize,
 ) -> Result<MixtureRetrain> {
     let every = base.eval_every.max(1);
-    let total = first_epoch + base.epochs;
+    let total = base.epochs;
     let monitor = |model: &mut TrainedModel| -> Result<(f64, BTreeMap<String, f64>)> {
         model.refresh();
         let report = evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], &base.ks)?;

@@ -42,15 +42,18 @@ pub enum SelectorConfig {
     /// Validation-metric evidence: per round, every active candidate trains alone from the
     /// shared state for `branch_epochs · 2^round` epochs and is scored by the monitored
     /// validation metric per user; a candidate is pruned where the leader's lead exceeds
-    /// `prune_z` bootstrap standard errors (`bootstrap` resamples of the validation users);
+    /// `z` bootstrap standard errors (`bootstrap` resamples of the validation users), with `z`
+    /// the one-sided normal quantile at the Bonferroni level `prune_level / (|A| − 1)` (one
+    /// comparison per non-leader, so that all of a round's prunes together are wrong with
+    /// probability ≤ `prune_level`);
     /// weights are `softmax(evidence / temperature)`.
     Evidence {
         /// Branch epochs in round 0 (doubling per round).
         branch_epochs: usize,
         /// Softmax temperature, in units of the monitored metric.
         temperature: f64,
-        /// Prune where the lead exceeds this many bootstrap standard errors.
-        prune_z: f64,
+        /// Family-wise level of a round's prunes (one-sided).
+        prune_level: f64,
         /// Bootstrap resamples of the validation users.
         bootstrap: usize,
     },
@@ -94,7 +97,7 @@ impl SelectorConfig {
         Self::Evidence {
             branch_epochs: 2,
             temperature: 0.005,
-            prune_z: 2.0,
+            prune_level: 0.05,
             bootstrap: 1000,
         }
     }
@@ -161,7 +164,7 @@ impl SelectorConfig {
             Self::Evidence {
                 branch_epochs,
                 temperature,
-                prune_z,
+                prune_level,
                 bootstrap,
             } => {
                 if branch_epochs == 0 {
@@ -170,8 +173,8 @@ impl SelectorConfig {
                 if !(temperature > 0.0 && temperature.is_finite()) {
                     return bad("temperature must be > 0");
                 }
-                if prune_z.is_nan() || prune_z < 0.0 {
-                    return bad("prune_z must be ≥ 0");
+                if !(prune_level > 0.0 && prune_level < 1.0) {
+                    return bad("prune_level must be in (0, 1)");
                 }
                 if bootstrap < 10 {
                     return bad("bootstrap must be ≥ 10 resamples");
@@ -404,6 +407,47 @@ fn softplus(x: f64) -> f64 {
     }
 }
 
+/// The standard normal CDF, from the complementary error function (Numerical Recipes'
+/// Chebyshev fit, |error| < 1.2e-7).
+pub fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if x >= 0.0 {
+        1.0 - 0.5 * erfc
+    } else {
+        0.5 * erfc
+    }
+}
+
+/// The one-sided z with `P(Z > z) = p`, by bisection on [`normal_cdf`] (`p` in (0, 1)).
+pub fn normal_quantile_upper(p: f64) -> f64 {
+    let (mut lo, mut hi) = (-10.0f64, 10.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if 1.0 - normal_cdf(mid) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The pruning threshold in standard errors for a round with `active` candidates at
+/// family-wise level `level` (Bonferroni over the `active − 1` comparisons with the leader).
+pub fn bonferroni_z(level: f64, active: usize) -> f64 {
+    normal_quantile_upper(level / active.saturating_sub(1).max(1) as f64)
+}
+
 /// Paired bootstrap over validation users: the standard error of the mean of `diffs`
 /// (leader − candidate, per user) from `resamples` resamples drawn by `seed`.
 pub fn bootstrap_se(diffs: &[f64], resamples: usize, seed: u64) -> f64 {
@@ -567,6 +611,17 @@ mod tests {
         assert!((se / analytic - 1.0).abs() < 0.1, "{se} vs {analytic}");
         assert_eq!(se, bootstrap_se(&diffs, 2000, 7), "seeded");
         assert_eq!(bootstrap_se(&[1.0], 100, 7), 0.0);
+    }
+
+    #[test]
+    fn normal_quantiles_match_tables() {
+        // Standard normal table values.
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
+        assert!((normal_cdf(-1.0) - 0.158_655_25).abs() < 1e-6);
+        assert!((normal_quantile_upper(0.025) - 1.959_964).abs() < 1e-4);
+        // 8 comparisons at 5 % family-wise: P(Z > z) = 0.00625, z ≈ 2.4977.
+        assert!((bonferroni_z(0.05, 9) - 2.4977).abs() < 1e-3);
+        assert!((bonferroni_z(0.05, 2) - 1.6449).abs() < 1e-3);
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn the_evidence_rule_runs_logs_its_decisions_and_repeats() {
         selector: SelectorConfig::Evidence {
             branch_epochs: 1,
             temperature: 0.005,
-            prune_z: 2.0,
+            prune_level: 0.05,
             bootstrap: 200,
         },
         ..AutoSampleConfig::default()

@@ -309,6 +309,14 @@ pub struct TrainOptions {
     /// Evaluate the test split at the end (default `true`). Branches that only compare
     /// candidates on validation turn it off, so that selection never computes test metrics.
     pub read_test: bool,
+    /// Where the samplers' schedules stand at this training's first epoch: epochs the
+    /// parameters have trained before it (a warm start's history). SRNS's and DENS's warm-ups
+    /// and CNS's curriculum count from there, so that a continued training sees each sampler
+    /// as it would be at that point of one full run.
+    pub schedule_offset: usize,
+    /// The length of run the schedules are defined over (CNS's curriculum); `None` is this
+    /// training's own `epochs`. A short search stage passes the full run's length.
+    pub schedule_total: Option<usize>,
 }
 
 impl Default for TrainOptions {
@@ -316,6 +324,8 @@ impl Default for TrainOptions {
         Self {
             warm_start: None,
             read_test: true,
+            schedule_offset: 0,
+            schedule_total: None,
         }
     }
 }
@@ -391,6 +401,27 @@ pub fn train_with(
     let mut epochs_run = 0;
     let mut sampling_seconds = 0.0;
     let mut first_epoch = 1;
+    if options.warm_start.is_some() && !resuming {
+        // The starting state is a candidate of its own ("epoch 0"): if no epoch beats it on
+        // validation, the model keeps it, so a warm start never ends below where it began
+        // (a retrain that only overfits, a curriculum that restarts easy).
+        let t = Instant::now();
+        model.refresh();
+        let report = evaluate_model(model.scorer(), &dataset.valid, &[train_split], &config.ks)?;
+        eval_seconds += t.elapsed().as_secs_f64();
+        let value = report.get(&config.monitor).unwrap_or(f64::NAN);
+        let state = model.training_state();
+        if let Some(run) = run.as_deref_mut() {
+            let (u, i) = model.tables();
+            checkpoint::save_tables(&run.file(RunFiles::BEST), &u, &i)?;
+            state.write(
+                &run.file(RunFiles::BEST_STATE),
+                &serde_json::json!({ "epoch": 0 }),
+            )?;
+        }
+        tracing::info!(valid = value, "warm start: {} = {value:.5}", config.monitor);
+        best = Some((0, value, report, state));
+    }
     if let Some(run) = run.as_deref_mut().filter(|r| r.is_resuming()) {
         let path = run.file(RunFiles::STATE);
         let (state, meta) = TrainingState::read(&path)?;
@@ -448,8 +479,8 @@ pub fn train_with(
             let ctx = SampleContext {
                 train: train_split,
                 scorer,
-                epoch: epoch - 1,
-                total_epochs: config.epochs,
+                epoch: options.schedule_offset + epoch - 1,
+                total_epochs: options.schedule_total.unwrap_or(config.epochs),
                 pool: None,
             };
             sampler.start_epoch(&ctx)?;
@@ -472,8 +503,8 @@ pub fn train_with(
                 let ctx = SampleContext {
                     train: train_split,
                     scorer,
-                    epoch: epoch - 1,
-                    total_epochs: config.epochs,
+                    epoch: options.schedule_offset + epoch - 1,
+                    total_epochs: options.schedule_total.unwrap_or(config.epochs),
                     pool: None,
                 };
                 let pairs = PairBatch {

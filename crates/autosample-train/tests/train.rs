@@ -240,6 +240,7 @@ fn warm_start_begins_from_the_given_parameters() {
                 keep_optimizer,
             }),
             read_test: false,
+            ..TrainOptions::default()
         };
         let warm = train_with(&data, &one_epoch, None, Progress::Quiet, &options).unwrap();
         assert!(warm.test.is_none(), "the test split is not read");
@@ -271,9 +272,86 @@ fn warm_start_begins_from_the_given_parameters() {
             keep_optimizer: true,
         }),
         read_test: true,
+        ..TrainOptions::default()
     };
     let err = train_with(&data, &wide, None, Progress::Quiet, &options)
         .unwrap_err()
         .to_string();
     assert!(err.contains("users") && err.contains("expected"), "{err}");
+}
+
+/// A warm start is its own "epoch 0": when every later epoch is worse on validation (here a
+/// learning rate that wrecks the model), the outcome keeps the starting parameters.
+#[test]
+fn a_warm_start_that_only_gets_worse_keeps_its_start() {
+    use autosample_train::{TrainOptions, WarmStart, train_with};
+    let data = small();
+    let trained = train(&data, &config(20), None, Progress::Quiet).unwrap();
+    let start = trained.model.tables();
+    let wreck = TrainConfig {
+        model: ModelConfig::Mf(MfConfig {
+            dim: 16,
+            optimizer: OptimizerConfig::adam(5.0),
+            ..MfConfig::default()
+        }),
+        eval_every: 1,
+        patience: 2,
+        ..config(6)
+    };
+    let options = TrainOptions {
+        warm_start: Some(WarmStart {
+            state: trained.model.training_state(),
+            keep_optimizer: false,
+        }),
+        read_test: true,
+        ..TrainOptions::default()
+    };
+    let out = train_with(&data, &wreck, None, Progress::Quiet, &options).unwrap();
+    assert_eq!(out.best_epoch, 0, "no epoch beat the start");
+    assert_eq!(
+        out.model.tables(),
+        start,
+        "the starting parameters are kept"
+    );
+    assert!(
+        out.epochs_run >= 2 && out.epochs_run <= 3,
+        "patience 2 after epoch 0"
+    );
+    assert!(
+        (out.best_valid.get("recall@20").unwrap() - trained.best_valid.get("recall@20").unwrap())
+            .abs()
+            < 1e-12
+    );
+}
+
+/// The sampler schedule can start mid-run: CNS's curriculum at epoch 900 of 1000 is not its
+/// start, so the same one-epoch training differs; offset 0 over the run's own length is the
+/// default.
+#[test]
+fn schedule_offset_and_total_reach_the_samplers() {
+    use autosample_train::{TrainOptions, train_with};
+    let data = small();
+    let cfg = TrainConfig {
+        sampler: "cns:candidates=16".parse().unwrap(),
+        ..config(1)
+    };
+    let run = |offset: usize, total: Option<usize>| {
+        let options = TrainOptions {
+            read_test: false,
+            schedule_offset: offset,
+            schedule_total: total,
+            ..TrainOptions::default()
+        };
+        train_with(&data, &cfg, None, Progress::Quiet, &options)
+            .unwrap()
+            .model
+            .tables()
+    };
+    let default = run(0, None);
+    assert_eq!(
+        run(0, Some(1)),
+        default,
+        "offset 0 over the run's own length"
+    );
+    assert_ne!(run(900, Some(1000)), default, "the curriculum starts late");
 }
