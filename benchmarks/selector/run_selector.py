@@ -52,6 +52,9 @@ STRATEGIES = {
     "alignment-bpr": ["--strategy", "autosample", "--selector", "alignment-bpr"],
     "alignment-softmax": ["--strategy", "autosample", "--selector", "alignment-softmax"],
     "training-loss": ["--strategy", "autosample", "--selector", "training-loss"],
+    # Ablations of the evidence rule: retrain from scratch, and the fixed mixture as final.
+    "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--retrain", "scratch"],
+    "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--final", "mixture"],
     "halving": ["--strategy", "halving", "--halving-start", "init"],
     "halving-warmup": ["--strategy", "halving", "--halving-start", "warmup"],
     # Older records: the evidence rule with an analytic paired standard error.
