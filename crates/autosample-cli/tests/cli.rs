@@ -787,12 +787,65 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
     let html = std::fs::read_to_string(&report).unwrap();
     assert_eq!(html.matches("<rect class=\"bar").count(), 3);
 
+    let Some(dom) = chromium_dom(&report, "inspect-chromium-profile") else {
+        return;
+    };
+    assert_eq!(
+        dom.matches("<rect class=\"bar").count(),
+        3,
+        "the rendered DOM holds the chart's bars: {dom}"
+    );
+    assert!(dom.contains("<svg"), "{dom}");
+
+    // An AutoSample search: the weights over the rounds (one line per candidate) and the
+    // retrain's validation curve are drawn too.
+    let out = scratch("inspect-autosample");
+    let o = run(&[
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        spaces.join("tiny.json").to_str().unwrap(),
+        "--strategy",
+        "autosample",
+        "--warmup-epochs",
+        "1",
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = out.join("report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(
+        html.matches("<polyline class=\"line").count(),
+        3 + 1,
+        "{html}"
+    );
+    assert!(
+        html.contains("Candidate weights over the rounds") && html.contains("Retrain: validation")
+    );
+    let Some(dom) = chromium_dom(&report, "inspect-chromium-profile-2") else {
+        return;
+    };
+    assert_eq!(dom.matches("<polyline class=\"line").count(), 4, "{dom}");
+}
+
+/// The DOM of `report` as headless Chromium renders it, or `None` (with a note) where
+/// Debian's chromium is absent (.ci/run installs it).
+fn chromium_dom(report: &Path, profile: &str) -> Option<String> {
     let chromium = Path::new("/usr/bin/chromium");
     if !chromium.exists() {
         eprintln!("skipping the Chromium check: /usr/bin/chromium is absent (.ci/run installs it)");
-        return;
+        return None;
     }
-    let profile = scratch("inspect-chromium-profile");
+    let profile = scratch(profile);
     let dom = Command::new(chromium)
         .args([
             "--headless",
@@ -808,13 +861,7 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
         ])
         .output()
         .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(
-        dom.matches("<rect class=\"bar").count(),
-        3,
-        "the rendered DOM holds the chart's bars: {dom}"
-    );
-    assert!(dom.contains("<svg"), "{dom}");
+    Some(String::from_utf8_lossy(&dom.stdout).into_owned())
 }
 
 /// A search killed mid-candidate (`abort`, like kill -9, right after a saved state) continues

@@ -207,6 +207,9 @@ pub struct AutoSampleOutcome {
     pub search_seconds: f64,
     /// Seconds of the retrain.
     pub retrain_seconds: f64,
+    /// The retrain's validation curve: (epoch, monitored metric) at every evaluation, epoch 0
+    /// being the warm start.
+    pub retrain_curve: Vec<(usize, f64)>,
     /// The retrained model.
     #[serde(skip)]
     pub model: Option<TrainedModel>,
@@ -643,7 +646,7 @@ pub fn autosample_in(
             _ => None,
         })
         .unwrap_or_else(|| vec![1.0; candidates.len()]);
-    let (retrained, valid, test, retrain_epochs, best_epoch, final_weights) =
+    let (retrained, valid, test, retrain_epochs, best_epoch, final_weights, retrain_curve) =
         match settings.final_sampler {
             FinalSampler::Argmax => {
                 let options = TrainOptions {
@@ -668,6 +671,15 @@ pub fn autosample_in(
                     TrainError::Config("the retrain did not read the test split".to_owned())
                 })?;
                 let valid = out.best_valid.to_map();
+                let curve = out
+                    .start_valid
+                    .map(|v| (0, v))
+                    .into_iter()
+                    .chain(out.history.iter().filter_map(|r| {
+                        let v = r.valid.as_ref()?.get(&base.monitor)?;
+                        Some((r.epoch, *v))
+                    }))
+                    .collect();
                 (
                     out.model,
                     valid,
@@ -675,6 +687,7 @@ pub fn autosample_in(
                     out.epochs_run,
                     out.best_epoch,
                     Vec::new(),
+                    curve,
                 )
             }
             FinalSampler::Mixture => {
@@ -702,6 +715,7 @@ pub fn autosample_in(
                     out.epochs_run,
                     out.best_epoch,
                     named,
+                    out.curve,
                 )
             }
         };
@@ -723,6 +737,7 @@ pub fn autosample_in(
         epochs: counts,
         search_seconds,
         retrain_seconds: retrain_started.elapsed().as_secs_f64(),
+        retrain_curve,
         model: Some(retrained),
     })
 }

@@ -22,6 +22,8 @@ pub struct MixtureRetrain {
     pub valid: BTreeMap<String, f64>,
     /// Test metrics of the best model: the only read of the test split.
     pub test: BTreeMap<String, f64>,
+    /// (epoch, monitored metric) at every evaluation, epoch 0 being the start.
+    pub curve: Vec<(usize, f64)>,
 }
 
 /// Trains `model` through `net` with `weights` fixed, evaluating on validation every
@@ -53,6 +55,7 @@ pub fn retrain_mixture(
         Ok((value, report.to_map()))
     };
     let (mut best_value, mut best_valid) = monitor(&mut model)?;
+    let mut curve = vec![(0, best_value)];
     let mut best_state: TrainingState = model.training_state();
     let mut best_epoch = 0;
     let mut since_best = 0;
@@ -70,6 +73,7 @@ pub fn retrain_mixture(
         epochs_run += 1;
         if (e + 1) % every == 0 || e + 1 == base.epochs {
             let (value, valid) = monitor(&mut model)?;
+            curve.push((e + 1, value));
             if value > best_value {
                 best_value = value;
                 best_valid = valid;
@@ -99,5 +103,6 @@ pub fn retrain_mixture(
         best_epoch,
         valid: best_valid,
         test,
+        curve,
     })
 }

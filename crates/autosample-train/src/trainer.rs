@@ -238,6 +238,9 @@ pub struct TrainOutcome {
     pub history: Vec<EpochRecord>,
     /// Where the training time went.
     pub breakdown: TimeBreakdown,
+    /// The monitored validation metric of a warm start's starting state ("epoch 0"); `None`
+    /// for a fresh start.
+    pub start_valid: Option<f64>,
 }
 
 /// Where the training time went, in seconds over the whole run.
@@ -401,6 +404,7 @@ pub fn train_with(
     let mut epochs_run = 0;
     let mut sampling_seconds = 0.0;
     let mut first_epoch = 1;
+    let mut start_valid = None;
     if options.warm_start.is_some() && !resuming {
         // The starting state is a candidate of its own ("epoch 0"): if no epoch beats it on
         // validation, the model keeps it, so a warm start never ends below where it began
@@ -420,6 +424,7 @@ pub fn train_with(
             )?;
         }
         tracing::info!(valid = value, "warm start: {} = {value:.5}", config.monitor);
+        start_valid = Some(value);
         best = Some((0, value, report, state));
     }
     if let Some(run) = run.as_deref_mut().filter(|r| r.is_resuming()) {
@@ -695,5 +700,6 @@ pub fn train_with(
         triplets,
         history,
         breakdown,
+        start_valid,
     })
 }

@@ -15,6 +15,13 @@ struct Bar {
     chosen: bool,
 }
 
+/// One line of a line chart.
+struct Series {
+    label: String,
+    chosen: bool,
+    points: Vec<(f64, f64)>,
+}
+
 /// Runs `autosample inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
     let path = args.run.join("outcome.json");
@@ -179,7 +186,8 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     });
 
     let report = args.run.join("report.html");
-    let html = render_html(&o, &chosen, &lines, &charts);
+    let lines_charts = line_charts(&o, &chosen, &monitor);
+    let html = render_html(&o, &chosen, &lines, &charts, &lines_charts);
     autosample_models::checkpoint::write_atomic(&report, html.as_bytes())
         .with_context(|| format!("writing {}", report.display()))?;
     if args.json {
@@ -262,7 +270,132 @@ fn bar_chart(title: &str, bars: &[Bar]) -> String {
     svg
 }
 
-fn render_html(o: &Value, chosen: &str, lines: &[String], charts: &[(String, Vec<Bar>)]) -> String {
+/// The AutoSample search's curves: each candidate's weight over the rounds (α over time) and
+/// the retrain's validation curve.
+fn line_charts(o: &Value, chosen: &str, monitor: &str) -> Vec<(String, String, Vec<Series>)> {
+    let mut out = Vec::new();
+    let events = o["details"]["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let rounds: Vec<&Value> = events.iter().filter(|e| e["event"] == "round").collect();
+    let names: Vec<String> = rounds
+        .first()
+        .and_then(|e| e["evidence"].as_array())
+        .into_iter()
+        .flatten()
+        .map(|x| x["sampler"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    if !rounds.is_empty() {
+        let weight = |e: &Value, key: &str, i: usize| e[key][i].as_f64().unwrap_or(0.0);
+        let series = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let mut points = vec![(0.0, weight(rounds[0], "weights", i))];
+                for (r, e) in rounds.iter().enumerate() {
+                    points.push(((r + 1) as f64, weight(e, "final_weights", i)));
+                }
+                Series {
+                    label: name.clone(),
+                    chosen: name == chosen,
+                    points,
+                }
+            })
+            .collect();
+        out.push((
+            "Candidate weights over the rounds (0 = start of round 0)".to_owned(),
+            "round".to_owned(),
+            series,
+        ));
+    }
+    let curve: Vec<(f64, f64)> = o["details"]["retrain_curve"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?)))
+        .collect();
+    if !curve.is_empty() {
+        out.push((
+            format!("Retrain: validation {monitor} by epoch (0 = the search's parameters)"),
+            "epoch".to_owned(),
+            vec![Series {
+                label: chosen.to_owned(),
+                chosen: true,
+                points: curve,
+            }],
+        ));
+    }
+    out
+}
+
+/// An inline SVG line chart: one polyline per series, axes labelled with their ranges.
+fn line_chart(title: &str, x_label: &str, series: &[Series]) -> String {
+    let (w, h, left, legend_w) = (460.0, 220.0, 50.0, 420.0);
+    let points = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        return String::new();
+    }
+    let (y0, y1) = (y0.min(0.0), if y1 > y0 { y1 } else { y0 + 1.0 });
+    let sx = |x: f64| left + (x - x0) / (x1 - x0).max(1e-12) * w;
+    let sy = |y: f64| 10.0 + (1.0 - (y - y0) / (y1 - y0).max(1e-12)) * h;
+    let mut svg = format!(
+        "<figure><figcaption>{}</figcaption><svg class=\"chart line-chart\" \
+         xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\">\
+         <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\"/>\
+         <line x1=\"{left}\" y1=\"10\" x2=\"{left}\" y2=\"{}\" stroke=\"#444\"/>\
+         <text x=\"{left}\" y=\"{}\">{x_label} {x0}</text><text x=\"{}\" y=\"{}\" \
+         text-anchor=\"end\">{x1}</text><text x=\"2\" y=\"16\">{y1:.3}</text>\
+         <text x=\"2\" y=\"{}\">{y0:.3}</text>",
+        escape(title),
+        left + w + legend_w,
+        h + 40.0,
+        h + 10.0,
+        left + w,
+        h + 10.0,
+        h + 10.0,
+        h + 28.0,
+        left + w,
+        h + 28.0,
+        h + 10.0,
+    );
+    for (k, s) in series.iter().enumerate() {
+        let path: Vec<String> = s
+            .points
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+            .collect();
+        let class = if s.chosen { "line chosen" } else { "line" };
+        let _ = write!(
+            svg,
+            "<polyline class=\"{class}\" fill=\"none\" points=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\">{}{}</text>",
+            path.join(" "),
+            left + w + 12.0,
+            16.0 + 14.0 * k as f64,
+            if s.chosen { "● " } else { "○ " },
+            escape(&s.label)
+        );
+    }
+    svg.push_str("</svg></figure>");
+    svg
+}
+
+fn render_html(
+    o: &Value,
+    chosen: &str,
+    lines: &[String],
+    charts: &[(String, Vec<Bar>)],
+    line_charts: &[(String, String, Vec<Series>)],
+) -> String {
     let mut body = String::new();
     let _ = write!(
         body,
@@ -285,6 +418,9 @@ fn render_html(o: &Value, chosen: &str, lines: &[String], charts: &[(String, Vec
         o["search_seconds"].as_f64().unwrap_or(f64::NAN),
         escape(o["build"]["commit"].as_str().unwrap_or("?"))
     );
+    for (title, x_label, series) in line_charts {
+        body.push_str(&line_chart(title, x_label, series));
+    }
     for (title, bars) in charts {
         body.push_str(&bar_chart(title, bars));
     }
@@ -298,7 +434,8 @@ fn render_html(o: &Value, chosen: &str, lines: &[String], charts: &[(String, Vec
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>autosample search \
          report</title><style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}\
          svg text{{font-size:12px;font-family:monospace}}rect.bar{{fill:#8aa9c9}}\
-         rect.bar.chosen{{fill:#d0743c}}figcaption{{font-weight:bold;margin:1em 0 .3em}}\
+         rect.bar.chosen{{fill:#d0743c}}polyline.line{{stroke:#8aa9c9;stroke-width:1.5}}\
+         polyline.line.chosen{{stroke:#d0743c;stroke-width:2.5}}figcaption{{font-weight:bold;margin:1em 0 .3em}}\
          </style></head><body>{body}</body></html>\n"
     )
 }

@@ -291,6 +291,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 "epochs": r.epochs,
                 "retrained_valid": r.valid,
                 "retrain_seconds": r.retrain_seconds,
+                "retrain_curve": r.retrain_curve,
             });
             ("autosample", r.chosen, r.test, epochs, details, r.model)
         }
