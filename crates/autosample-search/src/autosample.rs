@@ -372,25 +372,19 @@ pub fn autosample_in(
                 )
             }
             None => {
-                let mut epoch = 0;
-                let mut counts = EpochCounts::default();
-                let equal = vec![1.0; c];
-                let mut last_loss = f64::NAN;
-                for _ in 0..settings.warmup_epochs {
-                    last_loss = net
-                        .train_epoch(
-                            &mut model,
-                            &dataset.train,
-                            base.batch_size,
-                            base.negatives,
-                            &equal,
-                            epoch,
-                            total,
-                        )?
-                        .loss;
-                    epoch += 1;
-                    counts.supernet += 1;
-                }
+                let last_loss = net.warm_up(
+                    &mut model,
+                    &dataset.train,
+                    base.batch_size,
+                    base.negatives,
+                    settings.warmup_epochs,
+                    total,
+                )?;
+                let epoch = settings.warmup_epochs;
+                let counts = EpochCounts {
+                    supernet: epoch,
+                    ..EpochCounts::default()
+                };
                 let events = vec![Event::Warmup {
                     epochs: settings.warmup_epochs,
                     loss: last_loss,

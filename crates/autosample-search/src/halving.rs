@@ -161,18 +161,14 @@ pub fn successive_halving_in(
                 &dataset.train,
                 derive_seed(base.seed, "init", 0),
             )?;
-            let equal = vec![1.0; candidates.len()];
-            for epoch in 0..epochs {
-                net.train_epoch(
-                    &mut model,
-                    &dataset.train,
-                    base.batch_size,
-                    base.negatives,
-                    &equal,
-                    epoch,
-                    base.epochs,
-                )?;
-            }
+            net.warm_up(
+                &mut model,
+                &dataset.train,
+                base.batch_size,
+                base.negatives,
+                epochs,
+                base.epochs,
+            )?;
             (Some(model.training_state()), epochs)
         }
     };

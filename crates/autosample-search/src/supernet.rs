@@ -533,6 +533,30 @@ impl Supernet {
         })
     }
 
+    /// The equal-weight warm-up: epochs `0..epochs` of a run of `total`, every active
+    /// candidate weighted alike. Returns the last epoch's mean loss (NaN for none).
+    ///
+    /// # Errors
+    /// As [`Supernet::train_epoch`].
+    pub fn warm_up(
+        &mut self,
+        model: &mut TrainedModel,
+        train: &Interactions,
+        batch_size: usize,
+        k: usize,
+        epochs: usize,
+        total: usize,
+    ) -> Result<f64> {
+        let equal = vec![1.0; self.members.len()];
+        let mut loss = f64::NAN;
+        for epoch in 0..epochs {
+            loss = self
+                .train_epoch(model, train, batch_size, k, &equal, epoch, total)?
+                .loss;
+        }
+        Ok(loss)
+    }
+
     /// As [`Supernet::train_epoch`], with the weights of each step chosen by `weights_for`
     /// after the candidates drew their negatives for the batch and before the step (a step
     /// selector reads the draws, may probe the model, and returns the weights).
