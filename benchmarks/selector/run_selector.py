@@ -60,8 +60,8 @@ STRATEGIES = {
     # Older records: the evidence rule with an analytic paired standard error.
     "autosample": ["--strategy", "autosample"],
 }
-RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "seconds",
-              "commit"]
+RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "work_epochs",
+              "seconds", "commit"]
 
 
 def ground_truth():
@@ -82,6 +82,9 @@ def recorded_runs():
     for f in sorted(REPO.glob("benchmarks/runs/*/selector/raw.csv")):
         for r in csv.DictReader(open(f)):
             row = {k: r.get(k, "") for k in RAW_FIELDS}
+            outcome = WORK / f"{row['strategy']}-{row['model']}-{row['dataset']}-seed{row['seed']}" / "outcome.json"
+            if row["work_epochs"] == "" and outcome.exists():
+                row["work_epochs"] = work_epochs(json.load(open(outcome)))
             found[(row["model"], row["dataset"], str(row["seed"]), row["strategy"])] = row
     return found
 
@@ -100,10 +103,35 @@ def run_search(model, dataset, seed, strategy, data_root):
         print("run:", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     o = json.load(open(out / "outcome.json"))
-    return {"model": model, "dataset": dataset, "seed": str(seed), "strategy": strategy,
+    return {"work_epochs": work_epochs(o), **{"model": model, "dataset": dataset, "seed": str(seed), "strategy": strategy,
             "chosen": o["chosen"], "test_recall@20": o["test"].get("recall@20"),
             "epochs": o["total_epochs"], "seconds": round(o["search_seconds"], 1),
-            "commit": o["build"]["commit"]}
+            "commit": o["build"]["commit"]}}
+
+
+def work_epochs(o):
+    """Epochs in units of one single-sampler epoch: a supernet epoch trains every active
+    candidate's copy of each pair (C·B pairs per step), so it counts C times."""
+    d = o["details"]
+    n = len(d.get("candidates", [])) or None
+    if o["strategy"] == "autosample":
+        events = d["events"]
+        c0 = sum(1 for w in next((e["weights"] for e in events if e["event"] == "round"), []) if w >= 0)
+        total = d["epochs"]["branches"] + d["epochs"]["retrain"]
+        total += events[0]["epochs"] * (c0 or 1)
+        round_epochs = d["settings"]["round_epochs"]
+        for e in events:
+            if e["event"] == "round":
+                total += round_epochs * sum(1 for w in e["weights"] if w > 0)
+        if d["settings"].get("final_sampler") == "mixture":
+            last = [e for e in events if e["event"] == "chosen"][-1]
+            total += d["epochs"]["retrain"] * (len(last["final_weights"]) - 1)
+        return total
+    if o["strategy"] == "halving":
+        warm = d.get("warmup_epochs", 0)
+        c = len(d["rungs"][0]["values"]) if d["rungs"] else 1
+        return o["total_epochs"] + warm * (c - 1)
+    return o["total_epochs"] if n is None else o["total_epochs"]
 
 
 def score(row, truth):
@@ -113,6 +141,7 @@ def score(row, truth):
     out = dict(row)
     if len(means) < 2 or row["chosen"] not in means:
         out.update(hit="", within_std="", exhaustive_best="", exhaustive_best_test="",
+                   test_within_std="", best_single_epochs="",
                    exhaustive_epochs="", exhaustive_seconds="", best_single_seconds="",
                    note=("ground truth not recorded yet" if len(means) < 2 else
                          f"the pick {row['chosen']} is not in the sweep yet"))
@@ -122,8 +151,14 @@ def score(row, truth):
     seed = int(row["seed"])
     same_seed = [r for rs in gt.values() for r in rs if int(r["seed"]) == seed]
     best_same = [r for r in gt[best] if int(r["seed"]) == seed]
+    best_tests = [float(r["test_recall@20"]) for r in gt[best]]
+    test_floor = statistics.mean(best_tests) - (statistics.stdev(best_tests) if len(best_tests) > 1 else 0.0)
     out.update(
         hit=int(row["chosen"] == best),
+        # The issue's quality goal: the final model's test within one std of (or above) the
+        # exhaustive best sampler's mean test over its seeds.
+        test_within_std=int(float(row["test_recall@20"]) >= test_floor),
+        best_single_epochs=int(best_same[0]["epochs_run"]) if best_same else "",
         within_std=int(means[row["chosen"]] >= means[best] - std),
         exhaustive_best=best,
         exhaustive_best_test=round(float(best_same[0]["test_recall@20"]), 4) if best_same else "",
@@ -141,8 +176,8 @@ def write_record(rows, truth, argv):
     record.mkdir(parents=True, exist_ok=True)
     scored = [score(r, truth) for r in rows]
     fields = ["model", "dataset", "seed", "strategy", "chosen", "exhaustive_best", "hit", "within_std",
-              "test_recall@20", "exhaustive_best_test", "epochs", "exhaustive_epochs", "seconds",
-              "exhaustive_seconds", "best_single_seconds", "commit", "note"]
+              "test_recall@20", "exhaustive_best_test", "test_within_std", "epochs", "work_epochs", "best_single_epochs",
+              "exhaustive_epochs", "seconds", "best_single_seconds", "exhaustive_seconds", "commit", "note"]
     with open(record / "raw.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
@@ -151,9 +186,14 @@ def write_record(rows, truth, argv):
              "Ground truth: the per-sampler sweep (benchmarks/runs/*/samplers-*), best = highest mean "
              "validation Recall@20 over its seeds. Test Recall@20 is the strategy's own final model. "
              "Seconds are wall time on a shared 2-core machine (indicative); epochs are exact.", "",
-             "| model | dataset | strategy | runs | pick = best | within 1 std | mean test Recall@20 "
-             "| best sampler's test | mean epochs | exhaustive epochs | mean s | exhaustive s |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Goals (issue 7): test within one std of the best sampler's mean test over its seeds; cost at "
+             "most 2× one training of the best sampler and at most 1/3 of exhaustive search, here in "
+             "*work epochs*, which the shared machine does not distort: one single-sampler epoch each, a "
+             "supernet epoch counting once per active candidate (it trains C copies of every pair); the "
+             "alignment rule's probe steps (about +10 % of its supernet work) are not counted.", "",
+             "| model | dataset | strategy | runs | pick = best | pick within 1 std | mean test Recall@20 "
+             "| best sampler's test (same seeds) | test within 1 std | work epochs | × best single | × exhaustive | mean s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     groups = defaultdict(list)
     for r in scored:
         groups[(r["model"], r["dataset"], r["strategy"])].append(r)
@@ -166,12 +206,17 @@ def write_record(rows, truth, argv):
         judged = [r for r in rs if r["hit"] != ""]
         hit = f"{sum(r['hit'] for r in judged)}/{len(judged)}" if judged else "no ground truth yet"
         within = f"{sum(r['within_std'] for r in judged)}/{len(judged)}" if judged else ""
+        test_ok = f"{sum(r['test_within_std'] for r in judged)}/{len(judged)}" if judged else ""
+        ratio_single = [float(r["work_epochs"]) / float(r["best_single_epochs"]) for r in judged
+                        if r["best_single_epochs"] and r["work_epochs"] != ""]
+        ratio_ex = [float(r["work_epochs"]) / float(r["exhaustive_epochs"]) for r in judged
+                    if r["exhaustive_epochs"] and r["work_epochs"] != ""]
         lines.append(
             f"| {m} | {ds} | {st} | {len(rs)} | {hit} | {within} | "
             f"{mean([r['test_recall@20'] for r in rs], '.4f')} | "
-            f"{mean([r['exhaustive_best_test'] for r in judged], '.4f')} | "
-            f"{mean([r['epochs'] for r in rs], '.0f')} | {mean([r['exhaustive_epochs'] for r in judged], '.0f')} | "
-            f"{mean([r['seconds'] for r in rs], '.0f')} | {mean([r['exhaustive_seconds'] for r in judged], '.0f')} |")
+            f"{mean([r['exhaustive_best_test'] for r in judged], '.4f')} | {test_ok} | "
+            f"{mean([r['work_epochs'] for r in rs], '.0f')} | {mean(ratio_single, '.2f')} | {mean(ratio_ex, '.2f')} | "
+            f"{mean([r['seconds'] for r in rs], '.0f')} |")
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text(
         f"# Selector benchmark setup\n\n- date: {today}\n- binary: {BIN}\n"
