@@ -53,6 +53,9 @@ STRATEGIES = {
     "alignment-softmax": ["--strategy", "autosample", "--selector", "alignment-softmax"],
     "training-loss": ["--strategy", "autosample", "--selector", "training-loss"],
     # Ablations of the evidence rule: retrain from scratch, and the fixed mixture as final.
+    # The evidence rule with two more rounds (branches of 32 and 64 epochs): does a longer
+    # horizon separate candidates that only part near convergence?
+    "evidence-6r": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6"],
     "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--retrain", "scratch"],
     "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--final", "mixture"],
     "halving": ["--strategy", "halving", "--halving-start", "init"],

@@ -148,6 +148,13 @@ pub struct SearchArgs {
     /// the candidates with the search's last weights (config.json then names the largest).
     #[arg(long = "final", value_enum, default_value = "argmax")]
     pub final_sampler: FinalArg,
+    /// `autosample`: at most this many rounds (the evidence rule's branches double each
+    /// round: 2, 4, 8, 16, 32, ... epochs).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_rounds: usize,
+    /// `autosample`: supernet epochs per round.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub round_epochs: usize,
     /// `autosample`: after each round, add the leader's neighbouring hyperparameters in the
     /// space as new candidates (up to --max-candidates in all).
     #[arg(long)]

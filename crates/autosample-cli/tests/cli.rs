@@ -556,6 +556,8 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
         "alignment-bpr",
         "--final",
         "mixture",
+        "--max-rounds",
+        "2",
         "--out",
         out3.to_str().unwrap(),
     ]);
@@ -564,6 +566,14 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     let v = json(&o);
     assert_eq!(v["details"]["settings"]["selector"]["rule"], "alignment");
     assert_eq!(v["details"]["settings"]["final_sampler"], "mixture");
+    assert_eq!(v["details"]["settings"]["max_rounds"], 2);
+    let rounds = v["details"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "round")
+        .count();
+    assert!((1..=2).contains(&rounds), "{rounds} rounds");
     let chosen_event = v["details"]["events"].as_array().unwrap().last().unwrap();
     assert_eq!(chosen_event["final_sampler"], "mixture");
     assert!(!chosen_event["final_weights"].as_array().unwrap().is_empty());

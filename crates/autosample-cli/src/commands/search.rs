@@ -61,6 +61,10 @@ struct SearchPlan {
     halving_start: HalvingStartArg,
     #[serde(default = "default_final")]
     final_sampler: FinalArg,
+    #[serde(default = "default_max_rounds")]
+    max_rounds: usize,
+    #[serde(default = "default_first_epochs")]
+    round_epochs: usize,
     #[serde(default)]
     expand: bool,
     #[serde(default = "default_max_candidates")]
@@ -88,6 +92,10 @@ fn default_weight_floor() -> f64 {
 
 fn default_final() -> FinalArg {
     FinalArg::Argmax
+}
+
+fn default_max_rounds() -> usize {
+    4
 }
 
 fn default_max_candidates() -> usize {
@@ -149,6 +157,8 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 warmup_epochs: args.warmup_epochs,
                 halving_start: args.halving_start,
                 final_sampler: args.final_sampler,
+                max_rounds: args.max_rounds,
+                round_epochs: args.round_epochs,
                 expand: args.expand,
                 max_candidates: args.max_candidates,
                 budget_epochs: args.budget_epochs,
@@ -262,6 +272,8 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     RetrainArg::Scratch => Retrain::Scratch,
                 },
                 warmup_epochs: plan.warmup_epochs,
+                max_rounds: plan.max_rounds,
+                round_epochs: plan.round_epochs,
                 weight_floor: plan.weight_floor,
                 final_sampler: match plan.final_sampler {
                     FinalArg::Argmax => FinalSampler::Argmax,
