@@ -293,7 +293,6 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     }
                     SelectorArg::TrainingLoss => SelectorConfig::training_loss(),
                 },
-                ..AutoSampleConfig::default()
             };
             let r = autosample_in(&dataset, &space, &cfg, &settings, progress, Some(&out))?;
             let epochs = r.epochs.supernet + r.epochs.branches + r.epochs.retrain;
