@@ -89,6 +89,14 @@ def recorded_runs():
             if row["work_epochs"] == "" and outcome.exists():
                 row["work_epochs"] = work_epochs(json.load(open(outcome)))
             found[(row["model"], row["dataset"], str(row["seed"]), row["strategy"])] = row
+    # Searches finished in this machine's work directory but missing from the record (two
+    # benchmark processes rewriting one record): rebuilt from their outcome.json.
+    for outcome in sorted(WORK.glob("*/outcome.json")) if WORK.exists() else []:
+        o = json.load(open(outcome))
+        strategy = outcome.parent.name.split(f"-{o['model']}-")[0]
+        key = (o["model"], o["dataset"]["name"], str(o["seed"]), strategy)
+        if strategy in STRATEGIES and key not in found:
+            found[key] = outcome_row(o, strategy)
     return found
 
 
@@ -105,11 +113,15 @@ def run_search(model, dataset, seed, strategy, data_root):
             cmd += ["--layers", "3"]
         print("run:", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    o = json.load(open(out / "outcome.json"))
-    return {"work_epochs": work_epochs(o), **{"model": model, "dataset": dataset, "seed": str(seed), "strategy": strategy,
-            "chosen": o["chosen"], "test_recall@20": o["test"].get("recall@20"),
-            "epochs": o["total_epochs"], "seconds": round(o["search_seconds"], 1),
-            "commit": o["build"]["commit"]}}
+    return outcome_row(json.load(open(out / "outcome.json")), strategy)
+
+
+def outcome_row(o, strategy):
+    """The raw row of one finished search."""
+    return {"model": o["model"], "dataset": o["dataset"]["name"], "seed": str(o["seed"]),
+            "strategy": strategy, "chosen": o["chosen"], "test_recall@20": o["test"].get("recall@20"),
+            "epochs": o["total_epochs"], "work_epochs": work_epochs(o),
+            "seconds": round(o["search_seconds"], 1), "commit": o["build"]["commit"]}
 
 
 def work_epochs(o):
@@ -174,6 +186,10 @@ def score(row, truth):
 
 
 def write_record(rows, truth, argv):
+    # Another benchmark process may have recorded runs since this one started: keep them.
+    merged = recorded_runs()
+    merged.update({(r["model"], r["dataset"], str(r["seed"]), r["strategy"]): r for r in rows})
+    rows = list(merged.values())
     today = datetime.date.today().isoformat()
     record = REPO / "benchmarks" / "runs" / f"{today}-2cpu" / "selector"
     record.mkdir(parents=True, exist_ok=True)
