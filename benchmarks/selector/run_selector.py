@@ -35,6 +35,7 @@ import csv
 import datetime
 import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -48,16 +49,18 @@ WORK = Path(os.environ.get("AUTOSAMPLE_BENCH_WORK", REPO.parent / "autosample-be
 SWEEP_ARGS = ["--dim", "64", "--lr", "0.001", "--l2", "1e-4", "--batch-size", "2048",
               "--eval-every", "5", "--patience", "10", "--epochs", "1000", "--engine", "native"]
 STRATEGIES = {
-    "evidence": ["--strategy", "autosample", "--selector", "evidence"],
-    "alignment-bpr": ["--strategy", "autosample", "--selector", "alignment-bpr"],
-    "alignment-softmax": ["--strategy", "autosample", "--selector", "alignment-softmax"],
-    "training-loss": ["--strategy", "autosample", "--selector", "training-loss"],
+    "evidence": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4"],
+    "alignment-bpr": ["--strategy", "autosample", "--selector", "alignment-bpr", "--max-rounds", "4"],
+    "alignment-softmax": ["--strategy", "autosample", "--selector", "alignment-softmax", "--max-rounds", "4"],
+    "training-loss": ["--strategy", "autosample", "--selector", "training-loss", "--max-rounds", "4"],
     # Ablations of the evidence rule: retrain from scratch, and the fixed mixture as final.
     # The evidence rule with two more rounds (branches of 32 and 64 epochs): does a longer
     # horizon separate candidates that only part near convergence?
     "evidence-6r": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6"],
-    "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--retrain", "scratch"],
-    "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--final", "mixture"],
+    "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
+                         "--retrain", "scratch"],
+    "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
+                         "--final", "mixture"],
     "halving": ["--strategy", "halving", "--halving-start", "init"],
     "halving-warmup": ["--strategy", "halving", "--halving-start", "warmup"],
     # Older records: the evidence rule with an analytic paired standard error.
@@ -238,7 +241,9 @@ def write_record(rows, truth, argv):
             f"{mean([r['seconds'] for r in rs], '.0f')} |")
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text(
-        f"# Selector benchmark setup\n\n- date: {today}\n- binary: {BIN}\n"
+        f"# Selector benchmark setup\n\n- date: {today}\n- machine: {os.cpu_count()} cores, "
+        f"{platform.platform()}\n- binary of this invocation: {BIN}\n"
+        f"- commits of the rows (raw.csv `commit`): {', '.join(sorted({str(r['commit']) for r in rows}))}\n"
         f"- command: `python3 benchmarks/selector/run_selector.py {' '.join(argv)}`\n"
         f"- search settings: {' '.join(SWEEP_ARGS)} (LightGCN: --layers 3)\n"
         "- strategies: " + "; ".join(f"{k} = `{' '.join(v)}`" for k, v in STRATEGIES.items()) + "\n"

@@ -149,8 +149,8 @@ pub struct SearchArgs {
     #[arg(long = "final", value_enum, default_value = "argmax")]
     pub final_sampler: FinalArg,
     /// `autosample`: at most this many rounds (the evidence rule's branches double each
-    /// round: 2, 4, 8, 16, 32, ... epochs).
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    /// round: 2, 4, 8, 16, 32, 64 epochs). 6 is the setting with the best selector record.
+    #[arg(long, value_name = "N", default_value_t = 6)]
     pub max_rounds: usize,
     /// `autosample`: supernet epochs per round.
     #[arg(long, value_name = "N", default_value_t = 5)]

@@ -95,6 +95,7 @@ fn default_final() -> FinalArg {
 }
 
 fn default_max_rounds() -> usize {
+    // Plans written before --max-rounds existed ran 4 rounds.
     4
 }
 
