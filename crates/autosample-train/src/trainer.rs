@@ -266,6 +266,24 @@ impl TrainOutcome {
     }
 }
 
+/// Writes the best checkpoint (tables and full state, tagged with `epoch`) into `run`, if any.
+fn save_best(
+    run: Option<&mut RunDir>,
+    model: &TrainedModel,
+    state: &TrainingState,
+    epoch: usize,
+) -> Result<()> {
+    if let Some(run) = run {
+        let (u, i) = model.tables();
+        checkpoint::save_tables(&run.file(RunFiles::BEST), &u, &i)?;
+        state.write(
+            &run.file(RunFiles::BEST_STATE),
+            &serde_json::json!({ "epoch": epoch }),
+        )?;
+    }
+    Ok(())
+}
+
 /// Evaluates `scorer` on `split`, excluding the positives in `exclude`.
 pub fn evaluate_model(
     scorer: &dyn RankingScorer,
@@ -415,14 +433,7 @@ pub fn train_with(
         eval_seconds += t.elapsed().as_secs_f64();
         let value = report.get(&config.monitor).unwrap_or(f64::NAN);
         let state = model.training_state();
-        if let Some(run) = run.as_deref_mut() {
-            let (u, i) = model.tables();
-            checkpoint::save_tables(&run.file(RunFiles::BEST), &u, &i)?;
-            state.write(
-                &run.file(RunFiles::BEST_STATE),
-                &serde_json::json!({ "epoch": 0 }),
-            )?;
-        }
+        save_best(run.as_deref_mut(), &model, &state, 0)?;
         tracing::info!(valid = value, "warm start: {} = {value:.5}", config.monitor);
         start_valid = Some(value);
         best = Some((0, value, report, state));
@@ -587,14 +598,7 @@ pub fn train_with(
             let improved = best.as_ref().is_none_or(|b| value > b.1);
             if improved {
                 let state = model.training_state();
-                if let Some(run) = run.as_deref_mut() {
-                    let (u, i) = model.tables();
-                    checkpoint::save_tables(&run.file(RunFiles::BEST), &u, &i)?;
-                    state.write(
-                        &run.file(RunFiles::BEST_STATE),
-                        &serde_json::json!({ "epoch": epoch }),
-                    )?;
-                }
+                save_best(run.as_deref_mut(), &model, &state, epoch)?;
                 best = Some((epoch, value, report.clone(), state));
                 since_best = 0;
             } else {
