@@ -57,6 +57,9 @@ STRATEGIES = {
     # The evidence rule with two more rounds (branches of 32 and 64 epochs): does a longer
     # horizon separate candidates that only part near convergence?
     "evidence-6r": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6"],
+    # The same with a looser family-wise pruning level (prunes sooner, costs less).
+    "evidence-6r-p20": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
+                        "--prune-level", "0.2"],
     "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
                          "--retrain", "scratch"],
     "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",

@@ -152,6 +152,10 @@ pub struct SearchArgs {
     /// round: 2, 4, 8, 16, 32, 64 epochs). 6 is the setting with the best selector record.
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub max_rounds: usize,
+    /// `autosample --selector evidence`: family-wise level of a round's prunes (Bonferroni over
+    /// the comparisons with the leader); larger prunes sooner and costs less.
+    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    pub prune_level: f64,
     /// `autosample`: supernet epochs per round.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub round_epochs: usize,

@@ -623,6 +623,23 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
         "{}",
         stderr(&bad)
     );
+    let mut p = common.to_vec();
+    let out6 = scratch("search-bad-prune-level");
+    p.extend([
+        "--strategy",
+        "autosample",
+        "--prune-level",
+        "2",
+        "--out",
+        out6.to_str().unwrap(),
+    ]);
+    let bad = run(&p);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("prune_level must be in (0, 1)"),
+        "{}",
+        stderr(&bad)
+    );
 
     let bad = run(&[
         "search",

@@ -63,6 +63,8 @@ struct SearchPlan {
     final_sampler: FinalArg,
     #[serde(default = "default_max_rounds")]
     max_rounds: usize,
+    #[serde(default = "default_prune_level")]
+    prune_level: f64,
     #[serde(default = "default_first_epochs")]
     round_epochs: usize,
     #[serde(default)]
@@ -92,6 +94,10 @@ fn default_weight_floor() -> f64 {
 
 fn default_final() -> FinalArg {
     FinalArg::Argmax
+}
+
+fn default_prune_level() -> f64 {
+    0.05
 }
 
 fn default_max_rounds() -> usize {
@@ -159,6 +165,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 halving_start: args.halving_start,
                 final_sampler: args.final_sampler,
                 max_rounds: args.max_rounds,
+                prune_level: args.prune_level,
                 round_epochs: args.round_epochs,
                 expand: args.expand,
                 max_candidates: args.max_candidates,
@@ -285,7 +292,20 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 budget_epochs: plan.budget_epochs,
                 budget_seconds: plan.budget_seconds,
                 selector: match plan.selector {
-                    SelectorArg::Evidence => SelectorConfig::evidence(),
+                    SelectorArg::Evidence => match SelectorConfig::evidence() {
+                        SelectorConfig::Evidence {
+                            branch_epochs,
+                            temperature,
+                            bootstrap,
+                            ..
+                        } => SelectorConfig::Evidence {
+                            branch_epochs,
+                            temperature,
+                            prune_level: plan.prune_level,
+                            bootstrap,
+                        },
+                        other => other,
+                    },
                     SelectorArg::AlignmentBpr => {
                         SelectorConfig::alignment(ValidationLoss::UniformBpr)
                     }
