@@ -134,12 +134,12 @@ def work_epochs(o):
     """Epochs in units of one single-sampler epoch: a supernet epoch trains every active
     candidate's copy of each pair (C·B pairs per step), so it counts C times."""
     d = o["details"]
-    n = len(d.get("candidates", [])) or None
     if o["strategy"] == "autosample":
         events = d["events"]
-        c0 = sum(1 for w in next((e["weights"] for e in events if e["event"] == "round"), []) if w >= 0)
+        # The warm-up trains every initial candidate: as many as round 0 has weights.
+        c0 = len(next((e["weights"] for e in events if e["event"] == "round"), [])) or 1
         total = d["epochs"]["branches"] + d["epochs"]["retrain"]
-        total += events[0]["epochs"] * (c0 or 1)
+        total += events[0]["epochs"] * c0
         round_epochs = d["settings"]["round_epochs"]
         for e in events:
             if e["event"] == "round":
@@ -152,7 +152,7 @@ def work_epochs(o):
         warm = d.get("warmup_epochs", 0)
         c = len(d["rungs"][0]["values"]) if d["rungs"] else 1
         return o["total_epochs"] + warm * (c - 1)
-    return o["total_epochs"] if n is None else o["total_epochs"]
+    return o["total_epochs"]
 
 
 def score(row, truth):

@@ -493,14 +493,13 @@ pub fn autosample_in(
                     alpha[*i] = *v;
                 }
                 let weights = floored_softmax(&alpha, *temperature, &still, settings.weight_floor);
-                let train_weights = weights.clone();
                 for _ in 0..settings.round_epochs {
                     net.train_epoch(
                         &mut model,
                         &dataset.train,
                         base.batch_size,
                         base.negatives,
-                        &train_weights,
+                        &weights,
                         epoch,
                         total,
                     )?;

@@ -149,11 +149,6 @@ impl SelectorConfig {
         }
     }
 
-    /// Whether the rule learns during supernet steps (as opposed to once per round).
-    pub fn is_step_rule(&self) -> bool {
-        !matches!(self, Self::Evidence { .. })
-    }
-
     /// Checks the settings.
     ///
     /// # Errors
