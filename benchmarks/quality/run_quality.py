@@ -179,6 +179,13 @@ def earlier_rows(experiment, train_args):
 
 def write_record(out_dir, args, train_args, rows, facts, today):
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Another invocation of the same experiment (other datasets, run concurrently or earlier
+    # today) may have written this record: keep its rows for the runs this one does not cover.
+    mine = {(str(r["dataset"]), str(r["seed"])) for r in rows}
+    if (out_dir / "raw.csv").exists():
+        others = [r for r in csv.DictReader(open(out_dir / "raw.csv"))
+                  if (r["dataset"], r["seed"]) not in mine and r.get("command", "").endswith(" ".join(train_args))]
+        rows = others + rows
     # Rows carried from an earlier raw.csv hold strings; the summary needs numbers.
     numeric = {"valid_recall@20", "valid_ndcg@20", "test_recall@20", "test_ndcg@20", "seconds_per_epoch"}
     rows = [{k: (float(v) if k in numeric and isinstance(v, str) and v else v) for k, v in r.items()}
@@ -196,7 +203,7 @@ def write_record(out_dir, args, train_args, rows, facts, today):
 
     lines = [f"# {args.experiment}", "",
              f"Command: `python3 benchmarks/quality/run_quality.py --experiment {args.experiment} "
-             f"--datasets {' '.join(args.datasets)} --seeds {' '.join(map(str, args.seeds))} -- {' '.join(train_args)}`", "",
+             f"--datasets {' '.join(dict.fromkeys(str(r['dataset']) for r in rows))} --seeds {' '.join(dict.fromkeys(str(r['seed']) for r in rows))} -- {' '.join(train_args)}`", "",
              "Test metrics are at the epoch with the best *validation* Recall@20; the test split is read once.", "",
              "| dataset | model | sampler | seeds | test Recall@20 | test NDCG@20 | valid Recall@20 | best epoch | s/epoch | anchors (Recall@20 / NDCG@20) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -214,8 +221,8 @@ def write_record(out_dir, args, train_args, rows, facts, today):
     (out_dir / "summary.md").write_text("\n".join(lines) + "\n")
     setup = ["# Setup", ""] + [f"- {k}: {v}" for k, v in facts.items()] + [
         f"- date: {today}", f"- binary: {BIN} (release)",
-        f"- command: `python3 benchmarks/quality/run_quality.py --experiment {args.experiment} --datasets {' '.join(args.datasets)} "
-        f"--seeds {' '.join(map(str, args.seeds))} -- {' '.join(train_args)}`"]
+        f"- command: `python3 benchmarks/quality/run_quality.py --experiment {args.experiment} --datasets {' '.join(dict.fromkeys(str(r['dataset']) for r in rows))} "
+        f"--seeds {' '.join(dict.fromkeys(str(r['seed']) for r in rows))} -- {' '.join(train_args)}`"]
     (out_dir / "SETUP.md").write_text("\n".join(setup) + "\n")
     print(f"recorded in {out_dir}")
 
