@@ -60,6 +60,10 @@ STRATEGIES = {
     # The same with a looser family-wise pruning level (prunes sooner, costs less).
     "evidence-6r-p20": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                         "--prune-level", "0.2"],
+    # The 6-round rule with no pruning before round 3 (16-epoch branches): learning curves
+    # cross, and short early branches pruned LightGCN's late bloomers (SRNS, MixGCF) at 4-9 z.
+    "evidence-6r-hold3": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
+                          "--prune-from-round", "3"],
     "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
                          "--retrain", "scratch"],
     "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",

@@ -156,6 +156,11 @@ pub struct SearchArgs {
     /// the comparisons with the leader); larger prunes sooner and costs less.
     #[arg(long, value_name = "P", default_value_t = 0.05)]
     pub prune_level: f64,
+    /// `autosample --selector evidence`: the first round that may prune (0 = every round).
+    /// Earlier rounds only weigh, so that a candidate that starts slowly (a warm-up, a
+    /// curriculum) is not dropped on short-branch evidence.
+    #[arg(long, value_name = "R", default_value_t = 0)]
+    pub prune_from_round: usize,
     /// `autosample`: supernet epochs per round.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub round_epochs: usize,

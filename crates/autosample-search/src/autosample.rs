@@ -462,6 +462,7 @@ pub fn autosample_in(
                     temperature,
                     prune_level,
                     bootstrap,
+                    prune_from_round,
                 },
                 _,
             ) => {
@@ -480,7 +481,7 @@ pub fn autosample_in(
                     &active,
                     round,
                     h,
-                    *prune_level,
+                    (round >= *prune_from_round).then_some(*prune_level),
                     *bootstrap,
                 )?;
                 leader = assessed.leader;
@@ -789,7 +790,7 @@ struct Assessed {
 
 /// Branches every active candidate alone from `model`'s state for `h` epochs, scores them per
 /// validation user and prunes where the paired lead exceeds the Bonferroni `z` (family-wise
-/// level `prune_level`) in bootstrap SEs.
+/// level `prune_level`; `None`: a round that only weighs) in bootstrap SEs.
 #[allow(clippy::too_many_arguments)]
 fn evidence_round(
     ctx: &mut BranchContext<'_>,
@@ -797,7 +798,7 @@ fn evidence_round(
     active: &[bool],
     round: usize,
     h: usize,
-    prune_level: f64,
+    prune_level: Option<f64>,
     bootstrap: usize,
 ) -> Result<Assessed> {
     let c = ctx.candidates.len();
@@ -840,7 +841,7 @@ fn evidence_round(
         .max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))
         .map(|(i, v)| (*i, v.clone()))
         .ok_or_else(|| TrainError::Config("no active candidate".to_owned()))?;
-    let prune_z = bonferroni_z(prune_level, per_user.len());
+    let prune_z = prune_level.map(|level| bonferroni_z(level, per_user.len()));
     let mut evidence = Vec::new();
     let mut pruned = Vec::new();
     for (i, vals) in &per_user {
@@ -857,7 +858,7 @@ fn evidence_round(
             lead,
             lead_se: se,
         });
-        if *i != leader && se > 0.0 && lead > prune_z * se {
+        if *i != leader && se > 0.0 && prune_z.is_some_and(|z| lead > z * se) {
             pruned.push(*i);
         }
     }

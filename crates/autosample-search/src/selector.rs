@@ -45,7 +45,7 @@ pub enum SelectorConfig {
     /// `z` bootstrap standard errors (`bootstrap` resamples of the validation users), with `z`
     /// the one-sided normal quantile at the Bonferroni level `prune_level / (|A| − 1)` (one
     /// comparison per non-leader, so that all of a round's prunes together are wrong with
-    /// probability ≤ `prune_level`);
+    /// probability ≤ `prune_level`), and only from round `prune_from_round` on;
     /// weights are `softmax(evidence / temperature)`.
     Evidence {
         /// Branch epochs in round 0 (doubling per round).
@@ -56,6 +56,12 @@ pub enum SelectorConfig {
         prune_level: f64,
         /// Bootstrap resamples of the validation users.
         bootstrap: usize,
+        /// The first round that may prune. The bootstrap test says a candidate is behind
+        /// *now*; learning curves cross, so a short early branch can be significantly behind
+        /// and still train best (a sampler with a long warm-up, a slow starter). Rounds before
+        /// this one only weigh.
+        #[serde(default)]
+        prune_from_round: usize,
     },
     /// First-order bi-level (DARTS-style) alignment, the textbook rule: every `probe_every`
     /// supernet steps, each active candidate's own one-step update is tried from the current
@@ -99,6 +105,7 @@ impl SelectorConfig {
             temperature: 0.005,
             prune_level: 0.05,
             bootstrap: 1000,
+            prune_from_round: 0,
         }
     }
 
@@ -161,6 +168,7 @@ impl SelectorConfig {
                 temperature,
                 prune_level,
                 bootstrap,
+                prune_from_round: _,
             } => {
                 if branch_epochs == 0 {
                     return bad("branch_epochs must be ≥ 1");

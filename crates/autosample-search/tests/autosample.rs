@@ -25,6 +25,7 @@ fn the_evidence_rule_runs_logs_its_decisions_and_repeats() {
             temperature: 0.005,
             prune_level: 0.05,
             bootstrap: 200,
+            prune_from_round: 0,
         },
         ..AutoSampleConfig::default()
     };
@@ -332,4 +333,52 @@ fn the_mixture_final_keeps_the_last_weights_and_reads_test_once() {
     assert!(out.test.contains_key("recall@20") && out.valid.contains_key("recall@20"));
     let again = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
     assert_eq!(again.test, out.test);
+}
+
+/// The round-0 event of a search: its evidence values and what it pruned.
+fn round_zero(events: &[Event]) -> (Vec<f64>, Vec<String>) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Round {
+                round: 0,
+                evidence,
+                pruned,
+                ..
+            } => Some((evidence.iter().map(|x| x.value).collect(), pruned.clone())),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn rounds_before_prune_from_round_weigh_but_never_prune() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    // A loose level, so that round 0 prunes when it is allowed to.
+    let run = |prune_from_round| {
+        let settings = AutoSampleConfig {
+            warmup_epochs: 2,
+            round_epochs: 1,
+            max_rounds: 1,
+            selector: SelectorConfig::Evidence {
+                branch_epochs: 1,
+                temperature: 0.005,
+                prune_level: 0.9,
+                bootstrap: 200,
+                prune_from_round,
+            },
+            ..AutoSampleConfig::default()
+        };
+        autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap()
+    };
+    let (evidence, pruned) = round_zero(&run(0).events);
+    assert!(!pruned.is_empty(), "the loose level prunes in round 0");
+    let (held_evidence, held_pruned) = round_zero(&run(1).events);
+    assert!(held_pruned.is_empty(), "round 0 < prune_from_round 1");
+    assert_eq!(
+        held_evidence, evidence,
+        "the same branches, only the prune differs"
+    );
 }

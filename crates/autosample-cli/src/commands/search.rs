@@ -65,6 +65,8 @@ struct SearchPlan {
     max_rounds: usize,
     #[serde(default = "default_prune_level")]
     prune_level: f64,
+    #[serde(default)]
+    prune_from_round: usize,
     #[serde(default = "default_first_epochs")]
     round_epochs: usize,
     #[serde(default)]
@@ -166,6 +168,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 final_sampler: args.final_sampler,
                 max_rounds: args.max_rounds,
                 prune_level: args.prune_level,
+                prune_from_round: args.prune_from_round,
                 round_epochs: args.round_epochs,
                 expand: args.expand,
                 max_candidates: args.max_candidates,
@@ -303,6 +306,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                             temperature,
                             prune_level: plan.prune_level,
                             bootstrap,
+                            prune_from_round: plan.prune_from_round,
                         },
                         other => other,
                     },
