@@ -25,8 +25,9 @@ bootstrap (paired analytic standard error), kept under that name.
 
 A run already in a committed record (benchmarks/runs/*/selector/raw.csv) is not run again, so
 the benchmark spans sessions and machines: rerun the same command. Search directories live in
-$AUTOSAMPLE_BENCH_WORK/selector (default: autosample-bench-work/ beside the repository).
-AUTOSAMPLE_BIN pins the binary. Writes benchmarks/runs/<date>-2cpu/selector/{raw.csv,
+$AUTOSAMPLE_BENCH_WORK/selector (default: autosample-bench-work/ beside the repository); a
+search that was interrupted there continues with `autosample search --resume` from its last
+round or rung checkpoint. AUTOSAMPLE_BIN pins the binary. Writes benchmarks/runs/<date>-2cpu/selector/{raw.csv,
 summary.md,SETUP.md} after every run (hit and within-std are recomputed against the sweep as
 it stands); hand-written analysis goes in NOTES.md there, which the script never touches.
 """
@@ -113,14 +114,19 @@ def recorded_runs():
 def run_search(model, dataset, seed, strategy, data_root):
     out = WORK / f"{strategy}-{model}-{dataset}-seed{seed}"
     if not (out / "outcome.json").exists():
-        if out.exists():
-            shutil.rmtree(out)
-        space = REPO / "search-spaces" / ("mf.json" if model == "mf" else "default.json")
-        cmd = [str(BIN), "search", "--data", str(data_root / dataset), "--model", model,
-               "--space", str(space), "--seed", str(seed), "--out", str(out), "--quiet", "--json"] \
-            + STRATEGIES[strategy] + SWEEP_ARGS
-        if model != "mf":
-            cmd += ["--layers", "3"]
+        if (out / "search.json").exists():
+            # An interrupted search (session ended, machine restarted): continue it from its
+            # last round or rung checkpoint, with the settings it recorded.
+            cmd = [str(BIN), "search", "--resume", str(out), "--quiet", "--json"]
+        else:
+            if out.exists():
+                shutil.rmtree(out)
+            space = REPO / "search-spaces" / ("mf.json" if model == "mf" else "default.json")
+            cmd = [str(BIN), "search", "--data", str(data_root / dataset), "--model", model,
+                   "--space", str(space), "--seed", str(seed), "--out", str(out), "--quiet", "--json"] \
+                + STRATEGIES[strategy] + SWEEP_ARGS
+            if model != "mf":
+                cmd += ["--layers", "3"]
         print("run:", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return outcome_row(json.load(open(out / "outcome.json")), strategy)

@@ -62,7 +62,8 @@ pub enum FinalSampler {
 }
 
 /// Settings of the AutoSample strategy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AutoSampleConfig {
     /// Supernet epochs with equal weights before the first assessment.
     pub warmup_epochs: usize,
@@ -757,7 +758,7 @@ fn load_checkpoint(
         path: path.to_path_buf(),
         message: format!("not an AutoSample checkpoint ({e}); remove it to start over"),
     })?;
-    if &ck.settings != settings {
+    if !same_settings(&ck.settings, settings) {
         return Err(TrainError::Io {
             path: path.to_path_buf(),
             message: "written by a search with other settings; resume with the recorded \
@@ -766,6 +767,16 @@ fn load_checkpoint(
         });
     }
     Ok((state, ck))
+}
+
+/// Whether a checkpoint's recorded settings are `current`. The recorded ones are read through
+/// the current config type, so that a setting added since the checkpoint was written compares
+/// at its default, which is what the older search ran with.
+fn same_settings(recorded: &serde_json::Value, current: &serde_json::Value) -> bool {
+    serde_json::from_value::<AutoSampleConfig>(recorded.clone())
+        .ok()
+        .and_then(|c| serde_json::to_value(c).ok())
+        .is_some_and(|r| &r == current)
 }
 
 /// What the evidence rule's branches train with.
@@ -923,4 +934,26 @@ fn step_rule_update(
         _ => {}
     }
     Ok(rule.weights(&active))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_from_before_a_new_setting_resumes_at_its_default() {
+        let current = serde_json::to_value(AutoSampleConfig::default()).unwrap();
+        let mut older = current.clone();
+        let removed = older["selector"]
+            .as_object_mut()
+            .unwrap()
+            .remove("prune_from_round");
+        assert_eq!(removed, Some(serde_json::json!(0)));
+        assert!(same_settings(&older, &current));
+
+        let mut other = current.clone();
+        other["max_rounds"] = serde_json::json!(3);
+        assert!(!same_settings(&other, &current));
+        assert!(!same_settings(&serde_json::json!("junk"), &current));
+    }
 }
