@@ -72,6 +72,9 @@ pub enum RetrainArg {
     Warm,
     /// From a fresh initialisation (the ablation).
     Scratch,
+    /// Continue the leader's branch of the last evidence round (optimizer kept); the last
+    /// round's supernet epochs are skipped. Evidence selector, argmax final.
+    Branch,
 }
 
 /// The selector rule of `search --strategy autosample` (crates/autosample-search, selector).

@@ -992,11 +992,17 @@ fn halving_search_drops_half_per_rung_and_inspect_charts_each_rung() {
 }
 
 /// AutoSample and halving searches killed right after a round's (rung's) checkpoint resume to
-/// the outcome of an uninterrupted run.
+/// the outcome of an uninterrupted run; so does a `--retrain branch` search killed after its
+/// last round, which resumes straight into continuing the saved branch.
 #[test]
 fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
     let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
-    for (strategy, log) in [("autosample", "events"), ("halving", "rungs")] {
+    let branch: &[&str] = &["--retrain", "branch", "--max-rounds", "2"];
+    for (name, strategy, extra, abort_after, log) in [
+        ("autosample", "autosample", &[][..], "0", "events"),
+        ("halving", "halving", &[][..], "0", "rungs"),
+        ("branch", "autosample", branch, "1", "events"),
+    ] {
         let args = |out: &Path| -> Vec<String> {
             [
                 "search",
@@ -1020,21 +1026,22 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
                 "--json",
             ]
             .iter()
+            .chain(extra)
             .map(|s| s.to_string())
             .collect()
         };
-        let whole = scratch(&format!("{strategy}-whole"));
+        let whole = scratch(&format!("{name}-whole"));
         let o = bin().args(args(&whole)).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let want = json(&o);
 
-        let cut = scratch(&format!("{strategy}-cut"));
+        let cut = scratch(&format!("{name}-cut"));
         let o = bin()
             .args(args(&cut))
-            .env("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND", "0")
+            .env("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND", abort_after)
             .output()
             .unwrap();
-        assert!(!o.status.success(), "{strategy}: the hook kills the search");
+        assert!(!o.status.success(), "{name}: the hook kills the search");
         assert!(!cut.join("outcome.json").exists());
         let o = run(&[
             "search",
@@ -1043,11 +1050,11 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
             "--quiet",
             "--json",
         ]);
-        assert!(o.status.success(), "{strategy}: {}", stderr(&o));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
         let got = json(&o);
-        assert_eq!(got["chosen"], want["chosen"], "{strategy}");
-        assert_eq!(got["test"], want["test"], "{strategy}");
-        assert_eq!(got["details"][log], want["details"][log], "{strategy}");
-        assert_eq!(got["total_epochs"], want["total_epochs"], "{strategy}");
+        assert_eq!(got["chosen"], want["chosen"], "{name}");
+        assert_eq!(got["test"], want["test"], "{name}");
+        assert_eq!(got["details"][log], want["details"][log], "{name}");
+        assert_eq!(got["total_epochs"], want["total_epochs"], "{name}");
     }
 }

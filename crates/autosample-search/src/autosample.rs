@@ -18,8 +18,9 @@
 //!      update their logits during these steps.
 //! 3. **Choice**: the leader (best last evidence, or largest weight).
 //! 4. **Retrain** the choice from the shared parameters (fresh optimizer; `Scratch`: from a
-//!    fresh initialisation, for the ablation), early-stopped on validation; the test split is
-//!    read once, for the retrained model.
+//!    fresh initialisation, for the ablation; `Branch`: continuing the leader's last evidence
+//!    branch, the last round's supernet epochs skipped), early-stopped on validation; the test
+//!    split is read once, for the retrained model.
 //!
 //! Every decision is an [`Event`] with its evidence.
 
@@ -28,6 +29,7 @@ use std::time::Instant;
 
 use autosample_data::Dataset;
 use autosample_metrics::{EvalOptions, evaluate};
+use autosample_models::TrainingState;
 use autosample_samplers::SamplerConfig;
 use autosample_train::{
     Progress, Result, TrainConfig, TrainError, TrainOptions, TrainedModel, WarmStart, derive_seed,
@@ -49,6 +51,11 @@ pub enum Retrain {
     Warm,
     /// From a fresh initialisation (the ablation).
     Scratch,
+    /// From the chosen candidate's branch of the last evidence round, which already trained
+    /// the choice alone from the search state: the retrain continues that branch (its
+    /// optimizer state kept), and the last round's supernet epochs, which nothing after the
+    /// choice would read, are skipped. Evidence rule with the argmax final only.
+    Branch,
 }
 
 /// What the final model trains with.
@@ -257,6 +264,30 @@ fn per_user_valid(model: &mut TrainedModel, dataset: &Dataset, monitor: &str) ->
 /// The checkpoint file [`autosample_in`] writes in its directory.
 pub const AUTOSAMPLE_CHECKPOINT: &str = "autosample.ckpt";
 
+/// With [`Retrain::Branch`], the leader's branch of round `r` is written beside the checkpoint
+/// as `autosample-branch-r<r>.state`, so that a search interrupted after its last round can
+/// still continue that branch; the checkpoint names the file, and older ones are removed once
+/// it is written.
+fn branch_file(round: usize) -> String {
+    format!("{BRANCH_PREFIX}{round}.state")
+}
+
+const BRANCH_PREFIX: &str = "autosample-branch-r";
+
+/// Removes the evidence branches a `Retrain::Branch` search left in `dir` (a search started
+/// over in that directory).
+pub fn remove_branch_states(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(BRANCH_PREFIX) && name.ends_with(".state") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// What a checkpoint holds besides the model's training state: everything the rounds to come
 /// read. Supernet RNG streams, branch seeds and bootstrap seeds are derived from the root seed
 /// and the epoch or round, so they need no saving.
@@ -275,6 +306,10 @@ struct Checkpoint {
     rule: Option<StepRule>,
     /// Search seconds before the interruption.
     seconds: f64,
+    /// With [`Retrain::Branch`]: the leader's last branch, as (its file in the checkpoint's
+    /// directory, the epoch it ended at).
+    #[serde(default)]
+    branch: Option<(String, usize)>,
 }
 
 /// Runs the AutoSample strategy over `space` with the training settings of `base` (its sampler
@@ -308,6 +343,16 @@ pub fn autosample_in(
     dir: Option<&Path>,
 ) -> Result<AutoSampleOutcome> {
     settings.selector.validate()?;
+    if settings.retrain == Retrain::Branch
+        && (!matches!(settings.selector, SelectorConfig::Evidence { .. })
+            || settings.final_sampler == FinalSampler::Mixture)
+    {
+        return Err(TrainError::Config(
+            "retrain `branch` continues the leader's evidence branch: it needs the evidence \
+             selector and the argmax final; use retrain `warm` otherwise"
+                .to_owned(),
+        ));
+    }
     if !(0.0..=1.0).contains(&settings.weight_floor) {
         return Err(TrainError::Config(format!(
             "weight floor {} is outside [0, 1]; it is a fraction of 1/|active candidates|",
@@ -341,6 +386,15 @@ pub fn autosample_in(
         Some(path) if path.exists() => Some(load_checkpoint(path, &settings_json)?),
         _ => None,
     };
+    // With `Retrain::Branch`: the leader's last branch, the epoch it ended at, its round.
+    let mut leader_branch: Option<(TrainingState, usize, usize)> =
+        match (resumed.as_ref().and_then(|(_, ck)| ck.branch.clone()), dir) {
+            (Some((file, e)), Some(dir)) => {
+                let round = resumed.as_ref().map_or(0, |(_, ck)| ck.next_round - 1);
+                Some((TrainingState::read(&dir.join(file))?.0, e, round))
+            }
+            _ => None,
+        };
     let (mut epoch, mut events, mut counts, mut step_rule, mut leader, first_round, earlier) =
         match resumed {
             Some((state, ck)) => {
@@ -421,6 +475,7 @@ pub fn autosample_in(
         leader,
         rule: rule.clone(),
         seconds: elapsed(),
+        branch: None,
     };
     if first_round == 0 && events.len() == 1 {
         let ck = snapshot(
@@ -476,6 +531,7 @@ pub fn autosample_in(
                     counts: &mut counts,
                     epoch,
                 };
+                let branch_retrain = settings.retrain == Retrain::Branch;
                 let assessed = evidence_round(
                     &mut ctx,
                     &model,
@@ -484,18 +540,31 @@ pub fn autosample_in(
                     h,
                     (round >= *prune_from_round).then_some(*prune_level),
                     *bootstrap,
+                    branch_retrain,
                 )?;
                 leader = assessed.leader;
+                if let Some(state) = assessed.leader_state {
+                    leader_branch = Some((state, epoch + h, round));
+                }
                 for &i in &assessed.pruned {
                     net.deactivate(i);
                 }
                 let still: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
+                // The retrain continues the leader's branch: after the last round, supernet
+                // epochs would train a state nothing reads.
+                let last_round = round + 1 == settings.max_rounds
+                    || (!settings.expand && still.iter().filter(|a| **a).count() <= 1);
+                let round_epochs = if branch_retrain && last_round {
+                    0
+                } else {
+                    settings.round_epochs
+                };
                 let mut alpha = vec![f64::NEG_INFINITY; c];
                 for (i, v) in &assessed.values {
                     alpha[*i] = *v;
                 }
                 let weights = floored_softmax(&alpha, *temperature, &still, settings.weight_floor);
-                for _ in 0..settings.round_epochs {
+                for _ in 0..round_epochs {
                     net.train_epoch(
                         &mut model,
                         &dataset.train,
@@ -610,7 +679,7 @@ pub fn autosample_in(
                 added,
             });
         }
-        let ck = snapshot(
+        let mut ck = snapshot(
             round + 1,
             epoch,
             &counts,
@@ -620,7 +689,23 @@ pub fn autosample_in(
             leader,
             &step_rule,
         );
+        if let (Some((state, branch_epoch, branch_round)), Some(dir)) = (&leader_branch, dir) {
+            let file = branch_file(*branch_round);
+            if *branch_round == round {
+                state.write(
+                    &dir.join(&file),
+                    &serde_json::json!({ "epoch": branch_epoch }),
+                )?;
+            }
+            ck.branch = Some((file, *branch_epoch));
+        }
         write_checkpoint(ckpt_path.as_deref(), &model, &ck)?;
+        if let (Some(dir), Some(r)) = (dir, round.checked_sub(1)) {
+            // Only the file the checkpoint names is kept.
+            if leader_branch.as_ref().is_some_and(|b| b.2 == round) {
+                let _ = std::fs::remove_file(dir.join(branch_file(r)));
+            }
+        }
         if std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND")
             .ok()
             .as_deref()
@@ -646,17 +731,34 @@ pub fn autosample_in(
     let (retrained, valid, test, retrain_epochs, best_epoch, final_weights, retrain_curve) =
         match settings.final_sampler {
             FinalSampler::Argmax => {
+                let (warm_start, schedule_offset) = match settings.retrain {
+                    Retrain::Warm => (
+                        Some(WarmStart {
+                            state: model.training_state(),
+                            keep_optimizer: false,
+                        }),
+                        epoch,
+                    ),
+                    Retrain::Scratch => (None, 0),
+                    Retrain::Branch => {
+                        let (state, branch_epoch, _) = leader_branch.take().ok_or_else(|| {
+                            TrainError::Config(
+                                "retrain `branch`: the search ran no evidence round".to_owned(),
+                            )
+                        })?;
+                        (
+                            Some(WarmStart {
+                                state,
+                                keep_optimizer: true,
+                            }),
+                            branch_epoch,
+                        )
+                    }
+                };
                 let options = TrainOptions {
-                    warm_start: (settings.retrain == Retrain::Warm).then(|| WarmStart {
-                        state: model.training_state(),
-                        keep_optimizer: false,
-                    }),
+                    warm_start,
                     read_test: true,
-                    schedule_offset: if settings.retrain == Retrain::Warm {
-                        epoch
-                    } else {
-                        0
-                    },
+                    schedule_offset,
                     schedule_total: None,
                 };
                 let cfg = TrainConfig {
@@ -699,6 +801,11 @@ pub fn autosample_in(
                         &dataset.train,
                         derive_seed(base.seed, "init", 0),
                     )?,
+                    Retrain::Branch => {
+                        return Err(TrainError::Config(
+                            "retrain `branch` does not apply to the mixture final".to_owned(),
+                        ));
+                    }
                 };
                 let out = retrain_mixture(dataset, &mut net, start, &last_weights, base, epoch)?;
                 let named = (0..candidates.len())
@@ -752,8 +859,8 @@ fn write_checkpoint(path: Option<&Path>, model: &TrainedModel, ck: &Checkpoint) 
 fn load_checkpoint(
     path: &Path,
     settings: &serde_json::Value,
-) -> Result<(autosample_models::TrainingState, Checkpoint)> {
-    let (state, meta) = autosample_models::TrainingState::read(path)?;
+) -> Result<(TrainingState, Checkpoint)> {
+    let (state, meta) = TrainingState::read(path)?;
     let ck: Checkpoint = serde_json::from_value(meta).map_err(|e| TrainError::Io {
         path: path.to_path_buf(),
         message: format!("not an AutoSample checkpoint ({e}); remove it to start over"),
@@ -797,6 +904,8 @@ struct Assessed {
     values: Vec<(usize, f64)>,
     evidence: Vec<Evidence>,
     pruned: Vec<usize>,
+    /// The leader's branch, when the retrain is to continue it.
+    leader_state: Option<TrainingState>,
 }
 
 /// Branches every active candidate alone from `model`'s state for `h` epochs, scores them per
@@ -811,10 +920,13 @@ fn evidence_round(
     h: usize,
     prune_level: Option<f64>,
     bootstrap: usize,
+    keep_leader_state: bool,
 ) -> Result<Assessed> {
     let c = ctx.candidates.len();
     let snapshot = model.training_state();
     let mut per_user: Vec<(usize, Vec<f64>)> = Vec::new();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut leader_state: Option<(f64, TrainingState)> = None;
     for i in (0..c).filter(|&i| active[i]) {
         let cfg = TrainConfig {
             sampler: ctx.candidates[i].clone(),
@@ -841,12 +953,13 @@ fn evidence_round(
             ))
         })?;
         ctx.counts.branches += out.epochs_run;
-        per_user.push((
-            i,
-            per_user_valid(&mut out.model, ctx.dataset, &ctx.base.monitor)?,
-        ));
+        let vals = per_user_valid(&mut out.model, ctx.dataset, &ctx.base.monitor)?;
+        // The leader is the first candidate with the largest mean, as below.
+        if keep_leader_state && leader_state.as_ref().is_none_or(|(m, _)| mean(&vals) > *m) {
+            leader_state = Some((mean(&vals), out.model.training_state()));
+        }
+        per_user.push((i, vals));
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let (leader, lead_vals) = per_user
         .iter()
         .max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))
@@ -874,6 +987,7 @@ fn evidence_round(
         }
     }
     Ok(Assessed {
+        leader_state: leader_state.map(|(_, s)| s),
         leader,
         values: per_user.iter().map(|(i, v)| (*i, mean(v))).collect(),
         evidence,

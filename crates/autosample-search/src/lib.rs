@@ -22,7 +22,7 @@ mod supernet;
 
 pub use autosample::{
     AUTOSAMPLE_CHECKPOINT, AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence,
-    FinalSampler, Retrain, autosample, autosample_in,
+    FinalSampler, Retrain, autosample, autosample_in, remove_branch_states,
 };
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
 pub use halving::{

@@ -382,3 +382,78 @@ fn rounds_before_prune_from_round_weigh_but_never_prune() {
         "the same branches, only the prune differs"
     );
 }
+
+#[test]
+fn the_branch_retrain_continues_the_leaders_last_branch() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let settings = AutoSampleConfig {
+        warmup_epochs: 2,
+        round_epochs: 2,
+        max_rounds: 2,
+        selector: SelectorConfig::Evidence {
+            branch_epochs: 1,
+            temperature: 0.005,
+            prune_level: 0.05,
+            bootstrap: 200,
+            prune_from_round: 2,
+        },
+        retrain: Retrain::Branch,
+        ..AutoSampleConfig::default()
+    };
+    let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+    let rounds: Vec<&Event> = out
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Round { .. }))
+        .collect();
+    assert_eq!(
+        rounds.len(),
+        2,
+        "no prune before round 2, so both rounds run"
+    );
+    // The last round's supernet epochs are skipped: nothing after the choice reads them.
+    assert_eq!(out.epochs.supernet, 2 + 2);
+    let Some(Event::Round { evidence, .. }) = rounds.last() else {
+        unreachable!()
+    };
+    let best = evidence
+        .iter()
+        .max_by(|a, b| a.value.total_cmp(&b.value))
+        .unwrap();
+    assert_eq!(best.sampler, out.chosen);
+    // The retrain starts where the leader's branch ended: its epoch-0 validation is the
+    // evidence the branch was chosen on.
+    let (e0, v0) = out.retrain_curve[0];
+    assert_eq!(e0, 0);
+    assert!(
+        (v0 - best.value).abs() < 1e-9,
+        "retrain start {v0} vs branch evidence {}",
+        best.value
+    );
+    assert!(matches!(
+        out.events.last(),
+        Some(Event::Chosen {
+            retrain: Retrain::Branch,
+            ..
+        })
+    ));
+
+    // It needs the evidence rule and the argmax final.
+    for bad in [
+        AutoSampleConfig {
+            selector: SelectorConfig::alignment(ValidationLoss::UniformBpr),
+            ..settings.clone()
+        },
+        AutoSampleConfig {
+            final_sampler: FinalSampler::Mixture,
+            ..settings.clone()
+        },
+    ] {
+        let err = autosample(&data, &space, &base, &bad, Progress::Quiet)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("retrain `branch`"), "{err}");
+    }
+}

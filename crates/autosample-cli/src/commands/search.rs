@@ -205,6 +205,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 let _ = std::fs::remove_file(out.join("outcome.json"));
                 let _ = std::fs::remove_file(out.join(AUTOSAMPLE_CHECKPOINT));
                 let _ = std::fs::remove_file(out.join(HALVING_CHECKPOINT));
+                autosample_search::remove_branch_states(&out);
             }
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             autosample_models::checkpoint::write_atomic(
@@ -281,6 +282,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 retrain: match plan.retrain {
                     RetrainArg::Warm => Retrain::Warm,
                     RetrainArg::Scratch => Retrain::Scratch,
+                    RetrainArg::Branch => Retrain::Branch,
                 },
                 warmup_epochs: plan.warmup_epochs,
                 max_rounds: plan.max_rounds,
