@@ -65,6 +65,10 @@ STRATEGIES = {
     # cross, and short early branches pruned LightGCN's late bloomers (SRNS, MixGCF) at 4-9 z.
     "evidence-6r-hold3": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                           "--prune-from-round", "3"],
+    # The 6-round rule whose retrain continues the leader's last branch (--retrain branch):
+    # what the last round's supernet epochs and the repeated retrain epochs cost.
+    "evidence-6r-branch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
+                           "--retrain", "branch"],
     "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
                          "--retrain", "scratch"],
     "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
