@@ -338,7 +338,16 @@ fn lightgcn_trains_and_reevaluates() {
 #[test]
 fn an_aborted_run_resumes_to_the_same_outcome() {
     let data = fixture("tiny");
-    for model in ["mf", "lightgcn", "ngcf"] {
+    // The stateful samplers too: SRNS's memory and DENS's trained gates are saved with the
+    // run's state.
+    for (model, sampler) in [
+        ("mf", "uniform"),
+        ("lightgcn", "uniform"),
+        ("ngcf", "uniform"),
+        ("mf", "srns:s1=4,warmup=1,varset=16"),
+        ("lightgcn", "dens:candidates=4,warmup=1"),
+    ] {
+        let name = format!("{model}-{}", &sampler[..4]);
         let args = |out: &Path| -> Vec<String> {
             [
                 "train",
@@ -346,6 +355,8 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
                 data.to_str().unwrap(),
                 "--model",
                 model,
+                "--sampler",
+                sampler,
                 "--dim",
                 "8",
                 "--lr",
@@ -365,13 +376,13 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
             .map(|s| s.to_string())
             .collect()
         };
-        let whole = scratch(&format!("whole-{model}"));
+        let whole = scratch(&format!("whole-{name}"));
         let o = bin().args(args(&whole)).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let expected = json(&o);
 
         // Die right after the state of epoch 4 was saved, as a `kill -9` would.
-        let cut = scratch(&format!("cut-{model}"));
+        let cut = scratch(&format!("cut-{name}"));
         let o = bin()
             .args(args(&cut))
             .env("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH", "4")
@@ -391,7 +402,7 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
         for key in ["valid", "test", "best_epoch", "epochs_run"] {
             assert_eq!(
                 resumed[key], expected[key],
-                "{model}: {key} differs after resume"
+                "{name}: {key} differs after resume"
             );
         }
         let lines = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap();
@@ -997,11 +1008,24 @@ fn halving_search_drops_half_per_rung_and_inspect_charts_each_rung() {
 #[test]
 fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
     let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    // SRNS keeps a memory across supernet epochs: the checkpoint must carry it.
+    let stateful = scratch("stateful-space").join("space.json");
+    std::fs::create_dir_all(stateful.parent().unwrap()).unwrap();
+    std::fs::write(
+        &stateful,
+        r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
+            {"_name": "uniform"},
+            {"_name": "srns", "s1": 4, "warmup": 1, "varset": 16},
+            {"_name": "dns", "candidates": 8}]}}"#,
+    )
+    .unwrap();
     let branch: &[&str] = &["--retrain", "branch", "--max-rounds", "2"];
-    for (name, strategy, extra, abort_after, log) in [
-        ("autosample", "autosample", &[][..], "0", "events"),
-        ("halving", "halving", &[][..], "0", "rungs"),
-        ("branch", "autosample", branch, "1", "events"),
+    let no_prune: &[&str] = &["--prune-from-round", "9", "--max-rounds", "2"];
+    for (name, strategy, space, extra, abort_after, log) in [
+        ("autosample", "autosample", &tiny, &[][..], "0", "events"),
+        ("halving", "halving", &tiny, &[][..], "0", "rungs"),
+        ("branch", "autosample", &tiny, branch, "1", "events"),
+        ("srns", "autosample", &stateful, no_prune, "0", "events"),
     ] {
         let args = |out: &Path| -> Vec<String> {
             [
@@ -1009,7 +1033,7 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
                 "--data",
                 "synthetic:tiny",
                 "--space",
-                tiny.to_str().unwrap(),
+                space.to_str().unwrap(),
                 "--strategy",
                 strategy,
                 "--warmup-epochs",

@@ -268,11 +268,29 @@ pub trait NegativeSampler: Send {
         NegativeKind::Items
     }
 
-    /// Whether the sampler keeps state across epochs that a training checkpoint does not hold
-    /// (SRNS's memory and score history). A resumed run with such a sampler rebuilds that
-    /// state, so it is not bit-identical to an uninterrupted one.
+    /// Whether the sampler keeps state across epochs beyond the model's (SRNS's memory and
+    /// score history, DENS's gates); a checkpoint must hold it, through
+    /// [`NegativeSampler::save_state`], for a resumed run to repeat an uninterrupted one.
     fn keeps_state(&self) -> bool {
         false
+    }
+
+    /// That state, encoded ([`crate::state`]); `None` when the sampler keeps none or has not
+    /// built it yet (before its first epoch).
+    fn save_state(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Restores a state from [`NegativeSampler::save_state`].
+    ///
+    /// # Errors
+    /// [`crate::SamplerError::InvalidState`] for a state that is not this sampler's or is
+    /// damaged, or a sampler that keeps no state.
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Err(crate::SamplerError::InvalidState {
+            sampler: self.name(),
+            message: "this sampler keeps no state across epochs".to_owned(),
+        })
     }
 
     /// Parameters this sampler trains through an auxiliary loss that the model adds to its own

@@ -51,7 +51,7 @@ use crate::engine::{
 };
 use crate::{
     Auxiliary, NegativeKind, NegativeSampler, Negatives, PairBatch, Result, SampleContext,
-    SamplerError, SamplerRng,
+    SamplerError, SamplerRng, StateReader, StateWriter,
 };
 
 /// The four gates, in the order they are laid out in the parameter vector.
@@ -226,6 +226,43 @@ impl NegativeSampler for DensSampler {
 
     fn keeps_state(&self) -> bool {
         true
+    }
+
+    /// The gates and their Adam moments and step count, once the gates exist.
+    fn save_state(&self) -> Option<Vec<u8>> {
+        if self.params.is_empty() {
+            return None;
+        }
+        let mut w = StateWriter::new(NAME);
+        w.usize(self.dim);
+        w.f32s(&self.params);
+        w.f32s(&self.adam_m);
+        w.f32s(&self.adam_v);
+        w.u64(self.adam_steps);
+        Some(w.finish())
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        let mut r = StateReader::new(state, NAME)?;
+        let dim = r.usize()?;
+        let (params, adam_m, adam_v) = (r.f32s()?, r.f32s()?, r.f32s()?);
+        let adam_steps = r.u64()?;
+        r.finish()?;
+        let n = dens_params_len(dim);
+        if dim == 0 || params.len() != n || adam_m.len() != n || adam_v.len() != n {
+            return Err(SamplerError::InvalidState {
+                sampler: NAME,
+                message: format!("gates of width {dim} do not have {n} values"),
+            });
+        }
+        (
+            self.dim,
+            self.params,
+            self.adam_m,
+            self.adam_v,
+            self.adam_steps,
+        ) = (dim, params, adam_m, adam_v, adam_steps);
+        Ok(())
     }
 
     fn auxiliary(&self) -> Option<Auxiliary<'_>> {

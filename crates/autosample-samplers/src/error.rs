@@ -68,6 +68,15 @@ pub enum SamplerError {
         /// What is wrong.
         message: String,
     },
+    /// A saved sampler state (a checkpoint's) that cannot be restored: another sampler's,
+    /// another format version's, or damaged. Start the run over, or remove the checkpoint.
+    #[error("sampler `{sampler}`: cannot restore its saved state: {message}")]
+    InvalidState {
+        /// The sampler's name.
+        sampler: &'static str,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Result alias of this crate.

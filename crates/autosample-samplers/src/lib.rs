@@ -37,6 +37,7 @@ mod hard;
 mod mixgcf;
 mod popularity;
 mod srns;
+pub mod state;
 mod uniform;
 
 pub use ahns::AhnsSampler;
@@ -53,4 +54,5 @@ pub use error::{Result, SamplerError};
 pub use mixgcf::{MixGcfSampler, MixPool};
 pub use popularity::{AliasTable, PopularitySampler};
 pub use srns::{DEFAULT_VARSET, HISTORY_EPOCHS, MemorySlot, SRNS_MEMORY_LIMIT, SrnsSampler};
+pub use state::{StateReader, StateWriter, read_sampler_states, write_sampler_states};
 pub use uniform::UniformSampler;

@@ -202,7 +202,7 @@ use crate::engine::{
 };
 use crate::{
     NegativeSampler, Negatives, PairBatch, Result, SampleContext, SamplerError, SamplerRng, Scorer,
-    UniformSampler, dot, nth_non_positive,
+    StateReader, StateWriter, UniformSampler, dot, nth_non_positive,
 };
 
 /// Epochs of score history (hard-coded 5 in the official code): snapshots kept in varset mode,
@@ -822,9 +822,207 @@ impl SrnsSampler {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Saved state (checkpoints)
+
+fn write_shape(w: &mut StateWriter, s: Shape) {
+    w.usize(s.n_users);
+    w.usize(s.n_items);
+    w.usize(s.nnz);
+}
+
+fn read_shape(r: &mut StateReader<'_>) -> Result<Shape> {
+    Ok(Shape {
+        n_users: r.usize()?,
+        n_items: r.usize()?,
+        nnz: r.usize()?,
+    })
+}
+
+fn write_histories<'h>(w: &mut StateWriter, hs: impl ExactSizeIterator<Item = &'h History>) {
+    let n = hs.len();
+    let (mut values, mut last, mut len) = (
+        Vec::with_capacity(n * HISTORY_EPOCHS),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for h in hs {
+        values.extend_from_slice(&h.values);
+        last.push(h.last);
+        len.push(u32::from(h.len));
+    }
+    w.f32s(&values);
+    w.u32s(&last);
+    w.u32s(&len);
+}
+
+fn read_histories(r: &mut StateReader<'_>) -> Result<Vec<History>> {
+    let (values, last, len) = (r.f32s()?, r.u32s()?, r.u32s()?);
+    if values.len() != last.len() * HISTORY_EPOCHS || len.len() != last.len() {
+        return Err(SamplerError::InvalidState {
+            sampler: NAME,
+            message: "score histories of mismatched lengths".to_owned(),
+        });
+    }
+    Ok(last
+        .iter()
+        .zip(&len)
+        .zip(values.chunks_exact(HISTORY_EPOCHS))
+        .map(|((&last, &len), v)| {
+            let mut values = [0.0; HISTORY_EPOCHS];
+            values.copy_from_slice(v);
+            History {
+                values,
+                last,
+                len: len.min(HISTORY_EPOCHS as u32) as u8,
+            }
+        })
+        .collect())
+}
+
+impl SrnsSampler {
+    fn encode_state(&self) -> Option<Vec<u8>> {
+        let mut w = StateWriter::new(NAME);
+        match (&self.state, &self.varset_state) {
+            (Some(st), _) if self.varset == 0 => {
+                w.u32(0);
+                write_shape(&mut w, st.shape);
+                w.u32s(&st.slots.iter().map(|s| s.item).collect::<Vec<_>>());
+                write_histories(&mut w, st.slots.iter().map(|s| &s.history));
+                w.bools(&st.ready);
+                write_histories(&mut w, st.positives.iter());
+                w.u64s(&st.seen);
+                w.u64(st.batch);
+            }
+            (_, Some(st)) if self.varset > 0 => {
+                w.u32(1);
+                write_shape(&mut w, st.shape);
+                w.usize(st.size);
+                w.u32s(&st.items);
+                w.u32s(&st.memory);
+                w.bools(&st.ready);
+                w.opt_usize(st.epoch);
+                w.bool(st.stale);
+                w.usize(st.snapshots.len());
+                for snap in &st.snapshots {
+                    w.usize(snap.epoch);
+                    w.usize(snap.dim);
+                    w.f32s(&snap.users);
+                    w.f32s(&snap.items);
+                }
+                w.u64s(&st.seen);
+                w.u64(st.batch);
+            }
+            _ => return None,
+        }
+        Some(w.finish())
+    }
+
+    fn decode_state(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut r = StateReader::new(bytes, NAME)?;
+        let mode = r.u32()?;
+        let mismatch = |what: &str| SamplerError::InvalidState {
+            sampler: NAME,
+            message: format!("{what} does not fit this sampler's settings"),
+        };
+        match mode {
+            0 if self.varset == 0 => {
+                let shape = read_shape(&mut r)?;
+                let items = r.u32s()?;
+                let histories = read_histories(&mut r)?;
+                if items.len() != histories.len() || items.len() != shape.n_users * self.s1 {
+                    return Err(mismatch("the memory's size"));
+                }
+                let slots = items
+                    .into_iter()
+                    .zip(histories)
+                    .map(|(item, history)| Slot { item, history })
+                    .collect();
+                let state = State {
+                    shape,
+                    slots,
+                    ready: r.bools()?,
+                    positives: read_histories(&mut r)?,
+                    seen: r.u64s()?,
+                    batch: r.u64()?,
+                };
+                r.finish()?;
+                if state.ready.len() != shape.n_users
+                    || state.seen.len() != shape.n_users
+                    || state.positives.len() != shape.nnz
+                    || state.slots.iter().any(|s| s.item as usize >= shape.n_items)
+                {
+                    return Err(mismatch("the memory's contents"));
+                }
+                self.state = Some(state);
+            }
+            1 if self.varset > 0 => {
+                let shape = read_shape(&mut r)?;
+                let size = r.usize()?;
+                let items = r.u32s()?;
+                let memory = r.u32s()?;
+                if size != self.varset
+                    || items.len() != shape.n_users * size
+                    || memory.len() != shape.n_users * self.s1
+                {
+                    return Err(mismatch("the varsets' size"));
+                }
+                let ready = r.bools()?;
+                let epoch = r.opt_usize()?;
+                let stale = r.bool()?;
+                let n = r.usize()?;
+                let mut snapshots = Vec::with_capacity(n.min(HISTORY_EPOCHS));
+                for _ in 0..n {
+                    snapshots.push(Snapshot {
+                        epoch: r.usize()?,
+                        dim: r.usize()?,
+                        users: r.f32s()?,
+                        items: r.f32s()?,
+                    });
+                }
+                let state = VarsetState {
+                    shape,
+                    size,
+                    items,
+                    memory,
+                    ready,
+                    epoch,
+                    stale,
+                    snapshots,
+                    seen: r.u64s()?,
+                    batch: r.u64()?,
+                };
+                r.finish()?;
+                let snapshots_fit = state.snapshots.iter().all(|s| {
+                    s.users.len() == shape.n_users * s.dim && s.items.len() == shape.n_items * s.dim
+                });
+                if state.ready.len() != shape.n_users
+                    || state.seen.len() != shape.n_users
+                    || !snapshots_fit
+                    || state.items.iter().any(|&i| i as usize >= shape.n_items)
+                    || state.memory.iter().any(|&m| m as usize >= size)
+                {
+                    return Err(mismatch("the varsets' contents"));
+                }
+                self.varset_state = Some(state);
+            }
+            _ => return Err(mismatch("the mode (memory-only or varset)")),
+        }
+        Ok(())
+    }
+}
+
 impl NegativeSampler for SrnsSampler {
     fn keeps_state(&self) -> bool {
         true
+    }
+
+    fn save_state(&self) -> Option<Vec<u8>> {
+        self.encode_state()
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.decode_state(state)
     }
 
     fn name(&self) -> &'static str {

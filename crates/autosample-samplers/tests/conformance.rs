@@ -10,7 +10,8 @@ mod common;
 
 use autosample_data::{Interactions, ItemId, UserId};
 use autosample_samplers::{
-    CandidatePool, Negatives, PairBatch, SampleContext, SamplerConfig, SamplerError, SamplerRng,
+    Auxiliary, CandidatePool, NegativeSampler, Negatives, PairBatch, SampleContext, SamplerConfig,
+    SamplerError, SamplerRng,
 };
 use common::{TestScorer, all_pairs, random_split, run_sampler};
 use rand::SeedableRng;
@@ -427,4 +428,103 @@ fn a_bad_candidate_pool_is_reported_not_used() {
             config.spec()
         );
     }
+}
+
+/// Epochs `epochs` of `sampler` as a training run would drive them: the scorer of epoch `e` is
+/// its own random table (the model moves), each epoch's RNG is derived from `e` alone (as the
+/// trainer's are), and after every batch a fixed gradient moves any auxiliary parameters
+/// (DENS's gates), so that every kind of state changes.
+fn run_epochs(
+    sampler: &mut dyn NegativeSampler,
+    layers: usize,
+    epochs: std::ops::Range<usize>,
+) -> Vec<Negatives> {
+    let (train, users, positives) = setup();
+    let mut out = Vec::new();
+    for epoch in epochs {
+        let scorer = TestScorer::random(N_USERS, N_ITEMS, 8, layers, 500 + epoch as u64);
+        let ctx = SampleContext {
+            train: &train,
+            scorer: Some(&scorer),
+            epoch,
+            total_epochs: 6,
+            pool: None,
+        };
+        sampler.start_epoch(&ctx).unwrap();
+        let mut rng = SamplerRng::seed_from_u64(900 + epoch as u64);
+        for (us, ps) in users.chunks(150).zip(positives.chunks(150)) {
+            let batch = PairBatch {
+                users: us,
+                positives: ps,
+            };
+            let mut negatives = Negatives::default();
+            sampler
+                .sample_batch(&batch, 2, &ctx, &mut rng, &mut negatives)
+                .unwrap();
+            let aux_len = match sampler.auxiliary() {
+                Some(Auxiliary::DensGates { gates, .. }) => gates.len(),
+                _ => 0,
+            };
+            if aux_len > 0 {
+                let grad: Vec<f32> = (0..aux_len).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
+                sampler.apply_auxiliary_gradient(&grad, 0.01);
+            }
+            out.push(negatives);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_saved_state_resumes_to_the_draws_of_an_uninterrupted_run() {
+    for layers in [1, 3] {
+        for config in configs() {
+            let spec = config.spec();
+            let mut whole = config.try_build().unwrap();
+            let mut want = run_epochs(&mut *whole, layers, 0..4);
+
+            let mut first = config.try_build().unwrap();
+            let head = run_epochs(&mut *first, layers, 0..2);
+            let tail = want.split_off(head.len());
+            let state = first.save_state();
+            assert_eq!(
+                state.is_some(),
+                first.keeps_state(),
+                "{spec}: a stateful sampler has a state after two epochs, a stateless one none"
+            );
+            let mut resumed = config.try_build().unwrap();
+            if let Some(s) = &state {
+                resumed.load_state(s).unwrap();
+            }
+            assert_eq!(run_epochs(&mut *resumed, layers, 2..4), tail, "{spec}");
+
+            // The check means something: without the state the draws differ (SRNS's memory,
+            // trained DENS gates).
+            if spec.starts_with("srns") || first.auxiliary().is_some() {
+                let mut fresh = config.try_build().unwrap();
+                assert_ne!(run_epochs(&mut *fresh, layers, 2..4), tail, "{spec}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_state_for_another_sampler_or_setting_or_cut_short_is_refused() {
+    let build = |spec: &str| spec.parse::<SamplerConfig>().unwrap().try_build().unwrap();
+    let mut srns = build("srns:varset=16");
+    run_epochs(&mut *srns, 1, 0..2);
+    let state = srns.save_state().unwrap();
+    let refused = |spec: &str, bytes: &[u8]| {
+        let err = build(spec).load_state(bytes).err().unwrap();
+        assert!(
+            matches!(err, SamplerError::InvalidState { .. }),
+            "{spec}: {err}"
+        );
+        err.to_string()
+    };
+    assert!(refused("dens", &state).contains("belongs to sampler `srns`"));
+    assert!(refused("srns:varset=0", &state).contains("does not fit"));
+    assert!(refused("srns:varset=32", &state).contains("does not fit"));
+    assert!(refused("srns:varset=16", &state[..state.len() / 2]).contains("cut short"));
+    assert!(refused("uniform", &state).contains("keeps no state"));
 }

@@ -30,7 +30,7 @@ use std::time::Instant;
 use autosample_data::Dataset;
 use autosample_metrics::{EvalOptions, evaluate};
 use autosample_models::TrainingState;
-use autosample_samplers::SamplerConfig;
+use autosample_samplers::{SamplerConfig, read_sampler_states, write_sampler_states};
 use autosample_train::{
     Progress, Result, TrainConfig, TrainError, TrainOptions, TrainedModel, WarmStart, derive_seed,
     train_with,
@@ -264,25 +264,36 @@ fn per_user_valid(model: &mut TrainedModel, dataset: &Dataset, monitor: &str) ->
 /// The checkpoint file [`autosample_in`] writes in its directory.
 pub const AUTOSAMPLE_CHECKPOINT: &str = "autosample.ckpt";
 
-/// With [`Retrain::Branch`], the leader's branch of round `r` is written beside the checkpoint
-/// as `autosample-branch-r<r>.state`, so that a search interrupted after its last round can
-/// still continue that branch; the checkpoint names the file, and older ones are removed once
-/// it is written.
+/// Beside the checkpoint, in files it names (one name per checkpoint, so that a checkpoint
+/// never names a file of another round, whenever the process dies; older ones are removed once
+/// the new checkpoint is written):
+/// - `autosample-samplers-n<next_round>.state`: the candidates' sampler states (SRNS's memory),
+///   so that a resumed search repeats an uninterrupted one;
+/// - `autosample-branch-r<round>.state`, with [`Retrain::Branch`]: the leader's branch of that
+///   round, so that a search interrupted after its last round can still continue it.
+const SAMPLERS_PREFIX: &str = "autosample-samplers-n";
+const BRANCH_PREFIX: &str = "autosample-branch-r";
+
 fn branch_file(round: usize) -> String {
     format!("{BRANCH_PREFIX}{round}.state")
 }
 
-const BRANCH_PREFIX: &str = "autosample-branch-r";
+fn samplers_file(next_round: usize) -> String {
+    format!("{SAMPLERS_PREFIX}{next_round}.state")
+}
 
-/// Removes the evidence branches a `Retrain::Branch` search left in `dir` (a search started
-/// over in that directory).
-pub fn remove_branch_states(dir: &Path) {
+/// Removes an AutoSample search's checkpoint and the files beside it from `dir` (a search
+/// started over in that directory).
+pub fn remove_autosample_checkpoint(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(AUTOSAMPLE_CHECKPOINT));
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(BRANCH_PREFIX) && name.ends_with(".state") {
+        if (name.starts_with(BRANCH_PREFIX) || name.starts_with(SAMPLERS_PREFIX))
+            && name.ends_with(".state")
+        {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -310,6 +321,9 @@ struct Checkpoint {
     /// directory, the epoch it ended at).
     #[serde(default)]
     branch: Option<(String, usize)>,
+    /// The file holding the candidates' sampler states, if any keeps one.
+    #[serde(default)]
+    sampler_states: Option<String>,
 }
 
 /// Runs the AutoSample strategy over `space` with the training settings of `base` (its sampler
@@ -411,12 +425,20 @@ pub fn autosample_in(
                     }
                 }
                 model.restore(state)?;
-                if let Some(m) = net.stateful_candidate() {
-                    tracing::warn!(
-                        sampler = %m,
-                        "this candidate's state across epochs is not checkpointed; it restarts, \
-                         so the resumed search may differ from an uninterrupted one"
-                    );
+                match (&ck.sampler_states, dir) {
+                    (Some(file), Some(dir)) => {
+                        net.restore_sampler_states(&read_sampler_states(&dir.join(file))?)?;
+                    }
+                    _ => {
+                        if let Some(m) = net.stateful_candidate() {
+                            tracing::warn!(
+                                sampler = %m,
+                                "the checkpoint holds no state of this candidate (an older \
+                                 version wrote it); it restarts, so the resumed search may \
+                                 differ from an uninterrupted one"
+                            );
+                        }
+                    }
                 }
                 (
                     ck.epoch,
@@ -476,6 +498,7 @@ pub fn autosample_in(
         rule: rule.clone(),
         seconds: elapsed(),
         branch: None,
+        sampler_states: None,
     };
     if first_round == 0 && events.len() == 1 {
         let ck = snapshot(
@@ -488,7 +511,7 @@ pub fn autosample_in(
             leader,
             &step_rule,
         );
-        write_checkpoint(ckpt_path.as_deref(), &model, &ck)?;
+        write_search_checkpoint(dir, &model, ck, &net, None)?;
     }
     for round in first_round..settings.max_rounds {
         let used = counts.supernet + counts.branches;
@@ -679,7 +702,7 @@ pub fn autosample_in(
                 added,
             });
         }
-        let mut ck = snapshot(
+        let ck = snapshot(
             round + 1,
             epoch,
             &counts,
@@ -689,23 +712,7 @@ pub fn autosample_in(
             leader,
             &step_rule,
         );
-        if let (Some((state, branch_epoch, branch_round)), Some(dir)) = (&leader_branch, dir) {
-            let file = branch_file(*branch_round);
-            if *branch_round == round {
-                state.write(
-                    &dir.join(&file),
-                    &serde_json::json!({ "epoch": branch_epoch }),
-                )?;
-            }
-            ck.branch = Some((file, *branch_epoch));
-        }
-        write_checkpoint(ckpt_path.as_deref(), &model, &ck)?;
-        if let (Some(dir), Some(r)) = (dir, round.checked_sub(1)) {
-            // Only the file the checkpoint names is kept.
-            if leader_branch.as_ref().is_some_and(|b| b.2 == round) {
-                let _ = std::fs::remove_file(dir.join(branch_file(r)));
-            }
-        }
+        write_search_checkpoint(dir, &model, ck, &net, leader_branch.as_ref())?;
         if std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND")
             .ok()
             .as_deref()
@@ -846,12 +853,44 @@ pub fn autosample_in(
     })
 }
 
-/// Writes `ck` with `model`'s training state to `path` (atomically), if there is a path.
-fn write_checkpoint(path: Option<&Path>, model: &TrainedModel, ck: &Checkpoint) -> Result<()> {
-    let Some(path) = path else { return Ok(()) };
+/// Writes the checkpoint `ck` into `dir` (if there is one): first the files it names (the
+/// candidates' sampler states; the leader's `branch` of round `.2`, if that is the round just
+/// finished), then the checkpoint with `model`'s training state (atomically), then the removal
+/// of the files the previous checkpoint named.
+fn write_search_checkpoint(
+    dir: Option<&Path>,
+    model: &TrainedModel,
+    mut ck: Checkpoint,
+    net: &Supernet,
+    branch: Option<&(TrainingState, usize, usize)>,
+) -> Result<()> {
+    let Some(dir) = dir else { return Ok(()) };
+    let n = ck.next_round;
+    let states = net.sampler_states();
+    if !states.is_empty() {
+        let file = samplers_file(n);
+        write_sampler_states(&dir.join(&file), &states)?;
+        ck.sampler_states = Some(file);
+    }
+    let new_branch = branch.is_some_and(|b| b.2 + 1 == n);
+    if let Some((state, epoch, round)) = branch {
+        let file = branch_file(*round);
+        if new_branch {
+            state.write(&dir.join(&file), &serde_json::json!({ "epoch": epoch }))?;
+        }
+        ck.branch = Some((file, *epoch));
+    }
     let meta =
-        serde_json::to_value(ck).map_err(|e| TrainError::Config(format!("checkpoint: {e}")))?;
-    model.training_state().write(path, &meta)?;
+        serde_json::to_value(&ck).map_err(|e| TrainError::Config(format!("checkpoint: {e}")))?;
+    model
+        .training_state()
+        .write(&dir.join(AUTOSAMPLE_CHECKPOINT), &meta)?;
+    if let Some(previous) = n.checked_sub(1) {
+        let _ = std::fs::remove_file(dir.join(samplers_file(previous)));
+        if new_branch && let Some(r) = previous.checked_sub(1) {
+            let _ = std::fs::remove_file(dir.join(branch_file(r)));
+        }
+    }
     Ok(())
 }
 

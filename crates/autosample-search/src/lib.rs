@@ -22,7 +22,7 @@ mod supernet;
 
 pub use autosample::{
     AUTOSAMPLE_CHECKPOINT, AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence,
-    FinalSampler, Retrain, autosample, autosample_in, remove_branch_states,
+    FinalSampler, Retrain, autosample, autosample_in, remove_autosample_checkpoint,
 };
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
 pub use halving::{

@@ -143,6 +143,35 @@ impl Supernet {
             .map(|m| m.config.spec())
     }
 
+    /// Every active candidate's state across epochs ([`NegativeSampler::save_state`]) under its
+    /// spec, for a checkpoint.
+    pub fn sampler_states(&self) -> Vec<(String, Vec<u8>)> {
+        self.members
+            .iter()
+            .filter(|m| m.active)
+            .filter_map(|m| Some((m.config.spec(), m.sampler.save_state()?)))
+            .collect()
+    }
+
+    /// Restores states from [`Supernet::sampler_states`].
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] for a spec that is not a candidate; a sampler's error for a
+    /// state it cannot take.
+    pub fn restore_sampler_states(&mut self, states: &[(String, Vec<u8>)]) -> Result<()> {
+        for (spec, state) in states {
+            let member = self
+                .members
+                .iter_mut()
+                .find(|m| &m.config.spec() == spec)
+                .ok_or_else(|| {
+                    TrainError::Config(format!("saved state of `{spec}`, not a candidate"))
+                })?;
+            member.sampler.load_state(state)?;
+        }
+        Ok(())
+    }
+
     /// Whether candidate `i` still takes part.
     pub fn is_active(&self, i: usize) -> bool {
         self.members.get(i).is_some_and(|m| m.active)

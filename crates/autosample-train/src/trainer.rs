@@ -210,6 +210,16 @@ struct ResumeMeta {
     eval_seconds: f64,
     sampling_seconds: f64,
     triplets: u64,
+    /// The file in the run directory holding the sampler's state at `epoch`
+    /// ([`NegativeSampler::save_state`]), for samplers that keep one.
+    #[serde(default)]
+    sampler_state: Option<String>,
+}
+
+/// The file name of the sampler state saved at evaluation `epoch`: one per evaluation, so that
+/// `resume.bin` never names a state of another epoch, whenever the process dies.
+fn sampler_state_file(epoch: usize) -> String {
+    format!("sampler-e{epoch}.state")
 }
 
 /// The result of [`train`].
@@ -423,6 +433,7 @@ pub fn train_with(
     let mut sampling_seconds = 0.0;
     let mut first_epoch = 1;
     let mut start_valid = None;
+    let mut saved_sampler_state: Option<String> = None;
     if options.warm_start.is_some() && !resuming {
         // The starting state is a candidate of its own ("epoch 0"): if no epoch beats it on
         // validation, the model keeps it, so a warm start never ends below where it began
@@ -463,13 +474,23 @@ pub fn train_with(
         run.rewrite_metrics(&meta.history)?;
         history = meta.history;
         tracing::info!(epoch = meta.epoch, "resuming after the last saved epoch");
-        if sampler.keeps_state() {
-            tracing::warn!(
+        match &meta.sampler_state {
+            Some(name) => {
+                let path = run.file(name);
+                let bytes = std::fs::read(&path).map_err(|e| TrainError::Io {
+                    path: path.clone(),
+                    message: format!("the sampler state resume.bin names is unreadable ({e})"),
+                })?;
+                sampler.load_state(&bytes)?;
+            }
+            None if sampler.keeps_state() => tracing::warn!(
                 sampler = %config.sampler.spec(),
-                "this sampler's state across epochs is not checkpointed; it is rebuilt, so the \
-                 resumed run will not be identical to an uninterrupted one"
-            );
+                "this run was saved without its sampler's state (an older version); the state \
+                 is rebuilt, so the resumed run will not be identical to an uninterrupted one"
+            ),
+            None => {}
         }
+        saved_sampler_state = meta.sampler_state;
     }
     let abort_after: Option<usize> = std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH")
         .ok()
@@ -637,6 +658,20 @@ pub fn train_with(
                 Some((e, v, r, _)) => (*e, *v, r.clone()),
                 None => unreachable!("an evaluation just ran, so a best exists"),
             };
+            let sampler_state = match sampler.save_state() {
+                Some(bytes) => {
+                    let name = sampler_state_file(epoch);
+                    let path = run.file(&name);
+                    autosample_models::checkpoint::write_atomic(&path, &bytes).map_err(|e| {
+                        TrainError::Io {
+                            path: path.clone(),
+                            message: format!("could not write: {e}"),
+                        }
+                    })?;
+                    Some(name)
+                }
+                None => None,
+            };
             let meta = ResumeMeta {
                 epoch,
                 best_epoch,
@@ -648,6 +683,7 @@ pub fn train_with(
                 eval_seconds,
                 sampling_seconds,
                 triplets,
+                sampler_state: sampler_state.clone(),
             };
             let meta = serde_json::to_value(&meta).map_err(|e| TrainError::Io {
                 path: run.file(RunFiles::STATE),
@@ -656,6 +692,14 @@ pub fn train_with(
             model
                 .training_state()
                 .write(&run.file(RunFiles::STATE), &meta)?;
+            // resume.bin now names the new sampler state; the previous one is not needed.
+            if let Some(old) = saved_sampler_state
+                .take()
+                .filter(|o| Some(o) != sampler_state.as_ref())
+            {
+                let _ = std::fs::remove_file(run.file(&old));
+            }
+            saved_sampler_state = sampler_state;
             // Test hook: die like `kill -9` right after a state was saved.
             if abort_after == Some(epoch) {
                 std::process::abort();

@@ -5,9 +5,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use autosample_search::{
-    AUTOSAMPLE_CHECKPOINT, AutoSampleConfig, FinalSampler, HALVING_CHECKPOINT, HalvingStart,
-    Retrain, SearchSpace, SelectorConfig, ValidationLoss, autosample_in, exhaustive,
-    successive_halving_in,
+    AutoSampleConfig, FinalSampler, HALVING_CHECKPOINT, HalvingStart, Retrain, SearchSpace,
+    SelectorConfig, ValidationLoss, autosample_in, exhaustive, successive_halving_in,
 };
 use autosample_train::{Progress, RunFiles, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -203,9 +202,8 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             if args.overwrite {
                 let _ = std::fs::remove_dir_all(out.join("candidates"));
                 let _ = std::fs::remove_file(out.join("outcome.json"));
-                let _ = std::fs::remove_file(out.join(AUTOSAMPLE_CHECKPOINT));
+                autosample_search::remove_autosample_checkpoint(&out);
                 let _ = std::fs::remove_file(out.join(HALVING_CHECKPOINT));
-                autosample_search::remove_branch_states(&out);
             }
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             autosample_models::checkpoint::write_atomic(
