@@ -743,6 +743,7 @@ pub fn autosample_in(
                         Some(WarmStart {
                             state: model.training_state(),
                             keep_optimizer: false,
+                            start_competes: true,
                         }),
                         epoch,
                     ),
@@ -757,6 +758,7 @@ pub fn autosample_in(
                             Some(WarmStart {
                                 state,
                                 keep_optimizer: true,
+                                start_competes: true,
                             }),
                             branch_epoch,
                         )
@@ -979,6 +981,7 @@ fn evidence_round(
             warm_start: Some(WarmStart {
                 state: snapshot.clone(),
                 keep_optimizer: true,
+                start_competes: false,
             }),
             read_test: false,
             // The branch continues the shared run at its current epoch.

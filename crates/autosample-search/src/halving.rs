@@ -250,6 +250,7 @@ fn run_rungs(
                 warm_start: state.map(|state| WarmStart {
                     state,
                     keep_optimizer: true,
+                    start_competes: false,
                 }),
                 read_test: false,
                 // Each copy continues its own run: the warm-up and earlier rungs came first.
@@ -326,6 +327,7 @@ fn run_rungs(
         warm_start: state.map(|state| WarmStart {
             state,
             keep_optimizer: true,
+            start_competes: true,
         }),
         read_test: true,
         schedule_offset: warmup_epochs + epochs - first,

@@ -329,6 +329,11 @@ pub struct WarmStart {
     /// Keep the optimizer's moments and step counts (`true`), or start it fresh (`false`:
     /// [`TrainingState::with_fresh_optimizer`]).
     pub keep_optimizer: bool,
+    /// The starting state competes as "epoch 0" in early stopping (`true`: a retrain never
+    /// ends below where it began). `false` for a training whose *continuation* is being
+    /// measured (an evidence branch, a halving rung): a continuation that got worse must
+    /// report the worse value, not the start's.
+    pub start_competes: bool,
 }
 
 /// Options of [`train_with`] beyond the config.
@@ -434,7 +439,12 @@ pub fn train_with(
     let mut first_epoch = 1;
     let mut start_valid = None;
     let mut saved_sampler_state: Option<String> = None;
-    if options.warm_start.is_some() && !resuming {
+    if options
+        .warm_start
+        .as_ref()
+        .is_some_and(|w| w.start_competes)
+        && !resuming
+    {
         // The starting state is a candidate of its own ("epoch 0"): if no epoch beats it on
         // validation, the model keeps it, so a warm start never ends below where it began
         // (a retrain that only overfits, a curriculum that restarts easy).

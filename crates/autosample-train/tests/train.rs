@@ -238,6 +238,7 @@ fn warm_start_begins_from_the_given_parameters() {
             warm_start: Some(WarmStart {
                 state: state.clone(),
                 keep_optimizer,
+                start_competes: true,
             }),
             read_test: false,
             ..TrainOptions::default()
@@ -270,6 +271,7 @@ fn warm_start_begins_from_the_given_parameters() {
         warm_start: Some(WarmStart {
             state,
             keep_optimizer: true,
+            start_competes: true,
         }),
         read_test: true,
         ..TrainOptions::default()
@@ -302,6 +304,7 @@ fn a_warm_start_that_only_gets_worse_keeps_its_start() {
         warm_start: Some(WarmStart {
             state: trained.model.training_state(),
             keep_optimizer: false,
+            start_competes: true,
         }),
         read_test: true,
         ..TrainOptions::default()
@@ -321,6 +324,27 @@ fn a_warm_start_that_only_gets_worse_keeps_its_start() {
         (out.best_valid.get("recall@20").unwrap() - trained.best_valid.get("recall@20").unwrap())
             .abs()
             < 1e-12
+    );
+
+    // A measured continuation (an evidence branch, a halving rung) reports what it reached,
+    // however bad: the start does not compete.
+    let measured = TrainOptions {
+        warm_start: Some(WarmStart {
+            state: trained.model.training_state(),
+            keep_optimizer: false,
+            start_competes: false,
+        }),
+        read_test: false,
+        ..TrainOptions::default()
+    };
+    let out = train_with(&data, &wreck, None, Progress::Quiet, &measured).unwrap();
+    assert!(out.best_epoch >= 1, "an epoch of the continuation is kept");
+    assert!(out.start_valid.is_none(), "the start is not evaluated");
+    assert_ne!(out.model.tables(), start);
+    assert!(
+        out.best_valid.get("recall@20").unwrap()
+            < trained.best_valid.get("recall@20").unwrap() - 0.01,
+        "the wrecked continuation's value, not the start's"
     );
 }
 
