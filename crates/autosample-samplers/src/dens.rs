@@ -37,8 +37,8 @@
 //! argument is unused by its selection rule and is not exposed; ties and NaN follow
 //! `torch.max` (first maximum, first NaN).
 //!
-//! The gate vector and the Adam moments are not part of a training checkpoint
-//! ([`NegativeSampler::keeps_state`] is `true`): a resumed run starts them afresh.
+//! The gate vector and the Adam moments are saved with training checkpoints
+//! ([`NegativeSampler::save_state`]): a resumed run continues them.
 //!
 //! Cost per batch: `B·L·(K·M + 2)` gate products of `d × d`.
 

@@ -108,8 +108,8 @@
 //! 3. The softmax subtracts the maximum; NaN handling as above.
 //! 4. `K > 1` negatives (top-`K` slots) is an extension; `T_warmup = 0` is a ramp of 1 (the
 //!    reference divides by zero).
-//! 5. The state (memory, snapshots) is not checkpointed: after a resumed run the histories
-//!    refill over the next epochs.
+//! 5. The state (memory, varsets, snapshots, histories) is saved with checkpoints
+//!    ([`NegativeSampler::save_state`]), so a resumed run repeats an uninterrupted one.
 //! 6. Users with no negative item get no varset (the reference would loop forever).
 //!
 //! ## Cost and memory

@@ -343,8 +343,8 @@ pub fn autosample(
 
 /// As [`autosample`], checkpointing into `dir` ([`AUTOSAMPLE_CHECKPOINT`]) after the warm-up and
 /// after every round, and continuing from a checkpoint found there: an interrupted search ends
-/// with the outcome of an uninterrupted one, except that samplers keeping state across epochs
-/// (SRNS's memory) restart it, as `train --resume` does.
+/// with the outcome of an uninterrupted one (the candidates' sampler states, SRNS's memory, are
+/// saved beside the checkpoint).
 ///
 /// # Errors
 /// As [`autosample`]; a checkpoint that cannot be read or was written with other settings.
