@@ -11,6 +11,17 @@ use autosample_search::{
 };
 use autosample_train::Progress;
 
+/// The evidence rule with 1-epoch first branches and a small bootstrap, for quick tests.
+fn quick_evidence(prune_level: f64, prune_from_round: usize) -> SelectorConfig {
+    SelectorConfig::Evidence {
+        branch_epochs: 1,
+        temperature: 0.005,
+        prune_level,
+        bootstrap: 200,
+        prune_from_round,
+    }
+}
+
 #[test]
 fn the_evidence_rule_runs_logs_its_decisions_and_repeats() {
     let data = common::small_data();
@@ -20,13 +31,7 @@ fn the_evidence_rule_runs_logs_its_decisions_and_repeats() {
         warmup_epochs: 2,
         round_epochs: 2,
         max_rounds: 2,
-        selector: SelectorConfig::Evidence {
-            branch_epochs: 1,
-            temperature: 0.005,
-            prune_level: 0.05,
-            bootstrap: 200,
-            prune_from_round: 0,
-        },
+        selector: quick_evidence(0.05, 0),
         ..AutoSampleConfig::default()
     };
     let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
@@ -362,13 +367,7 @@ fn rounds_before_prune_from_round_weigh_but_never_prune() {
             warmup_epochs: 2,
             round_epochs: 1,
             max_rounds: 1,
-            selector: SelectorConfig::Evidence {
-                branch_epochs: 1,
-                temperature: 0.005,
-                prune_level: 0.9,
-                bootstrap: 200,
-                prune_from_round,
-            },
+            selector: quick_evidence(0.9, prune_from_round),
             ..AutoSampleConfig::default()
         };
         autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap()
@@ -392,13 +391,7 @@ fn the_branch_retrain_continues_the_leaders_last_branch() {
         warmup_epochs: 2,
         round_epochs: 2,
         max_rounds: 2,
-        selector: SelectorConfig::Evidence {
-            branch_epochs: 1,
-            temperature: 0.005,
-            prune_level: 0.05,
-            bootstrap: 200,
-            prune_from_round: 2,
-        },
+        selector: quick_evidence(0.05, 2),
         retrain: Retrain::Branch,
         ..AutoSampleConfig::default()
     };
