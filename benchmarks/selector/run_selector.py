@@ -101,8 +101,12 @@ def recorded_runs():
         for r in csv.DictReader(open(f)):
             row = {k: r.get(k, "") for k in RAW_FIELDS}
             outcome = WORK / f"{row['strategy']}-{row['model']}-{row['dataset']}-seed{row['seed']}" / "outcome.json"
-            if row["work_epochs"] == "" and outcome.exists():
-                row["work_epochs"] = work_epochs(json.load(open(outcome)))
+            if outcome.exists():
+                # The same search's outcome: recount, so that a fix of the count reaches rows
+                # already recorded.
+                o = json.load(open(outcome))
+                if row["work_epochs"] == "" or o["build"]["commit"] == row["commit"]:
+                    row["work_epochs"] = work_epochs(o)
             found[(row["model"], row["dataset"], str(row["seed"]), row["strategy"])] = row
     # Searches finished in this machine's work directory but missing from the record (two
     # benchmark processes rewriting one record): rebuilt from their outcome.json.
@@ -155,9 +159,14 @@ def work_epochs(o):
         total = d["epochs"]["branches"] + d["epochs"]["retrain"]
         total += events[0]["epochs"] * c0
         round_epochs = d["settings"]["round_epochs"]
+        # Supernet epochs after the warm-up, round by round (a `--retrain branch` search skips
+        # its last round's).
+        left = d["epochs"]["supernet"] - events[0]["epochs"]
         for e in events:
             if e["event"] == "round":
-                total += round_epochs * sum(1 for w in e["weights"] if w > 0)
+                ran = min(round_epochs, left)
+                left -= ran
+                total += ran * sum(1 for w in e["weights"] if w > 0)
         if d["settings"].get("final_sampler") == "mixture":
             last = [e for e in events if e["event"] == "chosen"][-1]
             total += d["epochs"]["retrain"] * (len(last["final_weights"]) - 1)
