@@ -58,9 +58,9 @@ pub enum StrategyArg {
     /// better half continues with twice the epochs, until one is left, which trains on to
     /// early stopping.
     Halving,
-    /// Experimental, not yet benchmarked against exhaustive: supernet warm-up, rounds of
-    /// per-candidate validation evidence with noise-aware pruning and evidence-weighted
-    /// supernet epochs, then the winner retrained from the shared parameters.
+    /// Supernet warm-up, rounds of per-candidate validation evidence with noise-aware
+    /// pruning and evidence-weighted supernet epochs, then the winner's last branch trained on
+    /// to early stopping (hit rates and costs against exhaustive: docs/decisions/0005).
     Autosample,
 }
 
@@ -130,9 +130,11 @@ pub struct SearchArgs {
     /// How to search.
     #[arg(long, value_enum, default_value = "exhaustive")]
     pub strategy: StrategyArg,
-    /// How `autosample` retrains its choice.
-    #[arg(long, value_enum, default_value = "warm")]
-    pub retrain: RetrainArg,
+    /// How `autosample` retrains its choice. Default: `branch` with the evidence selector and
+    /// the argmax final (the setting with the better selector record, docs/decisions/0005),
+    /// `warm` otherwise.
+    #[arg(long, value_enum)]
+    pub retrain: Option<RetrainArg>,
     /// Epochs of the first rung of `halving` (doubling per rung).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub first_epochs: usize,

@@ -534,6 +534,11 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert_eq!(events.first().unwrap()["event"], "warmup");
     assert_eq!(events.last().unwrap()["event"], "chosen");
     assert_eq!(events.last().unwrap()["sampler"], v["chosen"]);
+    assert_eq!(
+        events.last().unwrap()["retrain"],
+        "branch",
+        "the evidence rule's default retrain continues the leader's branch"
+    );
     let log = std::fs::read_to_string(out2.join("events.jsonl")).unwrap();
     let logged: Vec<serde_json::Value> = log
         .lines()
@@ -587,6 +592,7 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert!((1..=2).contains(&rounds), "{rounds} rounds");
     let chosen_event = v["details"]["events"].as_array().unwrap().last().unwrap();
     assert_eq!(chosen_event["final_sampler"], "mixture");
+    assert_eq!(chosen_event["retrain"], "warm", "no branch to continue");
     assert!(!chosen_event["final_weights"].as_array().unwrap().is_empty());
     // The mixture's model is kept like any search's: evaluate reproduces its test.
     let e = run(&["evaluate", out3.to_str().unwrap(), "--on", "test", "--json"]);
