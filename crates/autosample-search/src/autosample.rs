@@ -82,7 +82,9 @@ pub struct AutoSampleConfig {
     pub selector: SelectorConfig,
     /// Each active weight is at least `weight_floor / |A|`.
     pub weight_floor: f64,
-    /// How the winner is retrained.
+    /// How the winner is retrained. The default, `Warm`, works with every rule; the CLI uses
+    /// `Branch` with the evidence rule and the argmax final, its better-measured setting
+    /// (docs/decisions/0005).
     pub retrain: Retrain,
     /// What the final model trains with.
     pub final_sampler: FinalSampler,
@@ -404,7 +406,9 @@ pub fn autosample_in(
     let mut leader_branch: Option<(TrainingState, usize, usize)> =
         match (resumed.as_ref().and_then(|(_, ck)| ck.branch.clone()), dir) {
             (Some((file, e)), Some(dir)) => {
-                let round = resumed.as_ref().map_or(0, |(_, ck)| ck.next_round - 1);
+                let round = resumed
+                    .as_ref()
+                    .map_or(0, |(_, ck)| ck.next_round.saturating_sub(1));
                 Some((TrainingState::read(&dir.join(file))?.0, e, round))
             }
             _ => None,
