@@ -1020,7 +1020,7 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
     std::fs::write(
         &stateful,
         r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
-            {"_name": "uniform"},
+            {"_name": "srns", "s1": 2, "warmup": 1, "varset": 16},
             {"_name": "srns", "s1": 4, "warmup": 1, "varset": 16},
             {"_name": "dns", "candidates": 8}]}}"#,
     )
@@ -1032,6 +1032,7 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
         ("halving", "halving", &tiny, &[][..], "0", "rungs"),
         ("branch", "autosample", &tiny, branch, "1", "events"),
         ("srns", "autosample", &stateful, no_prune, "0", "events"),
+        ("halving-srns", "halving", &stateful, &[][..], "0", "rungs"),
     ] {
         let args = |out: &Path| -> Vec<String> {
             [

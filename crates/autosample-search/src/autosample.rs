@@ -402,15 +402,33 @@ pub fn autosample_in(
         Some(path) if path.exists() => Some(load_checkpoint(path, &settings_json)?),
         _ => None,
     };
-    // With `Retrain::Branch`: the leader's last branch, the epoch it ended at, its round.
-    let mut leader_branch: Option<(TrainingState, usize, usize)> =
+    // The candidates' sampler states a checkpoint saved, the leader branch's among them.
+    let mut saved_samplers = match (
+        resumed
+            .as_ref()
+            .and_then(|(_, ck)| ck.sampler_states.clone()),
+        dir,
+    ) {
+        (Some(file), Some(dir)) => Some(read_sampler_states(&dir.join(file))?),
+        _ => None,
+    };
+    let branch_sampler = saved_samplers.as_mut().and_then(|states| {
+        let k = states
+            .iter()
+            .position(|(key, _)| key == BRANCH_SAMPLER_KEY)?;
+        Some(states.remove(k).1)
+    });
+    // With `Retrain::Branch`: the leader's last branch.
+    let mut leader_branch: Option<LeaderBranch> =
         match (resumed.as_ref().and_then(|(_, ck)| ck.branch.clone()), dir) {
-            (Some((file, e)), Some(dir)) => {
-                let round = resumed
+            (Some((file, epoch)), Some(dir)) => Some(LeaderBranch {
+                state: TrainingState::read(&dir.join(file))?.0,
+                sampler: branch_sampler,
+                epoch,
+                round: resumed
                     .as_ref()
-                    .map_or(0, |(_, ck)| ck.next_round.saturating_sub(1));
-                Some((TrainingState::read(&dir.join(file))?.0, e, round))
-            }
+                    .map_or(0, |(_, ck)| ck.next_round.saturating_sub(1)),
+            }),
             _ => None,
         };
     let (mut epoch, mut events, mut counts, mut step_rule, mut leader, first_round, earlier) =
@@ -429,11 +447,9 @@ pub fn autosample_in(
                     }
                 }
                 model.restore(state)?;
-                match (&ck.sampler_states, dir) {
-                    (Some(file), Some(dir)) => {
-                        net.restore_sampler_states(&read_sampler_states(&dir.join(file))?)?;
-                    }
-                    _ => {
+                match &saved_samplers {
+                    Some(states) => net.restore_sampler_states(states)?,
+                    None => {
                         if let Some(m) = net.stateful_candidate() {
                             tracing::warn!(
                                 sampler = %m,
@@ -554,6 +570,7 @@ pub fn autosample_in(
                     dataset,
                     base,
                     candidates: &candidates,
+                    net: &net,
                     progress,
                     counts: &mut counts,
                     epoch,
@@ -570,8 +587,13 @@ pub fn autosample_in(
                     branch_retrain,
                 )?;
                 leader = assessed.leader;
-                if let Some(state) = assessed.leader_state {
-                    leader_branch = Some((state, epoch + h, round));
+                if let Some((state, sampler)) = assessed.leader_state {
+                    leader_branch = Some(LeaderBranch {
+                        state,
+                        sampler,
+                        epoch: epoch + h,
+                        round,
+                    });
                 }
                 for &i in &assessed.pruned {
                     net.deactivate(i);
@@ -742,7 +764,9 @@ pub fn autosample_in(
     let (retrained, valid, test, retrain_epochs, best_epoch, final_weights, retrain_curve) =
         match settings.final_sampler {
             FinalSampler::Argmax => {
-                let (warm_start, schedule_offset) = match settings.retrain {
+                // A warm retrain continues the choice's sampler as the supernet left it, a
+                // branch retrain as its branch left it.
+                let (warm_start, schedule_offset, sampler_state) = match settings.retrain {
                     Retrain::Warm => (
                         Some(WarmStart {
                             state: model.training_state(),
@@ -750,21 +774,23 @@ pub fn autosample_in(
                             start_competes: true,
                         }),
                         epoch,
+                        net.sampler_state_of(leader),
                     ),
-                    Retrain::Scratch => (None, 0),
+                    Retrain::Scratch => (None, 0, None),
                     Retrain::Branch => {
-                        let (state, branch_epoch, _) = leader_branch.take().ok_or_else(|| {
+                        let b = leader_branch.take().ok_or_else(|| {
                             TrainError::Config(
                                 "retrain `branch`: the search ran no evidence round".to_owned(),
                             )
                         })?;
                         (
                             Some(WarmStart {
-                                state,
+                                state: b.state,
                                 keep_optimizer: true,
                                 start_competes: true,
                             }),
-                            branch_epoch,
+                            b.epoch,
+                            b.sampler,
                         )
                     }
                 };
@@ -773,6 +799,7 @@ pub fn autosample_in(
                     read_test: true,
                     schedule_offset,
                     schedule_total: None,
+                    sampler_state,
                 };
                 let cfg = TrainConfig {
                     sampler: chosen.clone(),
@@ -868,23 +895,27 @@ fn write_search_checkpoint(
     model: &TrainedModel,
     mut ck: Checkpoint,
     net: &Supernet,
-    branch: Option<&(TrainingState, usize, usize)>,
+    branch: Option<&LeaderBranch>,
 ) -> Result<()> {
     let Some(dir) = dir else { return Ok(()) };
     let n = ck.next_round;
-    let states = net.sampler_states();
+    let mut states = net.sampler_states();
+    if let Some(sampler) = branch.and_then(|b| b.sampler.clone()) {
+        states.push((BRANCH_SAMPLER_KEY.to_owned(), sampler));
+    }
     if !states.is_empty() {
         let file = samplers_file(n);
         write_sampler_states(&dir.join(&file), &states)?;
         ck.sampler_states = Some(file);
     }
-    let new_branch = branch.is_some_and(|b| b.2 + 1 == n);
-    if let Some((state, epoch, round)) = branch {
-        let file = branch_file(*round);
+    let new_branch = branch.is_some_and(|b| b.round + 1 == n);
+    if let Some(b) = branch {
+        let file = branch_file(b.round);
         if new_branch {
-            state.write(&dir.join(&file), &serde_json::json!({ "epoch": epoch }))?;
+            b.state
+                .write(&dir.join(&file), &serde_json::json!({ "epoch": b.epoch }))?;
         }
-        ck.branch = Some((file, *epoch));
+        ck.branch = Some((file, b.epoch));
     }
     let meta =
         serde_json::to_value(&ck).map_err(|e| TrainError::Config(format!("checkpoint: {e}")))?;
@@ -931,11 +962,27 @@ fn same_settings(recorded: &serde_json::Value, current: &serde_json::Value) -> b
         .is_some_and(|r| &r == current)
 }
 
+/// The leader's branch of an evidence round, kept for `Retrain::Branch`.
+struct LeaderBranch {
+    state: TrainingState,
+    /// Its sampler's state at the end of the branch, if the sampler keeps one.
+    sampler: Option<Vec<u8>>,
+    /// The epoch the branch ended at.
+    epoch: usize,
+    round: usize,
+}
+
+/// The key of the leader branch's sampler state in the checkpoint's sampler-state file (not a
+/// sampler spec, so it cannot clash with a candidate's).
+const BRANCH_SAMPLER_KEY: &str = "@leader-branch";
+
 /// What the evidence rule's branches train with.
 struct BranchContext<'a> {
     dataset: &'a Dataset,
     base: &'a TrainConfig,
     candidates: &'a [SamplerConfig],
+    /// The supernet: each branch continues its candidate's sampler state from it.
+    net: &'a Supernet,
     progress: Progress,
     counts: &'a mut EpochCounts,
     /// Supernet epochs so far: where the branches' sampler schedules start.
@@ -949,8 +996,8 @@ struct Assessed {
     values: Vec<(usize, f64)>,
     evidence: Vec<Evidence>,
     pruned: Vec<usize>,
-    /// The leader's branch, when the retrain is to continue it.
-    leader_state: Option<TrainingState>,
+    /// The leader's branch and its sampler's state, when the retrain is to continue it.
+    leader_state: Option<(TrainingState, Option<Vec<u8>>)>,
 }
 
 /// Branches every active candidate alone from `model`'s state for `h` epochs, scores them per
@@ -971,7 +1018,7 @@ fn evidence_round(
     let snapshot = model.training_state();
     let mut per_user: Vec<(usize, Vec<f64>)> = Vec::new();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let mut leader_state: Option<(f64, TrainingState)> = None;
+    let mut leader_state: Option<(f64, TrainingState, Option<Vec<u8>>)> = None;
     for i in (0..c).filter(|&i| active[i]) {
         let cfg = TrainConfig {
             sampler: ctx.candidates[i].clone(),
@@ -988,9 +1035,11 @@ fn evidence_round(
                 start_competes: false,
             }),
             read_test: false,
-            // The branch continues the shared run at its current epoch.
+            // The branch continues the shared run at its current epoch, its sampler as the
+            // supernet left it (SRNS's memory and histories).
             schedule_offset: ctx.epoch,
             schedule_total: Some(ctx.base.epochs),
+            sampler_state: ctx.net.sampler_state_of(i),
         };
         let mut out = train_with(ctx.dataset, &cfg, None, ctx.progress, &options).map_err(|e| {
             TrainError::Config(format!(
@@ -1000,9 +1049,18 @@ fn evidence_round(
         })?;
         ctx.counts.branches += out.epochs_run;
         let vals = per_user_valid(&mut out.model, ctx.dataset, &ctx.base.monitor)?;
-        // The leader is the first candidate with the largest mean, as below.
-        if keep_leader_state && leader_state.as_ref().is_none_or(|(m, _)| mean(&vals) > *m) {
-            leader_state = Some((mean(&vals), out.model.training_state()));
+        // The leader is the *last* candidate with the largest mean under `total_cmp`, as
+        // `max_by` below picks it on ties.
+        if keep_leader_state
+            && leader_state
+                .as_ref()
+                .is_none_or(|(m, _, _)| mean(&vals).total_cmp(m).is_ge())
+        {
+            leader_state = Some((
+                mean(&vals),
+                out.model.training_state(),
+                out.sampler_state.take(),
+            ));
         }
         per_user.push((i, vals));
     }
@@ -1033,7 +1091,7 @@ fn evidence_round(
         }
     }
     Ok(Assessed {
-        leader_state: leader_state.map(|(_, s)| s),
+        leader_state: leader_state.map(|(_, s, sampler)| (s, sampler)),
         leader,
         values: per_user.iter().map(|(i, v)| (*i, mean(v))).collect(),
         evidence,

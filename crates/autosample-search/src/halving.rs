@@ -88,6 +88,9 @@ struct Checkpoint {
     rungs: Vec<Rung>,
     survivors: Vec<usize>,
     state_files: Vec<String>,
+    /// Per survivor, the file of its sampler's state, if its sampler keeps one.
+    #[serde(default)]
+    sampler_files: Vec<Option<String>>,
     total_epochs: usize,
     warmup_epochs: usize,
     seconds: f64,
@@ -111,8 +114,8 @@ pub fn successive_halving(
 }
 
 /// As [`successive_halving`], checkpointing into `dir` after every rung and continuing from
-/// the checkpoint found there (the same outcome as an uninterrupted run: each rung's training
-/// starts its samplers afresh anyway).
+/// the checkpoint found there (the same outcome as an uninterrupted run: the survivors' model
+/// and sampler states are saved).
 ///
 /// # Errors
 /// As [`successive_halving`]; a checkpoint that cannot be read or was written with other
@@ -152,8 +155,8 @@ pub fn successive_halving_in(
             },
         );
     }
-    let (common, warmup_epochs) = match start {
-        HalvingStart::Init => (None, 0),
+    let (common, sampler_states, warmup_epochs) = match start {
+        HalvingStart::Init => (None, vec![None; candidates.len()], 0),
         HalvingStart::SupernetWarmup { epochs } => {
             let mut net = Supernet::new(candidates, derive_seed(base.seed, "halving-warmup", 0))?;
             let mut model = TrainedModel::new(
@@ -169,7 +172,11 @@ pub fn successive_halving_in(
                 epochs,
                 base.epochs,
             )?;
-            (Some(model.training_state()), epochs)
+            // Each copy continues its candidate's sampler as the warm-up left it.
+            let states = (0..candidates.len())
+                .map(|i| net.sampler_state_of(i))
+                .collect();
+            (Some(model.training_state()), states, epochs)
         }
     };
     run_rungs(
@@ -179,7 +186,11 @@ pub fn successive_halving_in(
         progress,
         dir,
         Resume {
-            survivors: (0..candidates.len()).map(|i| (i, common.clone())).collect(),
+            survivors: sampler_states
+                .into_iter()
+                .enumerate()
+                .map(|(i, sampler)| (i, common.clone(), sampler))
+                .collect(),
             rungs: Vec::new(),
             total_epochs: warmup_epochs,
             epochs: first_epochs.max(1),
@@ -193,9 +204,9 @@ pub fn successive_halving_in(
     )
 }
 
-/// A candidate still in the running, with its state (none before its first rung from the
-/// initialisation).
-type Survivor = (usize, Option<TrainingState>);
+/// A candidate still in the running, with its model state (none before its first rung from
+/// the initialisation) and its sampler's state (for samplers that keep one).
+type Survivor = (usize, Option<TrainingState>, Option<Vec<u8>>);
 
 /// Where the rungs start from: the beginning, or a checkpoint.
 struct Resume {
@@ -236,8 +247,8 @@ fn run_rungs(
     // `first · (2^r − 1) = epochs − first` epochs since the common start.
     let first = first_epochs.max(1);
     while survivors.len() > 1 {
-        let mut scored: Vec<(usize, f64, TrainingState)> = Vec::new();
-        for (i, state) in survivors.drain(..) {
+        let mut scored: Vec<(usize, f64, TrainingState, Option<Vec<u8>>)> = Vec::new();
+        for (i, state, sampler_state) in survivors.drain(..) {
             let cfg = TrainConfig {
                 sampler: candidates[i].clone(),
                 epochs,
@@ -256,24 +267,25 @@ fn run_rungs(
                 // Each copy continues its own run: the warm-up and earlier rungs came first.
                 schedule_offset: warmup_epochs + epochs - first,
                 schedule_total: Some(base.epochs),
+                sampler_state,
             };
             let out = train_with(dataset, &cfg, None, progress, &options).map_err(|e| {
                 TrainError::Config(format!("candidate `{}`: {e}", candidates[i].spec()))
             })?;
             total_epochs += out.epochs_run;
             let value = out.best_valid.get(&base.monitor).unwrap_or(f64::NAN);
-            scored.push((i, value, out.model.training_state()));
+            scored.push((i, value, out.model.training_state(), out.sampler_state));
         }
         // Best first; ties keep space order.
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let keep = scored.len().div_ceil(2);
         let values = scored
             .iter()
-            .map(|(i, v, _)| (candidates[*i].spec(), *v))
+            .map(|(i, v, _, _)| (candidates[*i].spec(), *v))
             .collect();
         let dropped = scored[keep..]
             .iter()
-            .map(|(i, _, _)| candidates[*i].spec())
+            .map(|(i, _, _, _)| candidates[*i].spec())
             .collect();
         rungs.push(Rung {
             rung,
@@ -284,7 +296,7 @@ fn run_rungs(
         survivors = scored
             .into_iter()
             .take(keep)
-            .map(|(i, _, s)| (i, Some(s)))
+            .map(|(i, _, s, sampler)| (i, Some(s), sampler))
             .collect();
         epochs *= 2;
         rung += 1;
@@ -298,8 +310,9 @@ fn run_rungs(
                     rung,
                     epochs,
                     rungs: rungs.clone(),
-                    survivors: survivors.iter().map(|(i, _)| *i).collect(),
+                    survivors: survivors.iter().map(|(i, _, _)| *i).collect(),
                     state_files: Vec::new(),
+                    sampler_files: Vec::new(),
                     total_epochs,
                     warmup_epochs,
                     seconds: elapsed(),
@@ -315,7 +328,7 @@ fn run_rungs(
             std::process::abort();
         }
     }
-    let (winner, state) = survivors
+    let (winner, state, sampler_state) = survivors
         .pop()
         .ok_or_else(|| TrainError::Config("the search space has no candidate".to_owned()))?;
     let cfg = TrainConfig {
@@ -332,6 +345,7 @@ fn run_rungs(
         read_test: true,
         schedule_offset: warmup_epochs + epochs - first,
         schedule_total: Some(base.epochs),
+        sampler_state,
     };
     let out = train_with(dataset, &cfg, None, progress, &options)?;
     total_epochs += out.epochs_run;
@@ -359,12 +373,23 @@ fn write_checkpoint(dir: &Path, survivors: &[Survivor], mut ck: Checkpoint) -> R
         path: path.to_path_buf(),
         message: e,
     };
-    for (k, (_, state)) in survivors.iter().enumerate() {
+    for (k, (_, state, sampler)) in survivors.iter().enumerate() {
         let name = format!("halving-r{}-{k}.state", ck.rung);
         if let Some(state) = state {
             state.write(&dir.join(&name), &serde_json::Value::Null)?;
         }
         ck.state_files.push(name);
+        let sampler_file = match sampler {
+            Some(bytes) => {
+                let name = format!("halving-r{}-{k}.sampler", ck.rung);
+                let path = dir.join(&name);
+                autosample_models::checkpoint::write_atomic(&path, bytes)
+                    .map_err(|e| io(&path, format!("could not write: {e}")))?;
+                Some(name)
+            }
+            None => None,
+        };
+        ck.sampler_files.push(sampler_file);
     }
     let path = dir.join(HALVING_CHECKPOINT);
     let text = serde_json::to_vec_pretty(&ck).map_err(|e| io(&path, e.to_string()))?;
@@ -373,6 +398,7 @@ fn write_checkpoint(dir: &Path, survivors: &[Survivor], mut ck: Checkpoint) -> R
     if ck.rung > 0 {
         for k in 0.. {
             let old = dir.join(format!("halving-r{}-{k}.state", ck.rung - 1));
+            let _ = std::fs::remove_file(dir.join(format!("halving-r{}-{k}.sampler", ck.rung - 1)));
             if std::fs::remove_file(&old).is_err() {
                 break;
             }
@@ -406,9 +432,19 @@ fn load_checkpoint(
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut survivors = Vec::new();
-    for (i, name) in ck.survivors.iter().zip(&ck.state_files) {
+    for (k, (i, name)) in ck.survivors.iter().zip(&ck.state_files).enumerate() {
         let (state, _) = TrainingState::read(&dir.join(name))?;
-        survivors.push((*i, Some(state)));
+        let sampler = match ck.sampler_files.get(k).cloned().flatten() {
+            Some(file) => {
+                let path = dir.join(file);
+                Some(std::fs::read(&path).map_err(|e| TrainError::Io {
+                    path,
+                    message: format!("the sampler state the checkpoint names is unreadable ({e})"),
+                })?)
+            }
+            None => None,
+        };
+        survivors.push((*i, Some(state), sampler));
     }
     Ok((ck, survivors))
 }

@@ -153,6 +153,12 @@ impl Supernet {
             .collect()
     }
 
+    /// Candidate `i`'s state across epochs, for a stage that continues it alone (a branch,
+    /// a halving copy, the retrain); `None` if it keeps none.
+    pub fn sampler_state_of(&self, i: usize) -> Option<Vec<u8>> {
+        self.members.get(i)?.sampler.save_state()
+    }
+
     /// Restores states from [`Supernet::sampler_states`].
     ///
     /// # Errors

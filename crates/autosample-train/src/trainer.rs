@@ -251,6 +251,9 @@ pub struct TrainOutcome {
     /// The monitored validation metric of a warm start's starting state ("epoch 0"); `None`
     /// for a fresh start.
     pub start_valid: Option<f64>,
+    /// The sampler's state at the end ([`NegativeSampler::save_state`]), for a stage that
+    /// continues this one (`None` for samplers that keep none).
+    pub sampler_state: Option<Vec<u8>>,
 }
 
 /// Where the training time went, in seconds over the whole run.
@@ -353,6 +356,10 @@ pub struct TrainOptions {
     /// The length of run the schedules are defined over (CNS's curriculum); `None` is this
     /// training's own `epochs`. A short search stage passes the full run's length.
     pub schedule_total: Option<usize>,
+    /// The sampler's state to start from ([`NegativeSampler::save_state`] of the stage this
+    /// one continues: SRNS's memory and score histories), so that a continued training sees
+    /// the sampler as one full run would; `None` starts it fresh.
+    pub sampler_state: Option<Vec<u8>>,
 }
 
 impl Default for TrainOptions {
@@ -362,6 +369,7 @@ impl Default for TrainOptions {
             read_test: true,
             schedule_offset: 0,
             schedule_total: None,
+            sampler_state: None,
         }
     }
 }
@@ -412,6 +420,9 @@ pub fn train_with(
         model.restore(state)?;
     }
     let mut sampler = config.sampler.build();
+    if let Some(state) = &options.sampler_state {
+        sampler.load_state(state)?;
+    }
     let k = config.negatives;
     let n_batches = pairs.len().div_ceil(config.batch_size);
     tracing::info!(
@@ -759,5 +770,6 @@ pub fn train_with(
         history,
         breakdown,
         start_valid,
+        sampler_state: sampler.save_state(),
     })
 }

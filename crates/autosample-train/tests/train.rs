@@ -379,3 +379,51 @@ fn schedule_offset_and_total_reach_the_samplers() {
     );
     assert_ne!(run(900, Some(1000)), default, "the curriculum starts late");
 }
+
+/// A continued training can take the sampler's state from the stage it continues (SRNS's
+/// memory), and hands its own on; a sampler that keeps none has none to hand on.
+#[test]
+fn a_continuation_takes_and_hands_on_the_samplers_state() {
+    use autosample_train::{TrainOptions, WarmStart, train_with};
+    let data = small();
+    let srns = TrainConfig {
+        sampler: "srns:s1=4,warmup=1,varset=16".parse().unwrap(),
+        ..config(2)
+    };
+    let first = train(&data, &srns, None, Progress::Quiet).unwrap();
+    let state = first.sampler_state.clone();
+    assert!(state.is_some(), "SRNS hands on its memory");
+    let continued = |sampler_state: Option<Vec<u8>>| {
+        let options = TrainOptions {
+            warm_start: Some(WarmStart {
+                state: first.model.training_state(),
+                keep_optimizer: true,
+                start_competes: false,
+            }),
+            read_test: false,
+            schedule_offset: 2,
+            sampler_state,
+            ..TrainOptions::default()
+        };
+        let cfg = TrainConfig {
+            eval_every: 1,
+            ..srns.clone()
+        };
+        train_with(
+            &data,
+            &TrainConfig { epochs: 1, ..cfg },
+            None,
+            Progress::Quiet,
+            &options,
+        )
+        .unwrap()
+        .model
+        .tables()
+    };
+    let with_memory = continued(state.clone());
+    assert_eq!(with_memory, continued(state), "deterministic");
+    assert_ne!(with_memory, continued(None), "the memory changes the draws");
+
+    let uniform = train(&data, &config(1), None, Progress::Quiet).unwrap();
+    assert!(uniform.sampler_state.is_none());
+}
