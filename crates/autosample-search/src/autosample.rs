@@ -1018,7 +1018,10 @@ fn evidence_round(
     let snapshot = model.training_state();
     let mut per_user: Vec<(usize, Vec<f64>)> = Vec::new();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let mut leader_state: Option<(f64, TrainingState, Option<Vec<u8>>)> = None;
+    // The running leader, (position in `per_user`, mean): the last candidate with the largest
+    // mean under `total_cmp`. Its branch is kept when the retrain is to continue it.
+    let mut best: Option<(usize, f64)> = None;
+    let mut leader_state = None;
     for i in (0..c).filter(|&i| active[i]) {
         let cfg = TrainConfig {
             sampler: ctx.candidates[i].clone(),
@@ -1049,25 +1052,17 @@ fn evidence_round(
         })?;
         ctx.counts.branches += out.epochs_run;
         let vals = per_user_valid(&mut out.model, ctx.dataset, &ctx.base.monitor)?;
-        // The leader is the *last* candidate with the largest mean under `total_cmp`, as
-        // `max_by` below picks it on ties.
-        if keep_leader_state
-            && leader_state
-                .as_ref()
-                .is_none_or(|(m, _, _)| mean(&vals).total_cmp(m).is_ge())
-        {
-            leader_state = Some((
-                mean(&vals),
-                out.model.training_state(),
-                out.sampler_state.take(),
-            ));
+        let m = mean(&vals);
+        if best.is_none_or(|(_, b)| m.total_cmp(&b).is_ge()) {
+            best = Some((per_user.len(), m));
+            if keep_leader_state {
+                leader_state = Some((out.model.training_state(), out.sampler_state.take()));
+            }
         }
         per_user.push((i, vals));
     }
-    let (leader, lead_vals) = per_user
-        .iter()
-        .max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))
-        .map(|(i, v)| (*i, v.clone()))
+    let (leader, lead_vals) = best
+        .map(|(k, _)| (per_user[k].0, per_user[k].1.clone()))
         .ok_or_else(|| TrainError::Config("no active candidate".to_owned()))?;
     let prune_z = prune_level.map(|level| bonferroni_z(level, per_user.len()));
     let mut evidence = Vec::new();
@@ -1091,7 +1086,7 @@ fn evidence_round(
         }
     }
     Ok(Assessed {
-        leader_state: leader_state.map(|(_, s, sampler)| (s, sampler)),
+        leader_state,
         leader,
         values: per_user.iter().map(|(i, v)| (*i, mean(v))).collect(),
         evidence,
