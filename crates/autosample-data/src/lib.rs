@@ -16,6 +16,7 @@
 //! This crate does not depend on burn, so its tests run in milliseconds.
 #![deny(clippy::unwrap_used)]
 
+mod atomic;
 mod dataset;
 mod error;
 mod ids;
@@ -26,6 +27,7 @@ pub mod split;
 pub mod stats;
 pub mod synthetic;
 
+pub use atomic::write_atomic;
 pub use dataset::{Dataset, SplitProvenance};
 pub use error::{DataError, Result};
 pub use ids::IdMap;

@@ -5,8 +5,9 @@
 //! temporary file in the same directory and are renamed into place, so a crash never leaves a
 //! half-written checkpoint under the final name.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use autosample_data::write_atomic;
 use burn::module::{Module, Param};
 use burn::tensor::{Bytes, Tensor, TensorData};
 
@@ -32,22 +33,6 @@ fn err(path: &Path, message: impl Into<String>) -> ModelError {
         path: path.to_path_buf(),
         message: message.into(),
     }
-}
-
-/// Writes `bytes` to `path` atomically (temp file + rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".{}.tmp", std::process::id()));
-    path.with_file_name(name)
 }
 
 /// Saves the user and item tables to `path` (burnpack).

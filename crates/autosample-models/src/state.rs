@@ -104,7 +104,7 @@ impl TrainingState {
                 bytes.extend_from_slice(&v.to_le_bytes());
             }
         }
-        crate::checkpoint::write_atomic(path, &bytes)
+        autosample_data::write_atomic(path, &bytes)
             .map_err(|e| err(path, format!("could not write: {e}")))
     }
 

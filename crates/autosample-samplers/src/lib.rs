@@ -54,5 +54,8 @@ pub use error::{Result, SamplerError};
 pub use mixgcf::{MixGcfSampler, MixPool};
 pub use popularity::{AliasTable, PopularitySampler};
 pub use srns::{DEFAULT_VARSET, HISTORY_EPOCHS, MemorySlot, SRNS_MEMORY_LIMIT, SrnsSampler};
-pub use state::{StateReader, StateWriter, read_sampler_states, write_sampler_states};
+pub use state::{
+    StateReader, StateWriter, read_sampler_state, read_sampler_states, write_sampler_state,
+    write_sampler_states,
+};
 pub use uniform::UniformSampler;

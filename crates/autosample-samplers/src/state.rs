@@ -293,15 +293,12 @@ pub fn write_sampler_states(path: &Path, states: &[(String, Vec<u8>)]) -> Result
         w.bytes(spec.as_bytes());
         w.bytes(state);
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &w.buf)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            bad(
-                "state file",
-                format!("{}: could not write: {e}", path.display()),
-            )
-        })
+    autosample_data::write_atomic(path, &w.buf).map_err(|e| {
+        bad(
+            "state file",
+            format!("{}: could not write: {e}", path.display()),
+        )
+    })
 }
 
 /// Reads what [`write_sampler_states`] wrote.
@@ -340,6 +337,50 @@ pub fn read_sampler_states(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     }
     r.finish().map_err(wrap)?;
     Ok(out)
+}
+
+/// Writes one sampler's state to `path`, under its spec: the trainer's and successive
+/// halving's checkpoints, which hold one sampler each, use the same file format as the
+/// supernet's ([`write_sampler_states`]), so that a state handed to another sampler is caught.
+///
+/// # Errors
+/// As [`write_sampler_states`].
+pub fn write_sampler_state(path: &Path, spec: &str, state: &[u8]) -> Result<()> {
+    write_sampler_states(path, &[(spec.to_owned(), state.to_vec())])
+}
+
+/// Reads what [`write_sampler_state`] wrote for the sampler `spec`.
+///
+/// A file without the state-file header is taken as a bare state, which is how checkpoints
+/// before this format kept one sampler's state: the sampler's own `load_state` still checks
+/// that it is its own.
+///
+/// # Errors
+/// [`SamplerError::InvalidState`] naming the path if it is unreadable, broken, or holds
+/// another sampler's state.
+pub fn read_sampler_state(path: &Path, spec: &str) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        bad(
+            "state file",
+            format!("{}: could not read: {e}", path.display()),
+        )
+    })?;
+    if !bytes.starts_with(MAGIC) {
+        return Ok(bytes);
+    }
+    let mut states = read_sampler_states(path)?;
+    match states.iter().position(|(s, _)| s == spec) {
+        Some(i) => Ok(states.swap_remove(i).1),
+        None => Err(bad(
+            "state file",
+            format!(
+                "{}: holds the state of {:?}, not of `{spec}`; remove the run directory's \
+                 checkpoint to start over",
+                path.display(),
+                states.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>()
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -404,6 +445,25 @@ mod tests {
             err.to_string().contains("not a sampler state file"),
             "{err}"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_single_state_file_checks_its_spec_and_reads_a_bare_legacy_state() {
+        let dir = std::env::temp_dir().join(format!("autosample-state1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("one.state");
+        write_sampler_state(&path, "srns", &[9, 8]).unwrap();
+        assert_eq!(read_sampler_state(&path, "srns").unwrap(), vec![9, 8]);
+        let err = read_sampler_state(&path, "dens").err().unwrap();
+        assert!(err.to_string().contains("not of `dens`"), "{err}");
+        let legacy = StateWriter::new("srns").finish();
+        std::fs::write(&path, &legacy).unwrap();
+        assert_eq!(read_sampler_state(&path, "srns").unwrap(), legacy);
+        let err = read_sampler_state(&dir.join("missing"), "srns")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("could not read"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use autosample_data::Dataset;
 use autosample_models::TrainingState;
+use autosample_samplers::{SamplerConfig, read_sampler_state, write_sampler_state};
 use autosample_train::{
     Progress, Result, TrainConfig, TrainError, TrainOptions, TrainedModel, WarmStart, derive_seed,
     train_with,
@@ -134,7 +135,7 @@ pub fn successive_halving_in(
     let candidates = space.initial_candidates();
     let ckpt = dir.map(|d| d.join(HALVING_CHECKPOINT));
     if let Some(path) = ckpt.as_deref().filter(|p| p.exists()) {
-        let (ck, survivors) = load_checkpoint(path, first_epochs, start)?;
+        let (ck, survivors) = load_checkpoint(path, candidates, first_epochs, start)?;
         return run_rungs(
             dataset,
             candidates,
@@ -224,7 +225,7 @@ struct Resume {
 
 fn run_rungs(
     dataset: &Dataset,
-    candidates: &[autosample_samplers::SamplerConfig],
+    candidates: &[SamplerConfig],
     base: &TrainConfig,
     progress: Progress,
     dir: Option<&Path>,
@@ -303,6 +304,7 @@ fn run_rungs(
         if let Some(dir) = dir {
             write_checkpoint(
                 dir,
+                candidates,
                 &survivors,
                 Checkpoint {
                     first_epochs,
@@ -368,12 +370,17 @@ fn run_rungs(
 
 /// Writes the survivors' states (named by rung), then the checkpoint that lists them (the
 /// commit point), then removes the previous rung's state files.
-fn write_checkpoint(dir: &Path, survivors: &[Survivor], mut ck: Checkpoint) -> Result<()> {
+fn write_checkpoint(
+    dir: &Path,
+    candidates: &[SamplerConfig],
+    survivors: &[Survivor],
+    mut ck: Checkpoint,
+) -> Result<()> {
     let io = |path: &Path, e: String| TrainError::Io {
         path: path.to_path_buf(),
         message: e,
     };
-    for (k, (_, state, sampler)) in survivors.iter().enumerate() {
+    for (k, (i, state, sampler)) in survivors.iter().enumerate() {
         let name = format!("halving-r{}-{k}.state", ck.rung);
         if let Some(state) = state {
             state.write(&dir.join(&name), &serde_json::Value::Null)?;
@@ -382,9 +389,7 @@ fn write_checkpoint(dir: &Path, survivors: &[Survivor], mut ck: Checkpoint) -> R
         let sampler_file = match sampler {
             Some(bytes) => {
                 let name = format!("halving-r{}-{k}.sampler", ck.rung);
-                let path = dir.join(&name);
-                autosample_models::checkpoint::write_atomic(&path, bytes)
-                    .map_err(|e| io(&path, format!("could not write: {e}")))?;
+                write_sampler_state(&dir.join(&name), &candidates[*i].spec(), bytes)?;
                 Some(name)
             }
             None => None,
@@ -393,7 +398,7 @@ fn write_checkpoint(dir: &Path, survivors: &[Survivor], mut ck: Checkpoint) -> R
     }
     let path = dir.join(HALVING_CHECKPOINT);
     let text = serde_json::to_vec_pretty(&ck).map_err(|e| io(&path, e.to_string()))?;
-    autosample_models::checkpoint::write_atomic(&path, &text)
+    autosample_data::write_atomic(&path, &text)
         .map_err(|e| io(&path, format!("could not write: {e}")))?;
     if ck.rung > 0 {
         for k in 0.. {
@@ -410,6 +415,7 @@ fn write_checkpoint(dir: &Path, survivors: &[Survivor], mut ck: Checkpoint) -> R
 /// Reads a checkpoint and the survivors' states; refuses one written with other settings.
 fn load_checkpoint(
     path: &Path,
+    candidates: &[SamplerConfig],
     first_epochs: usize,
     start: HalvingStart,
 ) -> Result<(Checkpoint, Vec<Survivor>)> {
@@ -435,13 +441,7 @@ fn load_checkpoint(
     for (k, (i, name)) in ck.survivors.iter().zip(&ck.state_files).enumerate() {
         let (state, _) = TrainingState::read(&dir.join(name))?;
         let sampler = match ck.sampler_files.get(k).cloned().flatten() {
-            Some(file) => {
-                let path = dir.join(file);
-                Some(std::fs::read(&path).map_err(|e| TrainError::Io {
-                    path,
-                    message: format!("the sampler state the checkpoint names is unreadable ({e})"),
-                })?)
-            }
+            Some(file) => Some(read_sampler_state(&dir.join(file), &candidates[*i].spec())?),
             None => None,
         };
         survivors.push((*i, Some(state), sampler));

@@ -119,7 +119,7 @@ impl RunDir {
             text.push_str(&line);
             text.push('\n');
         }
-        autosample_models::checkpoint::write_atomic(&path, text.as_bytes())
+        autosample_data::write_atomic(&path, text.as_bytes())
             .map_err(|e| io_err(&path, "cannot write", e))?;
         self.metrics = OpenOptions::new()
             .append(true)
@@ -163,7 +163,7 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         message: e.to_string(),
     })?;
     text.push('\n');
-    autosample_models::checkpoint::write_atomic(path, text.as_bytes())
+    autosample_data::write_atomic(path, text.as_bytes())
         .map_err(|e| io_err(path, "cannot write", e))
 }
 

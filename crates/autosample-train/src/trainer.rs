@@ -8,7 +8,10 @@ use autosample_models::{
     EmbeddingTable, LightGcn, Mf, MixedNegatives, Ngcf, Recommender, StepStats, StepTimings,
     TrainBatch, TrainingState, checkpoint,
 };
-use autosample_samplers::{Negatives, PairBatch, SampleContext, SamplerRng, Scorer};
+use autosample_samplers::{
+    Negatives, PairBatch, SampleContext, SamplerRng, Scorer, read_sampler_state,
+    write_sampler_state,
+};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -497,11 +500,7 @@ pub fn train_with(
         tracing::info!(epoch = meta.epoch, "resuming after the last saved epoch");
         match &meta.sampler_state {
             Some(name) => {
-                let path = run.file(name);
-                let bytes = std::fs::read(&path).map_err(|e| TrainError::Io {
-                    path: path.clone(),
-                    message: format!("the sampler state resume.bin names is unreadable ({e})"),
-                })?;
+                let bytes = read_sampler_state(&run.file(name), &config.sampler.spec())?;
                 sampler.load_state(&bytes)?;
             }
             None if sampler.keeps_state() => tracing::warn!(
@@ -682,13 +681,7 @@ pub fn train_with(
             let sampler_state = match sampler.save_state() {
                 Some(bytes) => {
                     let name = sampler_state_file(epoch);
-                    let path = run.file(&name);
-                    autosample_models::checkpoint::write_atomic(&path, &bytes).map_err(|e| {
-                        TrainError::Io {
-                            path: path.clone(),
-                            message: format!("could not write: {e}"),
-                        }
-                    })?;
+                    write_sampler_state(&run.file(&name), &config.sampler.spec(), &bytes)?;
                     Some(name)
                 }
                 None => None,

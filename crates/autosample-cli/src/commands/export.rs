@@ -15,10 +15,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use autosample_data::IdMap;
+use autosample_data::{IdMap, write_atomic};
 use autosample_metrics::top_k;
 use autosample_models::EmbeddingTable;
-use autosample_models::checkpoint::{load_tables, save_tables, write_atomic};
+use autosample_models::checkpoint::{load_tables, save_tables};
 use autosample_train::{RunFiles, TrainedModel};
 use serde::{Deserialize, Serialize};
 

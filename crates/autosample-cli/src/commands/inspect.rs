@@ -188,7 +188,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let report = args.run.join("report.html");
     let lines_charts = line_charts(&o, &chosen, &monitor);
     let html = render_html(&o, &chosen, &lines, &charts, &lines_charts);
-    autosample_models::checkpoint::write_atomic(&report, html.as_bytes())
+    autosample_data::write_atomic(&report, html.as_bytes())
         .with_context(|| format!("writing {}", report.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -214,7 +214,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 let _ = std::fs::remove_file(out.join(HALVING_CHECKPOINT));
             }
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            autosample_models::checkpoint::write_atomic(
+            autosample_data::write_atomic(
                 &out.join("search.json"),
                 serde_json::to_string_pretty(&plan)?.as_bytes(),
             )
@@ -355,7 +355,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         build: serde_json::to_value(build_info())?,
         dataset_fingerprint: Some(dataset.fingerprint()),
     };
-    autosample_models::checkpoint::write_atomic(
+    autosample_data::write_atomic(
         &out.join(RunFiles::CONFIG),
         serde_json::to_string_pretty(&run_config)?.as_bytes(),
     )
@@ -388,10 +388,10 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         events.push_str(&serde_json::to_string(e)?);
         events.push('\n');
     }
-    autosample_models::checkpoint::write_atomic(&out.join("events.jsonl"), events.as_bytes())
+    autosample_data::write_atomic(&out.join("events.jsonl"), events.as_bytes())
         .with_context(|| format!("writing {}", out.join("events.jsonl").display()))?;
     let text = serde_json::to_string_pretty(&outcome)?;
-    autosample_models::checkpoint::write_atomic(&outcome_path, text.as_bytes())
+    autosample_data::write_atomic(&outcome_path, text.as_bytes())
         .with_context(|| format!("writing {}", outcome_path.display()))?;
     if args.json {
         println!("{text}");
