@@ -248,17 +248,21 @@ pub enum AuxRow {
     Negative(usize),
 }
 
-/// The auxiliary loss of one batch, with its gradients ready to route.
+/// One auxiliary term's loss, with its gradients ready to route.
 #[derive(Debug, Clone)]
 pub struct BatchAuxiliary {
-    /// Loss and raw gradients.
+    /// Loss and raw gradients (already weighted by the term's weight).
     pub grads: DensGrads,
     layers: usize,
     dim: usize,
+    /// The term's first pair in the batch, and negatives per pair: row indices are the batch's.
+    first_pair: usize,
+    k: usize,
 }
 
 impl BatchAuxiliary {
-    /// Calls `f(layer, row, gradient)` for every per-layer row gradient.
+    /// Calls `f(layer, row, gradient)` for every per-layer row gradient, rows numbered as in
+    /// the whole batch.
     pub fn for_each_row(&self, mut f: impl FnMut(usize, AuxRow, &[f32])) {
         let (l, d) = (self.layers, self.dim);
         let row = l * d;
@@ -269,9 +273,9 @@ impl BatchAuxiliary {
         ] {
             for (r, rows) in grads.chunks(row).enumerate() {
                 let which = match kind {
-                    0 => AuxRow::User(r),
-                    1 => AuxRow::Positive(r),
-                    _ => AuxRow::Negative(r),
+                    0 => AuxRow::User(self.first_pair + r),
+                    1 => AuxRow::Positive(self.first_pair + r),
+                    _ => AuxRow::Negative(self.first_pair * self.k + r),
                 };
                 for (layer, g) in rows.chunks(d).enumerate() {
                     f(layer, which, g);
@@ -281,14 +285,14 @@ impl BatchAuxiliary {
     }
 }
 
-/// Builds and differentiates the batch's auxiliary loss, if it has one
-/// ([`crate::TrainBatch::auxiliary`]). `layer_row(l, node)` is the model's layer-`l` row of
-/// graph node `node` (users `0..n_users`, then items), as the step's forward pass saw it.
+/// Builds and differentiates the batch's auxiliary terms ([`crate::TrainBatch::auxiliary`]),
+/// in order. `layer_row(l, node)` is the model's layer-`l` row of graph node `node` (users
+/// `0..n_users`, then items), as the step's forward pass saw it.
 ///
 /// # Errors
 /// [`ModelError::Config`] if the batch has an auxiliary loss without DENS's per-layer
-/// negatives, or with another layer count or width than the model's;
-/// [`ModelError::Diverged`] if the loss is not finite.
+/// negatives, with another layer count or width than the model's, or over pairs outside the
+/// batch; [`ModelError::Diverged`] if a loss is not finite.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_auxiliary<'r>(
     device: &Device,
@@ -299,78 +303,91 @@ pub fn batch_auxiliary<'r>(
     n_users: usize,
     step: u64,
     layer_row: impl Fn(usize, usize) -> &'r [f32],
-) -> Result<Option<BatchAuxiliary>> {
-    let Some(aux) = batch.auxiliary else {
-        return Ok(None);
-    };
-    let autosample_samplers::Auxiliary::DensGates {
-        dim: gate_dim,
-        gates,
-        gamma,
-    } = aux
-    else {
-        return Err(ModelError::Config(
-            "this model knows no such auxiliary loss".to_owned(),
-        ));
-    };
-    let Some(mx) = batch.mixed.filter(|mx| mx.layers == layers) else {
-        return Err(ModelError::Config(format!(
-            "the DENS auxiliary loss needs per-layer negatives over the model's {layers} layers"
-        )));
-    };
-    if gate_dim != dim {
-        return Err(ModelError::Config(format!(
-            "the DENS gates have width {gate_dim}, the model's layer rows {dim}"
-        )));
-    }
-    let gather = |nodes: &mut dyn Iterator<Item = (usize, usize)>, out: &mut Vec<f32>| {
-        for (l, node) in nodes {
-            out.extend_from_slice(layer_row(l, node));
-        }
-    };
-    let b = batch.users.len();
-    let n_neg = mx.candidates.len() / layers;
-    let (mut user, mut pos, mut neg) = (
-        Vec::with_capacity(b * layers * dim),
-        Vec::with_capacity(b * layers * dim),
-        Vec::with_capacity(n_neg * layers * dim),
-    );
-    gather(
-        &mut batch
-            .users
-            .iter()
-            .flat_map(|&u| (0..layers).map(move |l| (l, u as usize))),
-        &mut user,
-    );
-    gather(
-        &mut batch
-            .positives
-            .iter()
-            .flat_map(|&i| (0..layers).map(move |l| (l, n_users + i as usize))),
-        &mut pos,
-    );
-    gather(
-        &mut mx
-            .candidates
-            .iter()
-            .enumerate()
-            .map(|(e, &c)| (e % layers, n_users + c as usize)),
-        &mut neg,
-    );
-    let grads = dens_auxiliary(
-        device,
-        &DensInputs {
-            dim,
-            layers,
-            k: mx.k,
-            user: &user,
-            pos: &pos,
-            neg: &neg,
+) -> Result<Vec<BatchAuxiliary>> {
+    let mut out = Vec::with_capacity(batch.auxiliary.len());
+    for term in batch.auxiliary {
+        let autosample_samplers::Auxiliary::DensGates {
+            dim: gate_dim,
             gates,
             gamma,
-            pooling,
-        },
-        step,
-    )?;
-    Ok(Some(BatchAuxiliary { grads, layers, dim }))
+        } = term.loss
+        else {
+            return Err(ModelError::Config(
+                "this model knows no such auxiliary loss".to_owned(),
+            ));
+        };
+        let Some(mx) = batch.mixed.filter(|mx| mx.layers == layers) else {
+            return Err(ModelError::Config(format!(
+                "the DENS auxiliary loss needs per-layer negatives over the model's {layers} layers"
+            )));
+        };
+        if gate_dim != dim {
+            return Err(ModelError::Config(format!(
+                "the DENS gates have width {gate_dim}, the model's layer rows {dim}"
+            )));
+        }
+        let pairs = term.pairs.clone();
+        if pairs.start > pairs.end || pairs.end > batch.users.len() {
+            return Err(ModelError::Config(format!(
+                "an auxiliary term covers pairs {pairs:?} of a batch of {}",
+                batch.users.len()
+            )));
+        }
+        let gather = |nodes: &mut dyn Iterator<Item = (usize, usize)>, out: &mut Vec<f32>| {
+            for (l, node) in nodes {
+                out.extend_from_slice(layer_row(l, node));
+            }
+        };
+        let b = pairs.len();
+        let per_pair = mx.k * layers;
+        let candidates = &mx.candidates[pairs.start * per_pair..pairs.end * per_pair];
+        let (mut user, mut pos, mut neg) = (
+            Vec::with_capacity(b * layers * dim),
+            Vec::with_capacity(b * layers * dim),
+            Vec::with_capacity(candidates.len() * dim),
+        );
+        gather(
+            &mut batch.users[pairs.clone()]
+                .iter()
+                .flat_map(|&u| (0..layers).map(move |l| (l, u as usize))),
+            &mut user,
+        );
+        gather(
+            &mut batch.positives[pairs.clone()]
+                .iter()
+                .flat_map(|&i| (0..layers).map(move |l| (l, n_users + i as usize))),
+            &mut pos,
+        );
+        gather(
+            &mut candidates
+                .iter()
+                .enumerate()
+                .map(|(e, &c)| (e % layers, n_users + c as usize)),
+            &mut neg,
+        );
+        // The loss is linear in γ, so the term's weight scales γ.
+        let grads = dens_auxiliary(
+            device,
+            &DensInputs {
+                dim,
+                layers,
+                k: mx.k,
+                user: &user,
+                pos: &pos,
+                neg: &neg,
+                gates,
+                gamma: gamma * term.weight,
+                pooling,
+            },
+            step,
+        )?;
+        out.push(BatchAuxiliary {
+            grads,
+            layers,
+            dim,
+            first_pair: pairs.start,
+            k: mx.k,
+        });
+    }
+    Ok(out)
 }

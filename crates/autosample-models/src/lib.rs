@@ -35,7 +35,7 @@ pub use bpr::LossEngine;
 pub use device::{backend_name, training_device};
 pub use error::{ModelError, Result};
 pub use lightgcn::{LightGcn, LightGcnConfig};
-pub use mf::{Mf, MfConfig, MixedNegatives, StepStats, StepTimings, TrainBatch};
+pub use mf::{AuxiliaryTerm, Mf, MfConfig, MixedNegatives, StepStats, StepTimings, TrainBatch};
 pub use ngcf::{
     LEAKY_RELU_SLOPE, Ngcf, NgcfConfig, NgcfDropoutMasks, NgcfLayerWeights, NgcfTimings,
 };

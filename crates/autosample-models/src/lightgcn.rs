@@ -125,7 +125,7 @@ pub struct LightGcn {
     timings: StepTimings,
     propagate_seconds: f64,
     /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
-    auxiliary_grad: Option<Vec<f32>>,
+    auxiliary_grad: Vec<Vec<f32>>,
 }
 
 impl LightGcn {
@@ -166,7 +166,7 @@ impl LightGcn {
             step: 0,
             timings: StepTimings::default(),
             propagate_seconds: 0.0,
-            auxiliary_grad: None,
+            auxiliary_grad: Vec::new(),
             config,
             ego,
         };
@@ -205,10 +205,10 @@ impl LightGcn {
         self.propagate_seconds
     }
 
-    /// The gradient of the last step's auxiliary loss with respect to the sampler's
-    /// parameters ([`TrainBatch::auxiliary`]), once.
-    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
-        self.auxiliary_grad.take()
+    /// The gradients of the last step's auxiliary terms with respect to their samplers'
+    /// parameters ([`TrainBatch::auxiliary`]), one per term in order, once.
+    pub fn take_auxiliary_gradient(&mut self) -> Vec<Vec<f32>> {
+        std::mem::take(&mut self.auxiliary_grad)
     }
 
     /// Training steps taken.
@@ -478,7 +478,7 @@ impl LightGcn {
                 }
             }
         }
-        if let Some(aux) = &aux {
+        for aux in &aux {
             aux.for_each_row(|l, row, g| {
                 let r = match row {
                     AuxRow::User(b) => u_idx[b] as usize,
@@ -568,8 +568,8 @@ impl LightGcn {
         self.tmp = tmp;
         self.fresh = false;
         self.step += 1;
-        let aux_loss = aux.as_ref().map_or(0.0, |a| a.grads.loss);
-        self.auxiliary_grad = aux.map(|a| a.grads.gates);
+        let aux_loss = aux.iter().map(|a| a.grads.loss).sum();
+        self.auxiliary_grad = aux.into_iter().map(|a| a.grads.gates).collect();
         Ok(StepStats {
             loss: lg.loss + aux_loss,
             bpr: lg.bpr,

@@ -97,13 +97,41 @@ pub struct TrainBatch<'a> {
     pub negatives: &'a [ItemId],
     /// Synthetic negatives (MixGCF) instead of items.
     pub mixed: Option<MixedNegatives<'a>>,
-    /// The sampler's auxiliary loss and its parameters (DENS with `γ > 0`), added to the BPR
-    /// loss; the parameters' gradient is kept for
+    /// Samplers' auxiliary losses and their parameters (DENS with `γ > 0`), added to the BPR
+    /// loss: one term for a sampler alone, one per such candidate in a supernet batch. Each
+    /// term's parameter gradient is kept, in order, for
     /// [`crate::Mf::take_auxiliary_gradient`] (and the same method of the other models).
-    pub auxiliary: Option<autosample_samplers::Auxiliary<'a>>,
+    pub auxiliary: &'a [AuxiliaryTerm<'a>],
     /// Per-pair loss weights (`[B]`; see [`crate::bpr::GatheredBatch::pair_weights`]), for the
     /// supernet's weighted sum over candidates; `None`: all 1.
     pub pair_weights: Option<&'a [f32]>,
+}
+
+/// One sampler's auxiliary loss over a contiguous run of a batch's pairs.
+///
+/// A sampler trained alone covers the whole batch with weight 1. The supernet's batch holds
+/// one copy of the pairs per candidate, so a DENS candidate's term covers its own copy, with
+/// its candidate weight `w_k`: the total loss is then `Σ_k w_k (ℓ_k + aux_k)`, each
+/// candidate's whole loss weighted as the supernet's contract says.
+#[derive(Debug, Clone)]
+pub struct AuxiliaryTerm<'a> {
+    /// The loss and its parameters.
+    pub loss: autosample_samplers::Auxiliary<'a>,
+    /// The pairs it covers (indices into the batch's pairs).
+    pub pairs: std::ops::Range<usize>,
+    /// Its weight in the total loss.
+    pub weight: f32,
+}
+
+impl<'a> AuxiliaryTerm<'a> {
+    /// A sampler's loss over the whole batch of `pairs` pairs, weight 1.
+    pub fn whole(loss: autosample_samplers::Auxiliary<'a>, pairs: usize) -> Self {
+        Self {
+            loss,
+            pairs: 0..pairs,
+            weight: 1.0,
+        }
+    }
 }
 
 /// Synthetic negatives defined by mixing (MixGCF): for pair `b`, negative `k`, layer `l`, the
@@ -198,7 +226,7 @@ pub struct Mf {
     step: u64,
     timings: StepTimings,
     /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
-    auxiliary_grad: Option<Vec<f32>>,
+    auxiliary_grad: Vec<Vec<f32>>,
 }
 
 impl Mf {
@@ -238,14 +266,14 @@ impl Mf {
             item_opt,
             step: 0,
             timings: StepTimings::default(),
-            auxiliary_grad: None,
+            auxiliary_grad: Vec::new(),
         }
     }
 
-    /// The gradient of the last step's auxiliary loss with respect to the sampler's
-    /// parameters ([`TrainBatch::auxiliary`]), once.
-    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
-        self.auxiliary_grad.take()
+    /// The gradients of the last step's auxiliary terms with respect to their samplers'
+    /// parameters ([`TrainBatch::auxiliary`]), one per term in order, once.
+    pub fn take_auxiliary_gradient(&mut self) -> Vec<Vec<f32>> {
+        std::mem::take(&mut self.auxiliary_grad)
     }
 
     /// The configuration.
@@ -380,7 +408,7 @@ impl Mf {
                     },
                 )
             }
-            Err(_) => Ok(None),
+            Err(_) => Ok(Vec::new()),
         };
         let t2 = std::time::Instant::now();
         self.timings.gather += (t1 - t0).as_secs_f64();
@@ -389,7 +417,8 @@ impl Mf {
             (Err(e), _) | (_, Err(e)) => Err(e),
             (Ok(mut lg), Ok(aux)) => {
                 let mut aux_loss = 0.0;
-                if let (Some(aux), Some(mx)) = (&aux, batch.mixed) {
+                // A term exists only with per-layer negatives (batch_auxiliary checks).
+                for aux in &aux {
                     aux.for_each_row(|_, row, g| {
                         let (grads, r) = match row {
                             AuxRow::User(b) => (&mut lg.user_grads, u_idx[b] as usize),
@@ -400,10 +429,14 @@ impl Mf {
                             *a += x;
                         }
                     });
-                    debug_assert_eq!(c_idx.len(), mx.candidates.len());
-                    aux_loss = aux.grads.loss;
+                    debug_assert!(
+                        batch
+                            .mixed
+                            .is_some_and(|mx| c_idx.len() == mx.candidates.len())
+                    );
+                    aux_loss += aux.grads.loss;
                 }
-                self.auxiliary_grad = aux.map(|a| a.grads.gates);
+                self.auxiliary_grad = aux.into_iter().map(|a| a.grads.gates).collect();
                 // Synthetic negatives pass their gradient on to the rows they were mixed from.
                 if let (Some(mx), Some((gr, ge))) = (batch.mixed, &lg.synthetic_grads) {
                     for (n, (&c, &a)) in c_idx.iter().zip(mx.pos_weight).enumerate() {

@@ -280,7 +280,7 @@ pub struct Ngcf {
     item_dedup: Dedup,
     step: u64,
     /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
-    auxiliary_grad: Option<Vec<f32>>,
+    auxiliary_grad: Vec<Vec<f32>>,
     timings: StepTimings,
     propagate_seconds: f64,
     breakdown: NgcfTimings,
@@ -454,7 +454,7 @@ impl Ngcf {
             user_dedup: Dedup::new(nu),
             item_dedup: Dedup::new(ni),
             step: 0,
-            auxiliary_grad: None,
+            auxiliary_grad: Vec::new(),
             timings: StepTimings::default(),
             propagate_seconds: 0.0,
             breakdown: NgcfTimings::default(),
@@ -540,10 +540,10 @@ impl Ngcf {
         self.step
     }
 
-    /// The gradient of the last step's auxiliary loss with respect to the sampler's
-    /// parameters ([`TrainBatch::auxiliary`]), once.
-    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
-        self.auxiliary_grad.take()
+    /// The gradients of the last step's auxiliary terms with respect to their samplers'
+    /// parameters ([`TrainBatch::auxiliary`]), one per term in order, once.
+    pub fn take_auxiliary_gradient(&mut self) -> Vec<Vec<f32>> {
+        std::mem::take(&mut self.auxiliary_grad)
     }
 
     fn layer_params(&self, l: usize, device: &Device, leaves: bool) -> LayerParams {
@@ -817,7 +817,7 @@ impl Ngcf {
                 self.step,
                 block_row,
             ),
-            Err(_) => Ok(None),
+            Err(_) => Ok(Vec::new()),
         };
         let t2 = std::time::Instant::now();
         self.timings.gather += (t1 - t0).as_secs_f64();
@@ -843,7 +843,8 @@ impl Ngcf {
                 }
             }
             // DENS's auxiliary loss: per-block gradients of users, positives and candidates.
-            if let (Some(aux), Some(mx)) = (&aux, batch.mixed) {
+            // A term exists only with per-layer negatives (batch_auxiliary checks).
+            for (aux, mx) in aux.iter().filter_map(|a| Some((a, batch.mixed?))) {
                 aux.for_each_row(|l, row, g| {
                     if l != block {
                         return;
@@ -927,8 +928,8 @@ impl Ngcf {
         self.timings.optimizer += to.elapsed().as_secs_f64();
         self.fresh = false;
         self.step += 1;
-        let aux_loss = aux.as_ref().map_or(0.0, |a| a.grads.loss);
-        self.auxiliary_grad = aux.map(|a| a.grads.gates);
+        let aux_loss = aux.iter().map(|a| a.grads.loss).sum();
+        self.auxiliary_grad = aux.into_iter().map(|a| a.grads.gates).collect();
         Ok(StepStats {
             loss: lg.loss + aux_loss,
             bpr: lg.bpr,

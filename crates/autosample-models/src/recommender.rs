@@ -28,9 +28,9 @@ pub trait Recommender: Scorer + RankingScorer + Send {
     /// A model error (e.g. a non-finite loss, which leaves the parameters unchanged).
     fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats>;
 
-    /// The gradient of the last step's auxiliary loss with respect to the sampler's
-    /// parameters ([`TrainBatch::auxiliary`]), once.
-    fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>>;
+    /// The gradients of the last step's auxiliary terms with respect to their samplers'
+    /// parameters ([`TrainBatch::auxiliary`]), one per term in order, once.
+    fn take_auxiliary_gradient(&mut self) -> Vec<Vec<f32>>;
 
     /// The learning rate of the embedding optimizer.
     fn learning_rate(&self) -> f64;
@@ -57,7 +57,7 @@ macro_rules! delegate_to_inherent {
         fn train_step(&mut self, batch: &TrainBatch<'_>) -> Result<StepStats> {
             $model::train_step(self, batch)
         }
-        fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
+        fn take_auxiliary_gradient(&mut self) -> Vec<Vec<f32>> {
             $model::take_auxiliary_gradient(self)
         }
         fn learning_rate(&self) -> f64 {

@@ -10,7 +10,8 @@ use autosample_data::Interactions;
 use autosample_models::bpr::{PairIndex, bpr_loss};
 use autosample_models::graph::NormalizedAdjacency;
 use autosample_models::{
-    EmbeddingTable, LightGcn, LightGcnConfig, OptimizerConfig, TrainBatch, training_device,
+    AuxiliaryTerm, EmbeddingTable, LightGcn, LightGcnConfig, OptimizerConfig, TrainBatch,
+    training_device,
 };
 use autosample_samplers::Scorer;
 use burn::tensor::{Tensor, TensorData};
@@ -127,7 +128,7 @@ fn assert_sgd_step_matches_oracle(
     let stats = model
         .train_step(&TrainBatch {
             pair_weights: None,
-            auxiliary: None,
+            auxiliary: &[],
             users,
             positives,
             negatives,
@@ -175,7 +176,7 @@ fn steps_on_stale_embeddings_match_steps_after_a_full_refresh() {
     for (users, positives, negatives) in &batches {
         let batch = TrainBatch {
             pair_weights: None,
-            auxiliary: None,
+            auxiliary: &[],
             users,
             positives,
             negatives,
@@ -350,14 +351,19 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
             ..LightGcnConfig::default()
         };
         let mut model = LightGcn::from_ego(&train, cfg, ego0.clone());
+        let aux_terms: Vec<AuxiliaryTerm<'_>> = dens
+            .then_some(Auxiliary::DensGates {
+                dim: d,
+                gates: &gates,
+                gamma,
+            })
+            .map(|loss| AuxiliaryTerm::whole(loss, users.len()))
+            .into_iter()
+            .collect();
         let stats = model
             .train_step(&TrainBatch {
                 pair_weights: None,
-                auxiliary: dens.then_some(Auxiliary::DensGates {
-                    dim: d,
-                    gates: &gates,
-                    gamma,
-                }),
+                auxiliary: &aux_terms,
                 users: &users,
                 positives: &positives,
                 negatives: &[],
@@ -369,7 +375,7 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
                 }),
             })
             .unwrap();
-        let got_gate_grad = model.take_auxiliary_gradient();
+        let got_gate_grad = model.take_auxiliary_gradient().pop();
         assert_eq!(got_gate_grad.is_some(), dens);
         if let (Some(got), Some(want)) = (&got_gate_grad, &want_gate_grad) {
             for (x, y) in got.iter().zip(want) {

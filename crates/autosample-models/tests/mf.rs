@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns unwrap too
 
 use autosample_models::checkpoint::{load_tables, save_tables};
-use autosample_models::{Mf, MfConfig, OptimizerConfig, TrainBatch};
+use autosample_models::{AuxiliaryTerm, Mf, MfConfig, OptimizerConfig, TrainBatch};
 
 #[test]
 fn training_steps_lower_the_loss_on_a_fixed_batch() {
@@ -18,7 +18,7 @@ fn training_steps_lower_the_loss_on_a_fixed_batch() {
     let negatives = [10, 11, 12, 13, 14, 15];
     let batch = TrainBatch {
         pair_weights: None,
-        auxiliary: None,
+        auxiliary: &[],
         users: &users,
         positives: &positives,
         negatives: &negatives,
@@ -154,14 +154,19 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
             ..MfConfig::default()
         };
         let mut mf = Mf::from_tables(cfg, u0.clone(), i0.clone());
+        let aux_terms: Vec<AuxiliaryTerm<'_>> = dens
+            .then_some(Auxiliary::DensGates {
+                dim: d,
+                gates: &gates,
+                gamma,
+            })
+            .map(|loss| AuxiliaryTerm::whole(loss, users.len()))
+            .into_iter()
+            .collect();
         let stats = mf
             .train_step(&TrainBatch {
                 pair_weights: None,
-                auxiliary: dens.then_some(Auxiliary::DensGates {
-                    dim: d,
-                    gates: &gates,
-                    gamma,
-                }),
+                auxiliary: &aux_terms,
                 users: &users,
                 positives: &positives,
                 negatives: &[],
@@ -173,7 +178,7 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
                 }),
             })
             .unwrap();
-        match mf.take_auxiliary_gradient() {
+        match mf.take_auxiliary_gradient().pop() {
             Some(got) => {
                 assert!(dens);
                 for (x, y) in got.iter().zip(&want_gates) {

@@ -15,7 +15,8 @@ use autosample_models::bpr::{PairIndex, bpr_loss};
 use autosample_models::dens_loss::{LayerPooling, dens_loss_graph};
 use autosample_models::graph::NormalizedAdjacency;
 use autosample_models::{
-    EmbeddingTable, LossEngine, Ngcf, NgcfConfig, OptimizerConfig, TrainBatch, training_device,
+    AuxiliaryTerm, EmbeddingTable, LossEngine, Ngcf, NgcfConfig, OptimizerConfig, TrainBatch,
+    training_device,
 };
 use autosample_samplers::{Auxiliary, Scorer, dens_params_len};
 use burn::tensor::{Device, Tensor, TensorData, activation};
@@ -359,14 +360,22 @@ fn check_one_sgd_step_with(
     );
 
     let zeros = vec![0.0f32; dens.as_ref().map_or(0, |c| c.candidates.len())];
-    let stats = model
-        .train_step(&TrainBatch {
-            pair_weights: None,
-            auxiliary: dens.as_ref().map(|c| Auxiliary::DensGates {
+    let aux_terms: Vec<AuxiliaryTerm<'_>> = dens
+        .as_ref()
+        .map(|c| {
+            let loss = Auxiliary::DensGates {
                 dim: d,
                 gates: c.gates,
                 gamma: c.gamma,
-            }),
+            };
+            AuxiliaryTerm::whole(loss, users.len())
+        })
+        .into_iter()
+        .collect();
+    let stats = model
+        .train_step(&TrainBatch {
+            pair_weights: None,
+            auxiliary: &aux_terms,
             users: &users,
             positives: &positives,
             negatives: if dens.is_some() { &[] } else { negatives },
@@ -378,7 +387,7 @@ fn check_one_sgd_step_with(
             }),
         })
         .unwrap();
-    match (model.take_auxiliary_gradient(), &want.gate_grad) {
+    match (model.take_auxiliary_gradient().pop(), &want.gate_grad) {
         (Some(got), Some(want)) => assert_close(&got, want, 1e-5, "gate gradient"),
         (None, None) => {}
         _ => panic!("a gate gradient exactly when DENS's auxiliary loss is on"),
@@ -482,7 +491,7 @@ fn a_few_adam_steps_lower_the_loss_on_a_fixed_batch() {
     let (users, positives, negatives) = fixed_batch();
     let batch = TrainBatch {
         pair_weights: None,
-        auxiliary: None,
+        auxiliary: &[],
         users: &users,
         positives: &positives,
         negatives: &negatives,
@@ -518,7 +527,7 @@ fn run(model: &mut Ngcf, steps: usize) -> Vec<f32> {
             model
                 .train_step(&TrainBatch {
                     pair_weights: None,
-                    auxiliary: None,
+                    auxiliary: &[],
                     users: &users,
                     positives: &positives,
                     negatives: &negatives,
@@ -748,7 +757,7 @@ fn step_speed_at_benchmark_scale() {
     model
         .train_step(&TrainBatch {
             pair_weights: None,
-            auxiliary: None,
+            auxiliary: &[],
             users: &u,
             positives: &p,
             negatives: &n,
@@ -767,7 +776,7 @@ fn step_speed_at_benchmark_scale() {
         model
             .train_step(&TrainBatch {
                 pair_weights: None,
-                auxiliary: None,
+                auxiliary: &[],
                 users: &u,
                 positives: &p,
                 negatives: &n,
@@ -840,7 +849,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let want = as_items
             .train_step(&TrainBatch {
                 pair_weights: None,
-                auxiliary: None,
+                auxiliary: &[],
                 users: &users,
                 positives: &positives,
                 negatives: &negatives,
@@ -855,7 +864,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let got = as_mixed
             .train_step(&TrainBatch {
                 pair_weights: None,
-                auxiliary: None,
+                auxiliary: &[],
                 users: &users,
                 positives: &positives,
                 negatives: &[],
@@ -895,7 +904,7 @@ fn mixed_negatives_reduce_to_item_negatives_and_to_the_positive() {
         let got = same
             .train_step(&TrainBatch {
                 pair_weights: None,
-                auxiliary: None,
+                auxiliary: &[],
                 users: &users,
                 positives: &positives,
                 negatives: &[],

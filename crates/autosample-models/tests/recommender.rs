@@ -19,7 +19,7 @@ fn exercise(model: &mut dyn Recommender, name: &str) {
         positives: &positives,
         negatives: &negatives,
         mixed: None,
-        auxiliary: None,
+        auxiliary: &[],
         pair_weights: None,
     };
     let first = model.train_step(&batch).unwrap().loss;
@@ -28,7 +28,7 @@ fn exercise(model: &mut dyn Recommender, name: &str) {
         last = model.train_step(&batch).unwrap().loss;
     }
     assert!(last < first, "{name}: loss {first} → {last}");
-    assert!(model.take_auxiliary_gradient().is_none());
+    assert!(model.take_auxiliary_gradient().is_empty());
     assert!(model.learning_rate() > 0.0);
     // Full ranking through the same object.
     model.refresh();

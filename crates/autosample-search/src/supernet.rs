@@ -10,12 +10,14 @@
 //! Each candidate draws from its own RNG stream, derived from the root seed, its spec and the
 //! epoch, so adding or pruning a candidate does not change the others' draws.
 //!
-//! Not yet: DENS's auxiliary loss inside the supernet (its gates do not train here: a DENS
-//! candidate selects with its initial gates), and the shared candidate pool of two-pass samplers
-//! (each draws its own candidates, which costs sampling time, not correctness).
+//! A candidate with an auxiliary loss (DENS) adds it over its own copy of the pairs, weighted
+//! like its BPR loss, and its gates take their gradient here as they would training alone.
+//!
+//! Not yet: the shared candidate pool of two-pass samplers (each draws its own candidates,
+//! which costs sampling time, not correctness).
 
 use autosample_data::{Interactions, ItemId, UserId};
-use autosample_models::{MixedNegatives, ModelError, StepStats, TrainBatch};
+use autosample_models::{AuxiliaryTerm, MixedNegatives, ModelError, StepStats, TrainBatch};
 use autosample_samplers::{
     NegativeSampler, Negatives, PairBatch, SampleContext, SamplerConfig, SamplerRng, Scorer,
 };
@@ -50,6 +52,9 @@ fn context<'a>(
         pool: None,
     }
 }
+
+/// A candidate's index and the gradient of its sampler's own parameters (DENS's gates).
+type MemberGradient = (usize, Vec<f32>);
 
 /// What one supernet step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -324,12 +329,14 @@ impl Supernet {
 
     /// One optimizer step on the last draw with `effective` weights (as returned by
     /// [`Supernet::effective_weights`]): the active candidates' negatives become one batch of
-    /// `C·B` pairs with pair weight `C·w_k` on candidate `k`'s copy.
+    /// `C·B` pairs with pair weight `C·w_k` on candidate `k`'s copy. A candidate with an
+    /// auxiliary loss (DENS) adds it over its own copy with weight `w_k`, and its parameters
+    /// (DENS's gates) take the step's gradient, as they would training alone.
     ///
     /// # Errors
     /// The model's error, or a mixed negative whose layer count does not fit the model.
     pub fn train_sampled(
-        &self,
+        &mut self,
         model: &mut TrainedModel,
         users: &[UserId],
         positives: &[ItemId],
@@ -339,11 +346,19 @@ impl Supernet {
         let active: Vec<usize> = (0..self.members.len())
             .filter(|&i| self.members[i].active)
             .collect();
-        self.train_members(model, users, positives, k, &active, effective)
+        let (stats, auxiliary_grads) =
+            self.train_members(model, users, positives, k, &active, effective)?;
+        let lr = model.learning_rate();
+        for (i, grad) in auxiliary_grads {
+            self.members[i].sampler.apply_auxiliary_gradient(&grad, lr);
+        }
+        Ok(stats)
     }
 
     /// One optimizer step on the last draw of candidate `i` alone (weight 1): the step the
     /// model would take if `i` were the only sampler, which the alignment selector probes.
+    /// The model's step includes `i`'s auxiliary loss; the candidate's own parameters stay
+    /// as they are (a probe is undone afterwards, and a sampler's cannot be).
     ///
     /// # Errors
     /// As [`Supernet::train_sampled`].
@@ -357,9 +372,13 @@ impl Supernet {
     ) -> Result<StepStats> {
         let mut effective = vec![0.0; self.members.len()];
         effective[i] = 1.0;
-        self.train_members(model, users, positives, k, &[i], &effective)
+        Ok(self
+            .train_members(model, users, positives, k, &[i], &effective)?
+            .0)
     }
 
+    /// The step over `members`' copies of the pairs; returns its statistics and, per member
+    /// with an auxiliary loss, the gradient of that member's sampler parameters.
     fn train_members(
         &self,
         model: &mut TrainedModel,
@@ -368,7 +387,7 @@ impl Supernet {
         k: usize,
         members: &[usize],
         effective: &[f64],
-    ) -> Result<StepStats> {
+    ) -> Result<(StepStats, Vec<MemberGradient>)> {
         let b = users.len();
         let layers = model.sampler_view().n_layers();
         // C copies of the batch, every negative in per-layer form.
@@ -378,7 +397,18 @@ impl Supernet {
         let mut candidates = Vec::with_capacity(c * b * k * layers);
         let mut pos_weight = Vec::with_capacity(c * b * k * layers);
         let mut pair_weights = Vec::with_capacity(c * b);
-        for &i in members {
+        let mut auxiliary = Vec::new();
+        let mut auxiliary_owners = Vec::new();
+        for (slot, &i) in members.iter().enumerate() {
+            let member = &self.members[i];
+            if let Some(loss) = member.sampler.auxiliary().filter(|_| effective[i] > 0.0) {
+                auxiliary.push(AuxiliaryTerm {
+                    loss,
+                    pairs: slot * b..(slot + 1) * b,
+                    weight: effective[i] as f32,
+                });
+                auxiliary_owners.push(i);
+            }
             all_users.extend_from_slice(users);
             all_positives.extend_from_slice(positives);
             pair_weights.extend(std::iter::repeat_n((c as f64 * effective[i]) as f32, b));
@@ -416,10 +446,12 @@ impl Supernet {
                 candidates: &candidates,
                 pos_weight: &pos_weight,
             }),
-            auxiliary: None,
+            auxiliary: &auxiliary,
             pair_weights: Some(&pair_weights),
         };
-        model.train_step(&batch)
+        let stats = model.train_step(&batch)?;
+        let grads = model.take_auxiliary_gradient();
+        Ok((stats, auxiliary_owners.into_iter().zip(grads).collect()))
     }
 
     /// Each active candidate's mean K-pair BPR loss `log(1 + Σ_k exp(s_k − s_pos))` on its

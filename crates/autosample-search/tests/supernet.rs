@@ -328,3 +328,99 @@ fn a_diverging_step_names_the_candidate() {
     assert!(err.contains("per-candidate losses: uniform"), "{err}");
     assert!(err.contains("lower the learning rate"), "{err}");
 }
+
+/// What [`step_watching`] saw: the trainable tables after the step, the step's auxiliary loss,
+/// and the watched candidate's sampler state before and after it (`None` if it keeps none).
+struct Watched {
+    tables: Vec<f32>,
+    auxiliary: f32,
+    state_before: Option<Vec<u8>>,
+    state_after: Option<Vec<u8>>,
+}
+
+/// One supernet step from a fresh model, watching candidate `watch`'s sampler state.
+fn step_watching(
+    model_cfg: &ModelConfig,
+    data: &Dataset,
+    candidates: &[&str],
+    weights: &[f64],
+    watch: usize,
+) -> Watched {
+    let configs: Vec<SamplerConfig> = candidates.iter().map(|s| s.parse().unwrap()).collect();
+    let mut model = TrainedModel::new(model_cfg, &data.train, 7).unwrap();
+    let mut net = Supernet::new(&configs, 11).unwrap();
+    net.start_epoch(&mut model, &data.train, 0, 1).unwrap();
+    let (users, positives) = batch(data);
+    // `step` in two parts, to see the state between the draw (DENS makes its gates at its
+    // first draw) and the training step.
+    net.sample(&mut model, &data.train, &users, &positives, 1, 0, 1)
+        .unwrap();
+    let state_before = net.sampler_state_of(watch);
+    let effective = net.effective_weights(weights).unwrap();
+    let stats = net
+        .train_sampled(&mut model, &users, &positives, 1, &effective)
+        .unwrap();
+    // A probe (the alignment selector's one-step look-ahead) must not move the gates.
+    let probed = net.sampler_state_of(watch);
+    let state = model.training_state();
+    net.train_candidate(&mut model, &users, &positives, 1, watch)
+        .unwrap();
+    model.restore(state).unwrap();
+    assert_eq!(
+        net.sampler_state_of(watch),
+        probed,
+        "a probe moved a sampler's state"
+    );
+    let (u, i) = model.tables();
+    Watched {
+        tables: [u.as_slice(), i.as_slice()].concat(),
+        auxiliary: stats.auxiliary,
+        state_before,
+        state_after: probed,
+    }
+}
+
+/// A DENS candidate adds its auxiliary loss over its own copy of the pairs, weighted like its
+/// BPR loss (so the step under weights (a, 1 − a) is still the a-mix of the two steps), and
+/// its gates train in the supernet; a probe step leaves them as they were.
+#[test]
+fn a_dens_candidate_adds_its_weighted_auxiliary_loss_and_trains_its_gates() {
+    let data = data();
+    for cfg in models() {
+        let name = cfg.name();
+        let start = initial(&cfg, &data);
+        let pair = ["uniform", "dens"];
+        let uniform = step_watching(&cfg, &data, &pair[..1], &[1.0], 0);
+        assert_eq!(
+            uniform.auxiliary, 0.0,
+            "{name}: uniform has no auxiliary loss"
+        );
+        let dens = step_watching(&cfg, &data, &pair[1..], &[1.0], 0);
+        assert!(
+            dens.auxiliary > 0.0,
+            "{name}: DENS's auxiliary loss takes part"
+        );
+        assert!(dens.state_before.is_some(), "{name}: DENS keeps its gates");
+        assert_ne!(
+            dens.state_before, dens.state_after,
+            "{name}: DENS's gates train in the supernet"
+        );
+        let mixed = step_watching(&cfg, &data, &pair, &[0.3, 0.7], 1);
+        assert!(
+            (mixed.auxiliary - 0.7 * dens.auxiliary).abs() < 1e-6,
+            "{name}: auxiliary loss {} vs 0.7 × {}",
+            mixed.auxiliary,
+            dens.auxiliary
+        );
+        assert_ne!(
+            mixed.state_before, mixed.state_after,
+            "{name}: gates, mixed"
+        );
+        let want: Vec<f32> = start
+            .iter()
+            .zip(uniform.tables.iter().zip(&dens.tables))
+            .map(|(s, (u, d))| s + 0.3 * (u - s) + 0.7 * (d - s))
+            .collect();
+        assert_close(&mixed.tables, &want, &format!("{name}: weights (0.3, 0.7)"));
+    }
+}

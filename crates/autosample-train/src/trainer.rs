@@ -5,8 +5,8 @@ use std::time::Instant;
 use autosample_data::{Dataset, Interactions, ItemId, UserId};
 use autosample_metrics::{EvalOptions, EvalReport, RankingScorer, evaluate};
 use autosample_models::{
-    EmbeddingTable, LightGcn, Mf, MixedNegatives, Ngcf, Recommender, StepStats, StepTimings,
-    TrainBatch, TrainingState, checkpoint,
+    AuxiliaryTerm, EmbeddingTable, LightGcn, Mf, MixedNegatives, Ngcf, Recommender, StepStats,
+    StepTimings, TrainBatch, TrainingState, checkpoint,
 };
 use autosample_samplers::{
     Negatives, PairBatch, SampleContext, SamplerRng, Scorer, read_sampler_state,
@@ -86,9 +86,9 @@ impl TrainedModel {
         self.recommender()
     }
 
-    /// The gradient of the last step's auxiliary loss with respect to the sampler's
-    /// parameters, once (see [`TrainBatch::auxiliary`]).
-    pub fn take_auxiliary_gradient(&mut self) -> Option<Vec<f32>> {
+    /// The gradients of the last step's auxiliary terms with respect to their samplers'
+    /// parameters, one per term in order, once (see [`TrainBatch::auxiliary`]).
+    pub fn take_auxiliary_gradient(&mut self) -> Vec<Vec<f32>> {
         self.recommender_mut().take_auxiliary_gradient()
     }
 
@@ -571,10 +571,15 @@ pub fn train_with(
                 sampler.sample_batch(&pairs, k, &ctx, &mut rng, &mut negatives)?;
             }
             sampling_seconds += sampling_started.elapsed().as_secs_f64();
+            let auxiliary: Vec<AuxiliaryTerm<'_>> = sampler
+                .auxiliary()
+                .map(|loss| AuxiliaryTerm::whole(loss, users.len()))
+                .into_iter()
+                .collect();
             let batch = match &negatives {
                 Negatives::Items { items, .. } => TrainBatch {
                     pair_weights: None,
-                    auxiliary: sampler.auxiliary(),
+                    auxiliary: &auxiliary,
                     users: &users,
                     positives: &positives,
                     negatives: items,
@@ -587,7 +592,7 @@ pub fn train_with(
                     pos_weight,
                 } => TrainBatch {
                     pair_weights: None,
-                    auxiliary: sampler.auxiliary(),
+                    auxiliary: &auxiliary,
                     users: &users,
                     positives: &positives,
                     negatives: &[],
@@ -600,7 +605,7 @@ pub fn train_with(
                 },
             };
             let stats = model.train_step(&batch)?;
-            if let Some(grad) = model.take_auxiliary_gradient() {
+            for grad in model.take_auxiliary_gradient() {
                 sampler.apply_auxiliary_gradient(&grad, model.learning_rate());
             }
             let w = chunk.len() as f64;
