@@ -166,6 +166,12 @@ pub struct SearchArgs {
     /// curriculum) is not dropped on short-branch evidence.
     #[arg(long, value_name = "R", default_value_t = 0)]
     pub prune_from_round: usize,
+    /// `autosample --selector evidence`: end the rounds at the first round whose leader scores
+    /// below an earlier round's best leader (the shared state is past its peak, as on data
+    /// where training peaks within a few tens of epochs); the best round's leader is chosen
+    /// and, with `--retrain branch`, its branch is continued.
+    #[arg(long)]
+    pub stop_past_peak: bool,
     /// `autosample`: supernet epochs per round.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub round_epochs: usize,

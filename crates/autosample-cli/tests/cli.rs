@@ -1009,8 +1009,9 @@ fn halving_search_drops_half_per_rung_and_inspect_charts_each_rung() {
 }
 
 /// AutoSample and halving searches killed right after a round's (rung's) checkpoint resume to
-/// the outcome of an uninterrupted run; so does a `--retrain branch` search killed after its
-/// last round, which resumes straight into continuing the saved branch.
+/// the outcome of an uninterrupted run; so do a `--retrain branch` search killed after its
+/// last round, which resumes straight into continuing the saved branch, and one killed right
+/// after its rounds stopped past the peak, which resumes into the best round's branch.
 #[test]
 fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
     let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
@@ -1027,12 +1028,24 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
     .unwrap();
     let branch: &[&str] = &["--retrain", "branch", "--max-rounds", "2"];
     let no_prune: &[&str] = &["--prune-from-round", "9", "--max-rounds", "2"];
+    // On this fixture the leader's evidence falls in round 3: the kill comes right after the
+    // stop, and the resume goes straight to the retrain.
+    let past_peak: &[&str] = &[
+        "--retrain",
+        "branch",
+        "--max-rounds",
+        "5",
+        "--prune-from-round",
+        "9",
+        "--stop-past-peak",
+    ];
     for (name, strategy, space, extra, abort_after, log) in [
         ("autosample", "autosample", &tiny, &[][..], "0", "events"),
         ("halving", "halving", &tiny, &[][..], "0", "rungs"),
         ("branch", "autosample", &tiny, branch, "1", "events"),
         ("srns", "autosample", &stateful, no_prune, "0", "events"),
         ("halving-srns", "halving", &stateful, &[][..], "0", "rungs"),
+        ("past-peak", "autosample", &tiny, past_peak, "3", "events"),
     ] {
         let args = |out: &Path| -> Vec<String> {
             [
@@ -1065,6 +1078,15 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
         let o = bin().args(args(&whole)).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let want = json(&o);
+        if name == "past-peak" {
+            let stop = &want["details"]["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["event"] == "past_peak")
+                .expect("the rounds stop past the peak on this fixture")["round"];
+            assert_eq!(stop, 3, "the kill comes after the stopping round");
+        }
 
         let cut = scratch(&format!("{name}-cut"));
         let o = bin()

@@ -159,6 +159,20 @@ pub enum Event {
         /// The new candidates (none when all were tried or the cap was reached).
         added: Vec<String>,
     },
+    /// The rounds ended early because the leader's evidence fell below an earlier round's
+    /// (the evidence rule's `stop_past_peak`): the shared state is past its peak.
+    PastPeak {
+        /// The round whose leader scored lower.
+        round: usize,
+        /// Its leader's evidence.
+        value: f64,
+        /// The earlier round with the best leader, whose leader is chosen.
+        best_round: usize,
+        /// That leader's evidence.
+        best_value: f64,
+        /// That leader.
+        leader: String,
+    },
     /// The budget ended the rounds early.
     BudgetReached {
         /// Rounds completed.
@@ -534,6 +548,10 @@ pub fn autosample_in(
         write_search_checkpoint(dir, &model, ck, &net, None)?;
     }
     for round in first_round..settings.max_rounds {
+        // A search resumed after its rounds stopped past the peak goes on to the retrain.
+        if events.iter().any(|e| matches!(e, Event::PastPeak { .. })) {
+            break;
+        }
         let used = counts.supernet + counts.branches;
         let seconds = elapsed();
         // At least one round runs: without one there is no evidence to choose by.
@@ -550,6 +568,7 @@ pub fn autosample_in(
         }
         let c = candidates.len();
         let active: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
+        let mut past_peak: Option<Event> = None;
         if active.iter().filter(|a| **a).count() <= 1 {
             leader = active.iter().position(|a| *a).unwrap_or(leader);
             break;
@@ -562,6 +581,7 @@ pub fn autosample_in(
                     prune_level,
                     bootstrap,
                     prune_from_round,
+                    stop_past_peak,
                 },
                 _,
             ) => {
@@ -586,24 +606,48 @@ pub fn autosample_in(
                     *bootstrap,
                     branch_retrain,
                 )?;
-                leader = assessed.leader;
-                if let Some((state, sampler)) = assessed.leader_state {
-                    leader_branch = Some(LeaderBranch {
-                        state,
-                        sampler,
-                        epoch: epoch + h,
+                let value = assessed
+                    .values
+                    .iter()
+                    .find(|(i, _)| *i == assessed.leader)
+                    .map_or(f64::NAN, |(_, v)| *v);
+                // Every earlier round was a new best (or the rounds would have stopped), so
+                // the kept leader and branch are the best round's.
+                let peak = best_evidence_round(&events)
+                    .filter(|(_, best_value, _)| *stop_past_peak && value < *best_value);
+                if let Some((best_round, best_value, best_leader)) = &peak {
+                    leader = candidates
+                        .iter()
+                        .position(|cfg| &cfg.spec() == best_leader)
+                        .unwrap_or(leader);
+                    past_peak = Some(Event::PastPeak {
                         round,
+                        value,
+                        best_round: *best_round,
+                        best_value: *best_value,
+                        leader: best_leader.clone(),
                     });
-                }
-                for &i in &assessed.pruned {
-                    net.deactivate(i);
+                } else {
+                    leader = assessed.leader;
+                    if let Some((state, sampler)) = assessed.leader_state {
+                        leader_branch = Some(LeaderBranch {
+                            state,
+                            sampler,
+                            epoch: epoch + h,
+                            round,
+                        });
+                    }
+                    for &i in &assessed.pruned {
+                        net.deactivate(i);
+                    }
                 }
                 let still: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
                 // The retrain continues the leader's branch: after the last round, supernet
                 // epochs would train a state nothing reads.
                 let last_round = round + 1 == settings.max_rounds
+                    || peak.is_some()
                     || (!settings.expand && still.iter().filter(|a| **a).count() <= 1);
-                let round_epochs = if branch_retrain && last_round {
+                let round_epochs = if (branch_retrain && last_round) || peak.is_some() {
                     0
                 } else {
                     settings.round_epochs
@@ -632,9 +676,11 @@ pub fn autosample_in(
                     signal: settings.selector.signal().to_owned(),
                     branch_epochs: h,
                     evidence: assessed.evidence,
+                    // A round past the peak prunes nothing: the rounds end with it.
                     pruned: assessed
                         .pruned
                         .iter()
+                        .filter(|&&i| !net.is_active(i))
                         .map(|&i| candidates[i].spec())
                         .collect(),
                     final_weights: weights.clone(),
@@ -706,7 +752,9 @@ pub fn autosample_in(
             }
         }
         events.push(round_event);
-        if settings.expand && net.is_active(leader) {
+        let stopping = past_peak.is_some();
+        events.extend(past_peak);
+        if settings.expand && !stopping && net.is_active(leader) {
             let mut added = Vec::new();
             for n in space.neighbours(&candidates[leader]) {
                 if candidates.len() >= settings.max_candidates {
@@ -746,6 +794,9 @@ pub fn autosample_in(
         {
             // Test hook: die like a killed process right after the round's checkpoint.
             std::process::abort();
+        }
+        if stopping {
+            break;
         }
     }
     let search_seconds = elapsed();
@@ -970,6 +1021,42 @@ struct LeaderBranch {
     /// The epoch the branch ended at.
     epoch: usize,
     round: usize,
+}
+
+/// The evidence round with the best leader so far, as `(round, leader's evidence, leader)`;
+/// a later round wins a tie, as it would have replaced the kept branch.
+fn best_evidence_round(events: &[Event]) -> Option<(usize, f64, String)> {
+    let mut best: Option<(usize, f64, String)> = None;
+    for e in events {
+        let Event::Round {
+            round,
+            branch_epochs,
+            evidence,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        // Step rules' rounds carry weights, not branch evidence.
+        if *branch_epochs == 0 {
+            continue;
+        }
+        let leader = evidence.iter().reduce(|a, b| {
+            if b.value.total_cmp(&a.value).is_ge() {
+                b
+            } else {
+                a
+            }
+        });
+        if let Some(l) = leader
+            && best
+                .as_ref()
+                .is_none_or(|(_, v, _)| l.value.total_cmp(v).is_ge())
+        {
+            best = Some((*round, l.value, l.sampler.clone()));
+        }
+    }
+    best
 }
 
 /// The key of the leader branch's sampler state in the checkpoint's sampler-state file (not a

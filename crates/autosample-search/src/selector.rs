@@ -62,6 +62,13 @@ pub enum SelectorConfig {
         /// this one only weigh.
         #[serde(default)]
         prune_from_round: usize,
+        /// End the rounds at the first round whose leader scores below the best leader of an
+        /// earlier round: the shared state is then past the peak of training on this data
+        /// (branches grow each round, so a still-improving state scores higher), and further
+        /// rounds would only rank overtrained continuations. The choice is then the best
+        /// round's leader, and a branch retrain continues that round's branch.
+        #[serde(default)]
+        stop_past_peak: bool,
     },
     /// First-order bi-level (DARTS-style) alignment, the textbook rule: every `probe_every`
     /// supernet steps, each active candidate's own one-step update is tried from the current
@@ -106,6 +113,7 @@ impl SelectorConfig {
             prune_level: 0.05,
             bootstrap: 1000,
             prune_from_round: 0,
+            stop_past_peak: false,
         }
     }
 
@@ -169,6 +177,7 @@ impl SelectorConfig {
                 prune_level,
                 bootstrap,
                 prune_from_round: _,
+                stop_past_peak: _,
             } => {
                 if branch_epochs == 0 {
                     return bad("branch_epochs must be ≥ 1");

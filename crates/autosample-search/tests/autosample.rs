@@ -19,6 +19,7 @@ fn quick_evidence(prune_level: f64, prune_from_round: usize) -> SelectorConfig {
         prune_level,
         bootstrap: 200,
         prune_from_round,
+        stop_past_peak: false,
     }
 }
 
@@ -449,4 +450,90 @@ fn the_branch_retrain_continues_the_leaders_last_branch() {
             .unwrap();
         assert!(err.to_string().contains("retrain `branch`"), "{err}");
     }
+}
+
+/// With `stop_past_peak`, the rounds end at the first round whose leader scores below an
+/// earlier round's best leader; that leader is chosen, and the branch retrain continues its
+/// branch. The rounds before are those of a search without the stop.
+#[test]
+fn the_rounds_stop_past_the_peak_and_the_best_rounds_leader_is_retrained() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let continuing = AutoSampleConfig {
+        warmup_epochs: 2,
+        round_epochs: 6,
+        max_rounds: 5,
+        selector: quick_evidence(0.05, 99),
+        retrain: Retrain::Branch,
+        ..AutoSampleConfig::default()
+    };
+    let stopping = AutoSampleConfig {
+        selector: match quick_evidence(0.05, 99) {
+            SelectorConfig::Evidence {
+                branch_epochs,
+                temperature,
+                prune_level,
+                bootstrap,
+                prune_from_round,
+                ..
+            } => SelectorConfig::Evidence {
+                branch_epochs,
+                temperature,
+                prune_level,
+                bootstrap,
+                prune_from_round,
+                stop_past_peak: true,
+            },
+            _ => unreachable!(),
+        },
+        ..continuing.clone()
+    };
+    let out = autosample(&data, &space, &base, &stopping, Progress::Quiet).unwrap();
+    let stop = out
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::PastPeak { .. }))
+        .expect("this fixture overtrains within five rounds");
+    let Event::PastPeak {
+        round,
+        value,
+        best_round,
+        best_value,
+        leader,
+    } = &out.events[stop]
+    else {
+        unreachable!()
+    };
+    assert!(value < best_value && best_round < round);
+    assert_eq!(leader, &out.chosen);
+    assert!(matches!(out.events[stop - 1], Event::Round { round: r, .. } if r == *round));
+    assert!(matches!(out.events[stop + 1], Event::Chosen { .. }));
+    assert_eq!(
+        out.events.len(),
+        stop + 2,
+        "nothing but the choice after the stop"
+    );
+    let (e0, v0) = out.retrain_curve[0];
+    assert_eq!(e0, 0);
+    assert!(
+        (v0 - best_value).abs() < 1e-9,
+        "the retrain continues the best round's branch: {v0} vs {best_value}"
+    );
+
+    let full = autosample(&data, &space, &base, &continuing, Progress::Quiet).unwrap();
+    let json = |e: &[Event]| serde_json::to_string(e).unwrap();
+    assert_eq!(
+        json(&full.events[..stop]),
+        json(&out.events[..stop]),
+        "the rounds up to the stop are those of a search without it"
+    );
+    assert!(
+        full.events
+            .iter()
+            .filter(|e| matches!(e, Event::Round { .. }))
+            .count()
+            > round + 1,
+        "without the stop, the rounds go on"
+    );
 }

@@ -160,6 +160,15 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                     "after round {}: added the neighbours of {}: {}",
                     e["round"], e["leader"], e["added"]
                 )),
+                Some("past_peak") => lines.push(format!(
+                    "round {}: leader's evidence {:.4} below round {}'s {:.4}: past the peak, \
+                     rounds stop; chosen {}",
+                    e["round"],
+                    e["value"].as_f64().unwrap_or(f64::NAN),
+                    e["best_round"],
+                    e["best_value"].as_f64().unwrap_or(f64::NAN),
+                    e["leader"]
+                )),
                 Some("budget_reached") => lines.push(format!(
                     "budget reached after {} rounds ({} epochs, {:.0} s)",
                     e["rounds"],

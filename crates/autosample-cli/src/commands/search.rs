@@ -66,6 +66,8 @@ struct SearchPlan {
     prune_level: f64,
     #[serde(default)]
     prune_from_round: usize,
+    #[serde(default)]
+    stop_past_peak: bool,
     #[serde(default = "default_first_epochs")]
     round_epochs: usize,
     #[serde(default)]
@@ -176,6 +178,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 max_rounds: args.max_rounds,
                 prune_level: args.prune_level,
                 prune_from_round: args.prune_from_round,
+                stop_past_peak: args.stop_past_peak,
                 round_epochs: args.round_epochs,
                 expand: args.expand,
                 max_candidates: args.max_candidates,
@@ -315,6 +318,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                             prune_level: plan.prune_level,
                             bootstrap,
                             prune_from_round: plan.prune_from_round,
+                            stop_past_peak: plan.stop_past_peak,
                         },
                         other => other,
                     },
