@@ -69,6 +69,11 @@ STRATEGIES = {
     # what the last round's supernet epochs and the repeated retrain epochs cost.
     "evidence-6r-branch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                            "--retrain", "branch"],
+    # The branch rule that ends its rounds past the peak (--stop-past-peak): on data where
+    # training peaks within a few tens of epochs (ml-1m), later rounds ranked overtrained
+    # continuations and the retrain continued one.
+    "evidence-6r-peak": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
+                         "--retrain", "branch", "--stop-past-peak"],
     "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
                          "--retrain", "scratch"],
     "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
