@@ -6,6 +6,7 @@
 # Usage: bash benchmarks/samplers/run_sweep.sh [model] [dataset ...]
 #   model    mf (default) or lightgcn
 #   datasets default: lastfm-lightgcn ml-1m-diffrec-clean
+#   SAMPLERS (environment): the sampler specs to sweep instead of the full list
 # Common hyperparameters (the MixGCF/AHNS code defaults): dim 64, Adam lr 1e-3, L2 1e-4,
 # batch 2048, one negative, evaluation every 5 epochs, patience 10; seeds 1 2 3.
 # Interrupted runs resume (run_quality.py); rerun the same command to continue. Afterwards:
@@ -26,6 +27,9 @@ samplers=(
 )
 samplers+=("dens")
 [ "$model" = "lightgcn" ] && samplers+=("mixgcf:candidates=32")
+# SAMPLERS="uniform dns:candidates=8 ..." replaces the list: the smaller candidate sets of
+# large data (search-spaces/large*.json), whose sweep is the ground truth of their searches.
+if [ -n "${SAMPLERS:-}" ]; then read -r -a samplers <<< "$SAMPLERS"; fi
 extra=(--layers 3); [ "$model" = "mf" ] && extra=()
 for s in "${samplers[@]}"; do
   name="samplers-${model}-$(echo "$s" | tr ':,=' '___')"

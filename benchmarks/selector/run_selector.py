@@ -4,7 +4,8 @@
 For every (model, dataset, seed) it runs `autosample search --strategy S` with the settings of
 the per-sampler sweep (benchmarks/samplers/run_sweep.sh: dim 64, Adam 1e-3, L2 1e-4, batch
 2048, eval every 5, patience 10, --engine native, 3 layers for LightGCN) over the space that
-equals the sweep's candidates (search-spaces/mf.json for MF, default.json for LightGCN). The
+equals the sweep's candidates (search-spaces/mf.json for MF, default.json for LightGCN; with
+`--space-set large`, large-mf.json and large.json, the smaller sets of gowalla and yelp2018). The
 sweep's runs are the ground truth: per sampler, mean and std of validation Recall@20 over
 seeds; the exhaustive best is the highest mean.
 
@@ -15,7 +16,7 @@ is not recorded yet says so instead of a number.
 
     python3 benchmarks/selector/run_selector.py [--models mf lightgcn]
         [--datasets lastfm-lightgcn ml-1m-diffrec-clean] [--seeds 1 2 3]
-        [--strategies evidence halving ...] [--summarize-only]
+        [--strategies evidence halving ...] [--space-set default|large] [--summarize-only]
 
 Strategies (each one `autosample search` invocation; see STRATEGIES below): evidence,
 alignment-bpr, alignment-softmax, training-loss (the four selector rules of
@@ -83,6 +84,10 @@ STRATEGIES = {
     # Older records: the evidence rule with an analytic paired standard error.
     "autosample": ["--strategy", "autosample"],
 }
+# The search spaces per model (graph models, MF). `large` is the smaller candidate set of large
+# data (gowalla, yelp2018), whose sweep (run_sweep.sh with SAMPLERS) is its ground truth.
+SPACES = {"default": {"mf": "mf.json", "graph": "default.json"},
+          "large": {"mf": "large-mf.json", "graph": "large.json"}}
 RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "work_epochs",
               "seconds", "commit"]
 
@@ -124,7 +129,7 @@ def recorded_runs():
     return found
 
 
-def run_search(model, dataset, seed, strategy, data_root):
+def run_search(model, dataset, seed, strategy, data_root, space_set):
     out = WORK / f"{strategy}-{model}-{dataset}-seed{seed}"
     if not (out / "outcome.json").exists():
         if (out / "search.json").exists():
@@ -134,7 +139,7 @@ def run_search(model, dataset, seed, strategy, data_root):
         else:
             if out.exists():
                 shutil.rmtree(out)
-            space = REPO / "search-spaces" / ("mf.json" if model == "mf" else "default.json")
+            space = REPO / "search-spaces" / SPACES[space_set]["mf" if model == "mf" else "graph"]
             cmd = [str(BIN), "search", "--data", str(data_root / dataset), "--model", model,
                    "--space", str(space), "--seed", str(seed), "--out", str(out), "--quiet", "--json"] \
                 + STRATEGIES[strategy] + SWEEP_ARGS
@@ -291,6 +296,8 @@ def main():
     ap.add_argument("--strategies", nargs="+", default=["evidence", "halving", "halving-warmup", "alignment-bpr"],
                     choices=sorted(STRATEGIES))
     ap.add_argument("--summarize-only", action="store_true")
+    ap.add_argument("--space-set", choices=sorted(SPACES), default="default",
+                    help="default: the full sweep's candidates; large: the smaller set of large data")
     args = ap.parse_args()
     data_root = Path(os.environ.get("AUTOSAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
     if not args.summarize_only and not data_root.is_dir():
@@ -309,7 +316,7 @@ def main():
                         key = (model, ds, str(seed), strategy)
                         if key in rows:
                             continue
-                        rows[key] = run_search(model, ds, seed, strategy, data_root)
+                        rows[key] = run_search(model, ds, seed, strategy, data_root, args.space_set)
                         r = score(rows[key], truth)
                         print(f"{model} {ds} seed {seed} {strategy}: {r['chosen']} "
                               f"(best {r['exhaustive_best'] or '?'}), test {float(r['test_recall@20']):.4f}, "
