@@ -124,13 +124,16 @@ pub struct AuxiliaryTerm<'a> {
 }
 
 impl<'a> AuxiliaryTerm<'a> {
-    /// A sampler's loss over the whole batch of `pairs` pairs, weight 1.
-    pub fn whole(loss: autosample_samplers::Auxiliary<'a>, pairs: usize) -> Self {
-        Self {
+    /// The terms of one sampler trained alone: its loss, if it has one, over the whole batch
+    /// of `pairs` pairs with weight 1.
+    pub fn alone(loss: Option<autosample_samplers::Auxiliary<'a>>, pairs: usize) -> Vec<Self> {
+        loss.map(|loss| Self {
             loss,
             pairs: 0..pairs,
             weight: 1.0,
-        }
+        })
+        .into_iter()
+        .collect()
     }
 }
 

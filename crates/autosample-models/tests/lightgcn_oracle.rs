@@ -351,15 +351,12 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
             ..LightGcnConfig::default()
         };
         let mut model = LightGcn::from_ego(&train, cfg, ego0.clone());
-        let aux_terms: Vec<AuxiliaryTerm<'_>> = dens
-            .then_some(Auxiliary::DensGates {
-                dim: d,
-                gates: &gates,
-                gamma,
-            })
-            .map(|loss| AuxiliaryTerm::whole(loss, users.len()))
-            .into_iter()
-            .collect();
+        let dens_loss = Auxiliary::DensGates {
+            dim: d,
+            gates: &gates,
+            gamma,
+        };
+        let aux_terms = AuxiliaryTerm::alone(dens.then_some(dens_loss), users.len());
         let stats = model
             .train_step(&TrainBatch {
                 pair_weights: None,

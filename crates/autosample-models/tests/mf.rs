@@ -154,15 +154,12 @@ fn assert_mixed_step_matches_dense_burn(dens: bool) {
             ..MfConfig::default()
         };
         let mut mf = Mf::from_tables(cfg, u0.clone(), i0.clone());
-        let aux_terms: Vec<AuxiliaryTerm<'_>> = dens
-            .then_some(Auxiliary::DensGates {
-                dim: d,
-                gates: &gates,
-                gamma,
-            })
-            .map(|loss| AuxiliaryTerm::whole(loss, users.len()))
-            .into_iter()
-            .collect();
+        let dens_loss = Auxiliary::DensGates {
+            dim: d,
+            gates: &gates,
+            gamma,
+        };
+        let aux_terms = AuxiliaryTerm::alone(dens.then_some(dens_loss), users.len());
         let stats = mf
             .train_step(&TrainBatch {
                 pair_weights: None,

@@ -360,18 +360,12 @@ fn check_one_sgd_step_with(
     );
 
     let zeros = vec![0.0f32; dens.as_ref().map_or(0, |c| c.candidates.len())];
-    let aux_terms: Vec<AuxiliaryTerm<'_>> = dens
-        .as_ref()
-        .map(|c| {
-            let loss = Auxiliary::DensGates {
-                dim: d,
-                gates: c.gates,
-                gamma: c.gamma,
-            };
-            AuxiliaryTerm::whole(loss, users.len())
-        })
-        .into_iter()
-        .collect();
+    let dens_loss = dens.as_ref().map(|c| Auxiliary::DensGates {
+        dim: d,
+        gates: c.gates,
+        gamma: c.gamma,
+    });
+    let aux_terms = AuxiliaryTerm::alone(dens_loss, users.len());
     let stats = model
         .train_step(&TrainBatch {
             pair_weights: None,

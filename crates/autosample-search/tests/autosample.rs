@@ -13,13 +13,22 @@ use autosample_train::Progress;
 
 /// The evidence rule with 1-epoch first branches and a small bootstrap, for quick tests.
 fn quick_evidence(prune_level: f64, prune_from_round: usize) -> SelectorConfig {
+    quick_evidence_stopping(prune_level, prune_from_round, false)
+}
+
+/// [`quick_evidence`], with `stop_past_peak` as given.
+fn quick_evidence_stopping(
+    prune_level: f64,
+    prune_from_round: usize,
+    stop_past_peak: bool,
+) -> SelectorConfig {
     SelectorConfig::Evidence {
         branch_epochs: 1,
         temperature: 0.005,
         prune_level,
         bootstrap: 200,
         prune_from_round,
-        stop_past_peak: false,
+        stop_past_peak,
     }
 }
 
@@ -469,24 +478,7 @@ fn the_rounds_stop_past_the_peak_and_the_best_rounds_leader_is_retrained() {
         ..AutoSampleConfig::default()
     };
     let stopping = AutoSampleConfig {
-        selector: match quick_evidence(0.05, 99) {
-            SelectorConfig::Evidence {
-                branch_epochs,
-                temperature,
-                prune_level,
-                bootstrap,
-                prune_from_round,
-                ..
-            } => SelectorConfig::Evidence {
-                branch_epochs,
-                temperature,
-                prune_level,
-                bootstrap,
-                prune_from_round,
-                stop_past_peak: true,
-            },
-            _ => unreachable!(),
-        },
+        selector: quick_evidence_stopping(0.05, 99, true),
         ..continuing.clone()
     };
     let out = autosample(&data, &space, &base, &stopping, Progress::Quiet).unwrap();

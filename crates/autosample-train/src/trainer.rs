@@ -571,11 +571,7 @@ pub fn train_with(
                 sampler.sample_batch(&pairs, k, &ctx, &mut rng, &mut negatives)?;
             }
             sampling_seconds += sampling_started.elapsed().as_secs_f64();
-            let auxiliary: Vec<AuxiliaryTerm<'_>> = sampler
-                .auxiliary()
-                .map(|loss| AuxiliaryTerm::whole(loss, users.len()))
-                .into_iter()
-                .collect();
+            let auxiliary = AuxiliaryTerm::alone(sampler.auxiliary(), users.len());
             let batch = match &negatives {
                 Negatives::Items { items, .. } => TrainBatch {
                     pair_weights: None,
