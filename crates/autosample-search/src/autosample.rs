@@ -18,12 +18,13 @@
 //!      update their logits during these steps.
 //! 3. **Choice**: the leader (best last evidence, or largest weight).
 //! 4. **Retrain** the choice from the shared parameters (fresh optimizer; `Scratch`: from a
-//!    fresh initialisation, for the ablation; `Branch`: continuing the leader's last evidence
+//!    fresh initialisation, for the ablation; `Branch`: continuing the leader's kept evidence
 //!    branch, the last round's supernet epochs skipped), early-stopped on validation; the test
 //!    split is read once, for the retrained model.
 //!
 //! Every decision is an [`Event`] with its evidence.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -224,9 +225,9 @@ pub struct AutoSampleOutcome {
     /// Every decision.
     pub events: Vec<Event>,
     /// Validation metrics of the retrained model (best epoch).
-    pub valid: std::collections::BTreeMap<String, f64>,
+    pub valid: BTreeMap<String, f64>,
     /// Test metrics of the retrained model: the only read of the test split.
-    pub test: std::collections::BTreeMap<String, f64>,
+    pub test: BTreeMap<String, f64>,
     /// Epochs, all kinds: supernet, branches, retrain.
     pub epochs: EpochCounts,
     /// Seconds: search (warm-up, rounds) and retrain.
@@ -372,31 +373,7 @@ pub fn autosample_in(
     progress: Progress,
     dir: Option<&Path>,
 ) -> Result<AutoSampleOutcome> {
-    settings.selector.validate()?;
-    if settings.retrain == Retrain::Branch
-        && (!matches!(settings.selector, SelectorConfig::Evidence { .. })
-            || settings.final_sampler == FinalSampler::Mixture)
-    {
-        return Err(TrainError::Config(
-            "retrain `branch` continues the leader's evidence branch: it needs the evidence \
-             selector and the argmax final; use retrain `warm` otherwise"
-                .to_owned(),
-        ));
-    }
-    if !(0.0..=1.0).contains(&settings.weight_floor) {
-        return Err(TrainError::Config(format!(
-            "weight floor {} is outside [0, 1]; it is a fraction of 1/|active candidates|",
-            settings.weight_floor
-        )));
-    }
-    if let Some(b) = settings.budget_epochs
-        && b <= settings.warmup_epochs
-    {
-        return Err(TrainError::Config(format!(
-            "an epoch budget of {b} leaves nothing after the {}-epoch warm-up; give more",
-            settings.warmup_epochs
-        )));
-    }
+    check_settings(settings)?;
     let started = Instant::now();
     let mut candidates: Vec<SamplerConfig> = space.initial_candidates().to_vec();
     let c = candidates.len();
@@ -812,129 +789,222 @@ pub fn autosample_in(
             _ => None,
         })
         .unwrap_or_else(|| vec![1.0; candidates.len()]);
-    let (retrained, valid, test, retrain_epochs, best_epoch, final_weights, retrain_curve) =
-        match settings.final_sampler {
-            FinalSampler::Argmax => {
-                // A warm retrain continues the choice's sampler as the supernet left it, a
-                // branch retrain as its branch left it.
-                let (warm_start, schedule_offset, sampler_state) = match settings.retrain {
-                    Retrain::Warm => (
-                        Some(WarmStart {
-                            state: model.training_state(),
-                            keep_optimizer: false,
-                            start_competes: true,
-                        }),
-                        epoch,
-                        net.sampler_state_of(leader),
-                    ),
-                    Retrain::Scratch => (None, 0, None),
-                    Retrain::Branch => {
-                        let b = leader_branch.take().ok_or_else(|| {
-                            TrainError::Config(
-                                "retrain `branch`: the search ran no evidence round".to_owned(),
-                            )
-                        })?;
-                        (
-                            Some(WarmStart {
-                                state: b.state,
-                                keep_optimizer: true,
-                                start_competes: true,
-                            }),
-                            b.epoch,
-                            b.sampler,
-                        )
-                    }
-                };
-                let options = TrainOptions {
-                    warm_start,
-                    read_test: true,
-                    schedule_offset,
-                    schedule_total: None,
-                    sampler_state,
-                };
-                let cfg = TrainConfig {
-                    sampler: chosen.clone(),
-                    ..base.clone()
-                };
-                let out = train_with(dataset, &cfg, None, progress, &options)?;
-                let test = out.test.as_ref().map(|t| t.to_map()).ok_or_else(|| {
-                    TrainError::Config("the retrain did not read the test split".to_owned())
-                })?;
-                let valid = out.best_valid.to_map();
-                let curve = out
-                    .start_valid
-                    .map(|v| (0, v))
-                    .into_iter()
-                    .chain(out.history.iter().filter_map(|r| {
-                        let v = r.valid.as_ref()?.get(&base.monitor)?;
-                        Some((r.epoch, *v))
-                    }))
-                    .collect();
-                (
-                    out.model,
-                    valid,
-                    test,
-                    out.epochs_run,
-                    out.best_epoch,
-                    Vec::new(),
-                    curve,
-                )
-            }
-            FinalSampler::Mixture => {
-                let start = match settings.retrain {
-                    Retrain::Warm => {
-                        let state = model.training_state().with_fresh_optimizer();
-                        model.restore(state)?;
-                        model
-                    }
-                    Retrain::Scratch => TrainedModel::new(
-                        &base.model,
-                        &dataset.train,
-                        derive_seed(base.seed, "init", 0),
-                    )?,
-                    Retrain::Branch => {
-                        return Err(TrainError::Config(
-                            "retrain `branch` does not apply to the mixture final".to_owned(),
-                        ));
-                    }
-                };
-                let out = retrain_mixture(dataset, &mut net, start, &last_weights, base, epoch)?;
-                let named = (0..candidates.len())
-                    .filter(|&i| net.is_active(i))
-                    .map(|i| (candidates[i].spec(), last_weights[i]))
-                    .collect();
-                (
-                    out.model,
-                    out.valid,
-                    out.test,
-                    out.epochs_run,
-                    out.best_epoch,
-                    named,
-                    out.curve,
-                )
-            }
-        };
-    counts.retrain = retrain_epochs;
+    let end = SearchEnd {
+        model,
+        net,
+        candidates: &candidates,
+        leader,
+        leader_branch,
+        epoch,
+        last_weights,
+    };
+    let retrained = match settings.final_sampler {
+        FinalSampler::Argmax => retrain_argmax(dataset, base, settings.retrain, progress, end)?,
+        FinalSampler::Mixture => retrain_fixed_mixture(dataset, base, settings.retrain, end)?,
+    };
+    counts.retrain = retrained.epochs;
     events.push(Event::Chosen {
         sampler: chosen.spec(),
         retrain: settings.retrain,
         final_sampler: settings.final_sampler,
-        final_weights,
-        retrain_epochs,
-        best_epoch,
+        final_weights: retrained.final_weights,
+        retrain_epochs: retrained.epochs,
+        best_epoch: retrained.best_epoch,
     });
     Ok(AutoSampleOutcome {
         chosen: chosen.spec(),
         final_sampler: settings.final_sampler,
         events,
-        valid,
-        test,
+        valid: retrained.valid,
+        test: retrained.test,
         epochs: counts,
         search_seconds,
         retrain_seconds: retrain_started.elapsed().as_secs_f64(),
-        retrain_curve,
-        model: Some(retrained),
+        retrain_curve: retrained.curve,
+        model: Some(retrained.model),
     })
+}
+
+/// Where the rounds left the search: what the retrain starts from.
+struct SearchEnd<'a> {
+    /// The shared (supernet) state.
+    model: TrainedModel,
+    net: Supernet,
+    candidates: &'a [SamplerConfig],
+    leader: usize,
+    /// The kept evidence branch (`Retrain::Branch`).
+    leader_branch: Option<LeaderBranch>,
+    /// Supernet epochs run: where the retrain's sampler schedules continue.
+    epoch: usize,
+    /// The last round's final weights, per candidate.
+    last_weights: Vec<f64>,
+}
+
+/// The retrained final model.
+struct Retrained {
+    model: TrainedModel,
+    valid: BTreeMap<String, f64>,
+    test: BTreeMap<String, f64>,
+    epochs: usize,
+    best_epoch: usize,
+    /// The mixture's weights per active candidate (empty for the argmax).
+    final_weights: Vec<(String, f64)>,
+    /// (epoch, monitored metric) at every evaluation, epoch 0 being the start.
+    curve: Vec<(usize, f64)>,
+}
+
+/// Retrains the leader alone to early stopping: warm from the shared state (fresh optimizer),
+/// from scratch, or continuing its kept branch (optimizer kept). A warm retrain continues the
+/// leader's sampler state as the supernet left it, a branch retrain as its branch left it.
+fn retrain_argmax(
+    dataset: &Dataset,
+    base: &TrainConfig,
+    retrain: Retrain,
+    progress: Progress,
+    end: SearchEnd<'_>,
+) -> Result<Retrained> {
+    let (warm_start, schedule_offset, sampler_state) = match retrain {
+        Retrain::Warm => (
+            Some(WarmStart {
+                state: end.model.training_state(),
+                keep_optimizer: false,
+                start_competes: true,
+            }),
+            end.epoch,
+            end.net.sampler_state_of(end.leader),
+        ),
+        Retrain::Scratch => (None, 0, None),
+        Retrain::Branch => {
+            let b = end.leader_branch.ok_or_else(|| {
+                TrainError::Config("retrain `branch`: the search ran no evidence round".to_owned())
+            })?;
+            (
+                Some(WarmStart {
+                    state: b.state,
+                    keep_optimizer: true,
+                    start_competes: true,
+                }),
+                b.epoch,
+                b.sampler,
+            )
+        }
+    };
+    let options = TrainOptions {
+        warm_start,
+        read_test: true,
+        schedule_offset,
+        schedule_total: None,
+        sampler_state,
+    };
+    let cfg = TrainConfig {
+        sampler: end.candidates[end.leader].clone(),
+        ..base.clone()
+    };
+    let out = train_with(dataset, &cfg, None, progress, &options)?;
+    let test =
+        out.test.as_ref().map(|t| t.to_map()).ok_or_else(|| {
+            TrainError::Config("the retrain did not read the test split".to_owned())
+        })?;
+    let curve = out
+        .start_valid
+        .map(|v| (0, v))
+        .into_iter()
+        .chain(out.history.iter().filter_map(|r| {
+            let v = r.valid.as_ref()?.get(&base.monitor)?;
+            Some((r.epoch, *v))
+        }))
+        .collect();
+    Ok(Retrained {
+        valid: out.best_valid.to_map(),
+        model: out.model,
+        test,
+        epochs: out.epochs_run,
+        best_epoch: out.best_epoch,
+        final_weights: Vec::new(),
+        curve,
+    })
+}
+
+/// Retrains through the supernet with the last round's weights held fixed (`--final
+/// mixture`), warm from the shared state (fresh optimizer) or from scratch.
+fn retrain_fixed_mixture(
+    dataset: &Dataset,
+    base: &TrainConfig,
+    retrain: Retrain,
+    end: SearchEnd<'_>,
+) -> Result<Retrained> {
+    let SearchEnd {
+        mut model,
+        mut net,
+        candidates,
+        epoch,
+        last_weights,
+        ..
+    } = end;
+    let start = match retrain {
+        Retrain::Warm => {
+            let state = model.training_state().with_fresh_optimizer();
+            model.restore(state)?;
+            model
+        }
+        Retrain::Scratch => TrainedModel::new(
+            &base.model,
+            &dataset.train,
+            derive_seed(base.seed, "init", 0),
+        )?,
+        Retrain::Branch => {
+            return Err(TrainError::Config(
+                "retrain `branch` does not apply to the mixture final".to_owned(),
+            ));
+        }
+    };
+    let out = retrain_mixture(dataset, &mut net, start, &last_weights, base, epoch)?;
+    let final_weights = (0..candidates.len())
+        .filter(|&i| net.is_active(i))
+        .map(|i| (candidates[i].spec(), last_weights[i]))
+        .collect();
+    Ok(Retrained {
+        model: out.model,
+        valid: out.valid,
+        test: out.test,
+        epochs: out.epochs_run,
+        best_epoch: out.best_epoch,
+        final_weights,
+        curve: out.curve,
+    })
+}
+
+/// Refuses settings that cannot run, before any training.
+///
+/// # Errors
+/// [`TrainError::Config`] naming the setting and the fix.
+fn check_settings(settings: &AutoSampleConfig) -> Result<()> {
+    settings.selector.validate()?;
+    if settings.retrain == Retrain::Branch
+        && (!matches!(settings.selector, SelectorConfig::Evidence { .. })
+            || settings.final_sampler == FinalSampler::Mixture)
+    {
+        return Err(TrainError::Config(
+            "retrain `branch` continues the leader's evidence branch: it needs the evidence \
+             selector and the argmax final; use retrain `warm` otherwise"
+                .to_owned(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&settings.weight_floor) {
+        return Err(TrainError::Config(format!(
+            "weight floor {} is outside [0, 1]; it is a fraction of 1/|active candidates|",
+            settings.weight_floor
+        )));
+    }
+    if let Some(b) = settings.budget_epochs
+        && b <= settings.warmup_epochs
+    {
+        return Err(TrainError::Config(format!(
+            "an epoch budget of {b} leaves nothing after the {}-epoch warm-up; give more",
+            settings.warmup_epochs
+        )));
+    }
+    Ok(())
 }
 
 /// Writes the checkpoint `ck` into `dir` (if there is one): first the files it names (the
