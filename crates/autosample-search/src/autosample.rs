@@ -375,395 +375,76 @@ pub fn autosample_in(
 ) -> Result<AutoSampleOutcome> {
     check_settings(settings)?;
     let started = Instant::now();
-    let mut candidates: Vec<SamplerConfig> = space.initial_candidates().to_vec();
-    let c = candidates.len();
-    let mut net = Supernet::new(&candidates, derive_seed(base.seed, "autosample", 0))?;
-    let mut model = TrainedModel::new(
-        &base.model,
-        &dataset.train,
-        derive_seed(base.seed, "init", 0),
-    )?;
-    // Sampler schedules (SRNS/DENS warm-ups, CNS's curriculum) run over a full training's
-    // length, as in the exhaustive runs the search stands in for.
-    let total = base.epochs;
-    let settings_json =
-        serde_json::to_value(settings).map_err(|e| TrainError::Config(format!("settings: {e}")))?;
-    let ckpt_path = dir.map(|d| d.join(AUTOSAMPLE_CHECKPOINT));
-    let resumed = match &ckpt_path {
-        Some(path) if path.exists() => Some(load_checkpoint(path, &settings_json)?),
-        _ => None,
+    let setup = Setup {
+        dataset,
+        space,
+        base,
+        settings,
+        progress,
+        settings_json: serde_json::to_value(settings)
+            .map_err(|e| TrainError::Config(format!("settings: {e}")))?,
     };
-    // The candidates' sampler states a checkpoint saved, the leader branch's among them.
-    let mut saved_samplers = match (
-        resumed
-            .as_ref()
-            .and_then(|(_, ck)| ck.sampler_states.clone()),
-        dir,
-    ) {
-        (Some(file), Some(dir)) => Some(read_sampler_states(&dir.join(file))?),
-        _ => None,
+    let (mut search, first_round, earlier) = match dir
+        .map(|d| d.join(AUTOSAMPLE_CHECKPOINT))
+        .filter(|p| p.exists())
+    {
+        Some(path) => Search::resume(&setup, &path)?,
+        None => {
+            let search = Search::warm_up(&setup)?;
+            search.write_checkpoint(&setup, dir, 0, earlier_plus(0.0, started))?;
+            (search, 0, 0.0)
+        }
     };
-    let branch_sampler = saved_samplers.as_mut().and_then(|states| {
-        let k = states
-            .iter()
-            .position(|(key, _)| key == BRANCH_SAMPLER_KEY)?;
-        Some(states.remove(k).1)
-    });
-    // With `Retrain::Branch`: the leader's last branch.
-    let mut leader_branch: Option<LeaderBranch> =
-        match (resumed.as_ref().and_then(|(_, ck)| ck.branch.clone()), dir) {
-            (Some((file, epoch)), Some(dir)) => Some(LeaderBranch {
-                state: TrainingState::read(&dir.join(file))?.0,
-                sampler: branch_sampler,
-                epoch,
-                round: resumed
-                    .as_ref()
-                    .map_or(0, |(_, ck)| ck.next_round.saturating_sub(1)),
-            }),
-            _ => None,
-        };
-    let (mut epoch, mut events, mut counts, mut step_rule, mut leader, first_round, earlier) =
-        match resumed {
-            Some((state, ck)) => {
-                for spec in ck.candidates.iter().skip(c) {
-                    let cfg: SamplerConfig = spec.parse().map_err(|e| {
-                        TrainError::Config(format!("checkpoint candidate `{spec}`: {e}"))
-                    })?;
-                    net.add_candidate(cfg.clone())?;
-                    candidates.push(cfg);
-                }
-                for (i, a) in ck.active.iter().enumerate() {
-                    if !a {
-                        net.deactivate(i);
-                    }
-                }
-                model.restore(state)?;
-                match &saved_samplers {
-                    Some(states) => net.restore_sampler_states(states)?,
-                    None => {
-                        if let Some(m) = net.stateful_candidate() {
-                            tracing::warn!(
-                                sampler = %m,
-                                "the checkpoint holds no state of this candidate (an older \
-                                 version wrote it); it restarts, so the resumed search may \
-                                 differ from an uninterrupted one"
-                            );
-                        }
-                    }
-                }
-                (
-                    ck.epoch,
-                    ck.events,
-                    ck.counts,
-                    ck.rule,
-                    ck.leader,
-                    ck.next_round,
-                    ck.seconds,
-                )
-            }
-            None => {
-                let last_loss = net.warm_up(
-                    &mut model,
-                    &dataset.train,
-                    base.batch_size,
-                    base.negatives,
-                    settings.warmup_epochs,
-                    total,
-                )?;
-                let epoch = settings.warmup_epochs;
-                let counts = EpochCounts {
-                    supernet: epoch,
-                    ..EpochCounts::default()
-                };
-                let events = vec![Event::Warmup {
-                    epochs: settings.warmup_epochs,
-                    loss: last_loss,
-                }];
-                let rule = StepRule::new(
-                    &settings.selector,
-                    c,
-                    settings.weight_floor,
-                    derive_seed(base.seed, "selector", 0),
-                );
-                (epoch, events, counts, rule, 0, 0, 0.0)
-            }
-        };
-    let elapsed = || earlier + started.elapsed().as_secs_f64();
-    // What a checkpoint after `next_round - 1` holds (the warm-up for 0).
-    let snapshot = |next_round,
-                    epoch,
-                    counts: &EpochCounts,
-                    events: &[Event],
-                    candidates: &[SamplerConfig],
-                    net: &Supernet,
-                    leader,
-                    rule: &Option<StepRule>| Checkpoint {
-        settings: settings_json.clone(),
-        next_round,
-        epoch,
-        counts: counts.clone(),
-        events: events.to_vec(),
-        candidates: candidates.iter().map(SamplerConfig::spec).collect(),
-        active: (0..candidates.len()).map(|i| net.is_active(i)).collect(),
-        leader,
-        rule: rule.clone(),
-        seconds: elapsed(),
-        branch: None,
-        sampler_states: None,
-    };
-    if first_round == 0 && events.len() == 1 {
-        let ck = snapshot(
-            0,
-            epoch,
-            &counts,
-            &events,
-            &candidates,
-            &net,
-            leader,
-            &step_rule,
-        );
-        write_search_checkpoint(dir, &model, ck, &net, None)?;
-    }
+    let elapsed = || earlier_plus(earlier, started);
     for round in first_round..settings.max_rounds {
         // A search resumed after its rounds stopped past the peak goes on to the retrain.
-        if events.iter().any(|e| matches!(e, Event::PastPeak { .. })) {
+        if search
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PastPeak { .. }))
+        {
             break;
         }
-        let used = counts.supernet + counts.branches;
+        let used = search.counts.supernet + search.counts.branches;
         let seconds = elapsed();
         // At least one round runs: without one there is no evidence to choose by.
         if round > 0
             && (settings.budget_epochs.is_some_and(|b| used >= b)
                 || settings.budget_seconds.is_some_and(|b| seconds >= b))
         {
-            events.push(Event::BudgetReached {
+            search.events.push(Event::BudgetReached {
                 rounds: round,
                 epochs: used,
                 seconds,
             });
             break;
         }
-        let c = candidates.len();
-        let active: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
-        let mut past_peak: Option<Event> = None;
+        let active: Vec<bool> = (0..search.candidates.len())
+            .map(|i| search.net.is_active(i))
+            .collect();
         if active.iter().filter(|a| **a).count() <= 1 {
-            leader = active.iter().position(|a| *a).unwrap_or(leader);
+            search.leader = active.iter().position(|a| *a).unwrap_or(search.leader);
             break;
         }
-        let mut round_event = match (&settings.selector, step_rule.as_mut()) {
-            (
-                SelectorConfig::Evidence {
-                    branch_epochs,
-                    temperature,
-                    prune_level,
-                    bootstrap,
-                    prune_from_round,
-                    stop_past_peak,
-                },
-                _,
-            ) => {
-                let h = branch_epochs.max(&1) << round;
-                let mut ctx = BranchContext {
-                    dataset,
-                    base,
-                    candidates: &candidates,
-                    net: &net,
-                    progress,
-                    counts: &mut counts,
-                    epoch,
-                };
-                let branch_retrain = settings.retrain == Retrain::Branch;
-                let assessed = evidence_round(
-                    &mut ctx,
-                    &model,
-                    &active,
-                    round,
-                    h,
-                    (round >= *prune_from_round).then_some(*prune_level),
-                    *bootstrap,
-                    branch_retrain,
-                )?;
-                let value = assessed
-                    .values
-                    .iter()
-                    .find(|(i, _)| *i == assessed.leader)
-                    .map_or(f64::NAN, |(_, v)| *v);
-                // Every earlier round was a new best (or the rounds would have stopped), so
-                // the kept leader and branch are the best round's.
-                let peak = best_evidence_round(&events)
-                    .filter(|(_, best_value, _)| *stop_past_peak && value < *best_value);
-                if let Some((best_round, best_value, best_leader)) = &peak {
-                    leader = candidates
-                        .iter()
-                        .position(|cfg| &cfg.spec() == best_leader)
-                        .unwrap_or(leader);
-                    past_peak = Some(Event::PastPeak {
-                        round,
-                        value,
-                        best_round: *best_round,
-                        best_value: *best_value,
-                        leader: best_leader.clone(),
-                    });
-                } else {
-                    leader = assessed.leader;
-                    if let Some((state, sampler)) = assessed.leader_state {
-                        leader_branch = Some(LeaderBranch {
-                            state,
-                            sampler,
-                            epoch: epoch + h,
-                            round,
-                        });
-                    }
-                    for &i in &assessed.pruned {
-                        net.deactivate(i);
-                    }
-                }
-                let still: Vec<bool> = (0..c).map(|i| net.is_active(i)).collect();
-                // The retrain continues the leader's branch: after the last round, supernet
-                // epochs would train a state nothing reads.
-                let last_round = round + 1 == settings.max_rounds
-                    || peak.is_some()
-                    || (!settings.expand && still.iter().filter(|a| **a).count() <= 1);
-                let round_epochs = if (branch_retrain && last_round) || peak.is_some() {
-                    0
-                } else {
-                    settings.round_epochs
-                };
-                let mut alpha = vec![f64::NEG_INFINITY; c];
-                for (i, v) in &assessed.values {
-                    alpha[*i] = *v;
-                }
-                let weights = floored_softmax(&alpha, *temperature, &still, settings.weight_floor);
-                for _ in 0..round_epochs {
-                    net.train_epoch(
-                        &mut model,
-                        &dataset.train,
-                        base.batch_size,
-                        base.negatives,
-                        &weights,
-                        epoch,
-                        total,
-                    )?;
-                    epoch += 1;
-                    counts.supernet += 1;
-                }
-                Event::Round {
-                    round,
-                    rule: settings.selector.name().to_owned(),
-                    signal: settings.selector.signal().to_owned(),
-                    branch_epochs: h,
-                    evidence: assessed.evidence,
-                    // A round past the peak prunes nothing: the rounds end with it.
-                    pruned: assessed
-                        .pruned
-                        .iter()
-                        .filter(|&&i| !net.is_active(i))
-                        .map(|&i| candidates[i].spec())
-                        .collect(),
-                    final_weights: weights.clone(),
-                    weights,
-                }
-            }
-            (_, Some(rule)) => {
-                let weights = rule.weights(&active);
-                for _ in 0..settings.round_epochs {
-                    net.train_epoch_with(
-                        &mut model,
-                        &dataset.train,
-                        base.batch_size,
-                        base.negatives,
-                        epoch,
-                        total,
-                        |net, model, users, positives| {
-                            step_rule_update(rule, net, model, dataset, users, positives, base)
-                        },
-                    )?;
-                    epoch += 1;
-                    counts.supernet += 1;
-                }
-                let final_weights = rule.weights(&active);
-                let signal = rule.take_signal();
-                let n_active = active.iter().filter(|a| **a).count() as f64;
-                leader = (0..c)
-                    .filter(|&i| active[i])
-                    .max_by(|&a, &b| final_weights[a].total_cmp(&final_weights[b]))
-                    .unwrap_or(leader);
-                let mut pruned = Vec::new();
-                let mut evidence = Vec::new();
-                for i in (0..c).filter(|&i| active[i]) {
-                    evidence.push(Evidence {
-                        sampler: candidates[i].spec(),
-                        value: signal[i],
-                        lead: final_weights[leader] - final_weights[i],
-                        lead_se: 0.0,
-                    });
-                    if i != leader && final_weights[i] < rule.prune_below() / n_active {
-                        net.deactivate(i);
-                        pruned.push(candidates[i].spec());
-                    }
-                }
-                Event::Round {
-                    round,
-                    rule: settings.selector.name().to_owned(),
-                    signal: settings.selector.signal().to_owned(),
-                    branch_epochs: 0,
-                    evidence,
-                    pruned,
-                    weights,
-                    final_weights,
-                }
-            }
-            (_, None) => {
-                return Err(TrainError::Config(format!(
-                    "selector `{}` has no step state",
-                    settings.selector.name()
-                )));
-            }
+        let (mut round_event, past_peak) = match &settings.selector {
+            SelectorConfig::Evidence { .. } => search.evidence_round(&setup, round, &active)?,
+            _ => (search.step_rule_round(&setup, round, &active)?, None),
         };
         if let Event::Round { final_weights, .. } = &mut round_event {
             // Pruned candidates carry no weight into the next round.
             for (i, w) in final_weights.iter_mut().enumerate() {
-                if !net.is_active(i) {
+                if !search.net.is_active(i) {
                     *w = 0.0;
                 }
             }
         }
-        events.push(round_event);
+        search.events.push(round_event);
         let stopping = past_peak.is_some();
-        events.extend(past_peak);
-        if settings.expand && !stopping && net.is_active(leader) {
-            let mut added = Vec::new();
-            for n in space.neighbours(&candidates[leader]) {
-                if candidates.len() >= settings.max_candidates {
-                    break;
-                }
-                if candidates.contains(&n) {
-                    continue;
-                }
-                net.add_candidate(n.clone())?;
-                if let Some(rule) = step_rule.as_mut() {
-                    rule.add_candidate(&active);
-                }
-                added.push(n.spec());
-                candidates.push(n);
-            }
-            events.push(Event::Expanded {
-                round,
-                leader: candidates[leader].spec(),
-                added,
-            });
+        search.events.extend(past_peak);
+        if settings.expand && !stopping && search.net.is_active(search.leader) {
+            search.expand(&setup, round, &active)?;
         }
-        let ck = snapshot(
-            round + 1,
-            epoch,
-            &counts,
-            &events,
-            &candidates,
-            &net,
-            leader,
-            &step_rule,
-        );
-        write_search_checkpoint(dir, &model, ck, &net, leader_branch.as_ref())?;
+        search.write_checkpoint(&setup, dir, round + 1, elapsed())?;
         if std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND")
             .ok()
             .as_deref()
@@ -779,6 +460,17 @@ pub fn autosample_in(
     let search_seconds = elapsed();
 
     // Retrain the choice.
+    let Search {
+        candidates,
+        net,
+        model,
+        epoch,
+        mut events,
+        mut counts,
+        leader,
+        leader_branch,
+        ..
+    } = search;
     let chosen = candidates[leader].clone();
     let retrain_started = Instant::now();
     let last_weights = events
@@ -823,6 +515,422 @@ pub fn autosample_in(
         retrain_curve: retrained.curve,
         model: Some(retrained.model),
     })
+}
+
+/// Seconds of a search: those of the runs before a resume plus this run's.
+fn earlier_plus(earlier: f64, started: Instant) -> f64 {
+    earlier + started.elapsed().as_secs_f64()
+}
+
+/// What a search reads and never changes.
+struct Setup<'a> {
+    dataset: &'a Dataset,
+    space: &'a SearchSpace,
+    base: &'a TrainConfig,
+    settings: &'a AutoSampleConfig,
+    progress: Progress,
+    /// `settings` as recorded in checkpoints.
+    settings_json: serde_json::Value,
+}
+
+impl Setup<'_> {
+    /// Planned epochs of a full training: sampler schedules (SRNS/DENS warm-ups, CNS's
+    /// curriculum) run over it through every stage, as in the exhaustive runs the search
+    /// stands in for.
+    fn total_epochs(&self) -> usize {
+        self.base.epochs
+    }
+}
+
+/// A search between rounds: what a checkpoint holds.
+struct Search {
+    candidates: Vec<SamplerConfig>,
+    net: Supernet,
+    /// The shared state.
+    model: TrainedModel,
+    /// Supernet epochs so far (warm-up and rounds): where stages' sampler schedules continue.
+    epoch: usize,
+    events: Vec<Event>,
+    counts: EpochCounts,
+    /// The step rules' weights (`None` for the evidence rule).
+    step_rule: Option<StepRule>,
+    leader: usize,
+    /// With `Retrain::Branch`: the kept evidence branch.
+    leader_branch: Option<LeaderBranch>,
+}
+
+impl Search {
+    /// A new search: the supernet over the initial candidates after the equal-weight warm-up.
+    fn warm_up(setup: &Setup<'_>) -> Result<Self> {
+        let (base, settings) = (setup.base, setup.settings);
+        let candidates: Vec<SamplerConfig> = setup.space.initial_candidates().to_vec();
+        let mut net = Supernet::new(&candidates, derive_seed(base.seed, "autosample", 0))?;
+        let mut model = TrainedModel::new(
+            &base.model,
+            &setup.dataset.train,
+            derive_seed(base.seed, "init", 0),
+        )?;
+        let last_loss = net.warm_up(
+            &mut model,
+            &setup.dataset.train,
+            base.batch_size,
+            base.negatives,
+            settings.warmup_epochs,
+            setup.total_epochs(),
+        )?;
+        let step_rule = StepRule::new(
+            &settings.selector,
+            candidates.len(),
+            settings.weight_floor,
+            derive_seed(base.seed, "selector", 0),
+        );
+        Ok(Self {
+            candidates,
+            net,
+            model,
+            epoch: settings.warmup_epochs,
+            events: vec![Event::Warmup {
+                epochs: settings.warmup_epochs,
+                loss: last_loss,
+            }],
+            counts: EpochCounts {
+                supernet: settings.warmup_epochs,
+                ..EpochCounts::default()
+            },
+            step_rule,
+            leader: 0,
+            leader_branch: None,
+        })
+    }
+
+    /// The search a checkpoint at `path` saved, with its first round to run and the seconds
+    /// spent before it.
+    ///
+    /// # Errors
+    /// A checkpoint that cannot be read, or was written with other settings.
+    fn resume(setup: &Setup<'_>, path: &Path) -> Result<(Self, usize, f64)> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let (state, ck) = load_checkpoint(path, &setup.settings_json)?;
+        // The candidates' sampler states, the leader branch's among them.
+        let mut saved_samplers = match &ck.sampler_states {
+            Some(file) => Some(read_sampler_states(&dir.join(file))?),
+            None => None,
+        };
+        let branch_sampler = saved_samplers.as_mut().and_then(|states| {
+            let k = states
+                .iter()
+                .position(|(key, _)| key == BRANCH_SAMPLER_KEY)?;
+            Some(states.remove(k).1)
+        });
+        let leader_branch = match &ck.branch {
+            Some((file, epoch)) => Some(LeaderBranch {
+                state: TrainingState::read(&dir.join(file))?.0,
+                sampler: branch_sampler,
+                epoch: *epoch,
+                round: ck.next_round.saturating_sub(1),
+            }),
+            None => None,
+        };
+        let mut candidates: Vec<SamplerConfig> = setup.space.initial_candidates().to_vec();
+        let mut net = Supernet::new(&candidates, derive_seed(setup.base.seed, "autosample", 0))?;
+        for spec in ck.candidates.iter().skip(candidates.len()) {
+            let cfg: SamplerConfig = spec
+                .parse()
+                .map_err(|e| TrainError::Config(format!("checkpoint candidate `{spec}`: {e}")))?;
+            net.add_candidate(cfg.clone())?;
+            candidates.push(cfg);
+        }
+        for (i, a) in ck.active.iter().enumerate() {
+            if !a {
+                net.deactivate(i);
+            }
+        }
+        let mut model = TrainedModel::new(
+            &setup.base.model,
+            &setup.dataset.train,
+            derive_seed(setup.base.seed, "init", 0),
+        )?;
+        model.restore(state)?;
+        match &saved_samplers {
+            Some(states) => net.restore_sampler_states(states)?,
+            None => {
+                if let Some(m) = net.stateful_candidate() {
+                    tracing::warn!(
+                        sampler = %m,
+                        "the checkpoint holds no state of this candidate (an older version \
+                         wrote it); it restarts, so the resumed search may differ from an \
+                         uninterrupted one"
+                    );
+                }
+            }
+        }
+        let search = Self {
+            candidates,
+            net,
+            model,
+            epoch: ck.epoch,
+            events: ck.events,
+            counts: ck.counts,
+            step_rule: ck.rule,
+            leader: ck.leader,
+            leader_branch,
+        };
+        Ok((search, ck.next_round, ck.seconds))
+    }
+
+    /// One round of the evidence rule: branches, the past-peak check, pruning, the round's
+    /// supernet epochs. Returns the round's event and, if the rounds stop past the peak, that
+    /// event too.
+    fn evidence_round(
+        &mut self,
+        setup: &Setup<'_>,
+        round: usize,
+        active: &[bool],
+    ) -> Result<(Event, Option<Event>)> {
+        let settings = setup.settings;
+        let SelectorConfig::Evidence {
+            branch_epochs,
+            temperature,
+            prune_level,
+            bootstrap,
+            prune_from_round,
+            stop_past_peak,
+        } = settings.selector
+        else {
+            return Err(TrainError::Config(format!(
+                "selector `{}` is not the evidence rule",
+                settings.selector.name()
+            )));
+        };
+        let c = self.candidates.len();
+        let h = branch_epochs.max(1) << round;
+        let branch_retrain = settings.retrain == Retrain::Branch;
+        let mut ctx = BranchContext {
+            dataset: setup.dataset,
+            base: setup.base,
+            candidates: &self.candidates,
+            net: &self.net,
+            progress: setup.progress,
+            counts: &mut self.counts,
+            epoch: self.epoch,
+        };
+        let assessed = evidence_round(
+            &mut ctx,
+            &self.model,
+            active,
+            round,
+            h,
+            (round >= prune_from_round).then_some(prune_level),
+            bootstrap,
+            branch_retrain,
+        )?;
+        let value = assessed
+            .values
+            .iter()
+            .find(|(i, _)| *i == assessed.leader)
+            .map_or(f64::NAN, |(_, v)| *v);
+        // Every earlier round was a new best (or the rounds would have stopped), so the kept
+        // leader and branch are the best round's.
+        let peak = best_evidence_round(&self.events)
+            .filter(|(_, best_value, _)| stop_past_peak && value < *best_value);
+        let past_peak = match peak {
+            Some((best_round, best_value, best_leader)) => {
+                self.leader = self
+                    .candidates
+                    .iter()
+                    .position(|cfg| cfg.spec() == best_leader)
+                    .unwrap_or(self.leader);
+                Some(Event::PastPeak {
+                    round,
+                    value,
+                    best_round,
+                    best_value,
+                    leader: best_leader,
+                })
+            }
+            None => {
+                self.leader = assessed.leader;
+                if let Some((state, sampler)) = assessed.leader_state {
+                    self.leader_branch = Some(LeaderBranch {
+                        state,
+                        sampler,
+                        epoch: self.epoch + h,
+                        round,
+                    });
+                }
+                for &i in &assessed.pruned {
+                    self.net.deactivate(i);
+                }
+                None
+            }
+        };
+        let still: Vec<bool> = (0..c).map(|i| self.net.is_active(i)).collect();
+        // The retrain continues the leader's branch: after the last round, supernet epochs
+        // would train a state nothing reads.
+        let last_round = round + 1 == settings.max_rounds
+            || past_peak.is_some()
+            || (!settings.expand && still.iter().filter(|a| **a).count() <= 1);
+        let round_epochs = if (branch_retrain && last_round) || past_peak.is_some() {
+            0
+        } else {
+            settings.round_epochs
+        };
+        let mut alpha = vec![f64::NEG_INFINITY; c];
+        for (i, v) in &assessed.values {
+            alpha[*i] = *v;
+        }
+        let weights = floored_softmax(&alpha, temperature, &still, settings.weight_floor);
+        for _ in 0..round_epochs {
+            self.net.train_epoch(
+                &mut self.model,
+                &setup.dataset.train,
+                setup.base.batch_size,
+                setup.base.negatives,
+                &weights,
+                self.epoch,
+                setup.total_epochs(),
+            )?;
+            self.epoch += 1;
+            self.counts.supernet += 1;
+        }
+        let event = Event::Round {
+            round,
+            rule: settings.selector.name().to_owned(),
+            signal: settings.selector.signal().to_owned(),
+            branch_epochs: h,
+            evidence: assessed.evidence,
+            // A round past the peak prunes nothing: the rounds end with it.
+            pruned: assessed
+                .pruned
+                .iter()
+                .filter(|&&i| !self.net.is_active(i))
+                .map(|&i| self.candidates[i].spec())
+                .collect(),
+            final_weights: weights.clone(),
+            weights,
+        };
+        Ok((event, past_peak))
+    }
+
+    /// One round of a step rule: supernet epochs whose weights the rule moves step by step,
+    /// then pruning by weight.
+    fn step_rule_round(
+        &mut self,
+        setup: &Setup<'_>,
+        round: usize,
+        active: &[bool],
+    ) -> Result<Event> {
+        let (dataset, base, settings) = (setup.dataset, setup.base, setup.settings);
+        let Some(rule) = self.step_rule.as_mut() else {
+            return Err(TrainError::Config(format!(
+                "selector `{}` has no step state",
+                settings.selector.name()
+            )));
+        };
+        let c = self.candidates.len();
+        let weights = rule.weights(active);
+        for _ in 0..settings.round_epochs {
+            self.net.train_epoch_with(
+                &mut self.model,
+                &dataset.train,
+                base.batch_size,
+                base.negatives,
+                self.epoch,
+                setup.total_epochs(),
+                |net, model, users, positives| {
+                    step_rule_update(rule, net, model, dataset, users, positives, base)
+                },
+            )?;
+            self.epoch += 1;
+            self.counts.supernet += 1;
+        }
+        let final_weights = rule.weights(active);
+        let signal = rule.take_signal();
+        let n_active = active.iter().filter(|a| **a).count() as f64;
+        let leader = (0..c)
+            .filter(|&i| active[i])
+            .max_by(|&a, &b| final_weights[a].total_cmp(&final_weights[b]))
+            .unwrap_or(self.leader);
+        self.leader = leader;
+        let mut pruned = Vec::new();
+        let mut evidence = Vec::new();
+        for i in (0..c).filter(|&i| active[i]) {
+            evidence.push(Evidence {
+                sampler: self.candidates[i].spec(),
+                value: signal[i],
+                lead: final_weights[leader] - final_weights[i],
+                lead_se: 0.0,
+            });
+            if i != leader && final_weights[i] < rule.prune_below() / n_active {
+                self.net.deactivate(i);
+                pruned.push(self.candidates[i].spec());
+            }
+        }
+        Ok(Event::Round {
+            round,
+            rule: settings.selector.name().to_owned(),
+            signal: settings.selector.signal().to_owned(),
+            branch_epochs: 0,
+            evidence,
+            pruned,
+            weights,
+            final_weights,
+        })
+    }
+
+    /// Adds the leader's neighbours in the space as candidates (up to `max_candidates`) and
+    /// logs them.
+    fn expand(&mut self, setup: &Setup<'_>, round: usize, active: &[bool]) -> Result<()> {
+        let mut added = Vec::new();
+        for n in setup.space.neighbours(&self.candidates[self.leader]) {
+            if self.candidates.len() >= setup.settings.max_candidates {
+                break;
+            }
+            if self.candidates.contains(&n) {
+                continue;
+            }
+            self.net.add_candidate(n.clone())?;
+            if let Some(rule) = self.step_rule.as_mut() {
+                rule.add_candidate(active);
+            }
+            added.push(n.spec());
+            self.candidates.push(n);
+        }
+        self.events.push(Event::Expanded {
+            round,
+            leader: self.candidates[self.leader].spec(),
+            added,
+        });
+        Ok(())
+    }
+
+    /// Checkpoints the search into `dir` (if given) before round `next_round` (0: after the
+    /// warm-up).
+    fn write_checkpoint(
+        &self,
+        setup: &Setup<'_>,
+        dir: Option<&Path>,
+        next_round: usize,
+        seconds: f64,
+    ) -> Result<()> {
+        let ck = Checkpoint {
+            settings: setup.settings_json.clone(),
+            next_round,
+            epoch: self.epoch,
+            counts: self.counts.clone(),
+            events: self.events.clone(),
+            candidates: self.candidates.iter().map(SamplerConfig::spec).collect(),
+            active: (0..self.candidates.len())
+                .map(|i| self.net.is_active(i))
+                .collect(),
+            leader: self.leader,
+            rule: self.step_rule.clone(),
+            seconds,
+            branch: None,
+            sampler_states: None,
+        };
+        write_search_checkpoint(dir, &self.model, ck, &self.net, self.leader_branch.as_ref())
+    }
 }
 
 /// Where the rounds left the search: what the retrain starts from.
