@@ -1109,5 +1109,11 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
         assert_eq!(got["test"], want["test"], "{name}");
         assert_eq!(got["details"][log], want["details"][log], "{name}");
         assert_eq!(got["total_epochs"], want["total_epochs"], "{name}");
+        if name == "past-peak" {
+            let o = run(&["inspect", cut.to_str().unwrap()]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(text.contains("past the peak, rounds stop"), "{text}");
+        }
     }
 }
