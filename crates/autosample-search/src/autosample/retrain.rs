@@ -11,10 +11,9 @@ use autosample_train::{
 };
 
 use super::Retrain;
+use super::checkpoint::LeaderBranch;
 use crate::Supernet;
 use crate::mixture::retrain_mixture;
-
-use super::checkpoint::LeaderBranch;
 
 /// Where the rounds left the search: what the retrain starts from.
 pub(super) struct SearchEnd<'a> {

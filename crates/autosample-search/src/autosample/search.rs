@@ -9,14 +9,13 @@ use autosample_models::TrainingState;
 use autosample_samplers::{SamplerConfig, read_sampler_states};
 use autosample_train::{Progress, Result, TrainConfig, TrainError, TrainedModel, derive_seed};
 
-use super::{AutoSampleConfig, EpochCounts, Event, Evidence, Retrain};
-use crate::selector::{SelectorConfig, StepRule, ValidationSample, floored_softmax};
-use crate::{SearchSpace, Supernet};
-
 use super::checkpoint::{
     BRANCH_SAMPLER_KEY, Checkpoint, LeaderBranch, load_checkpoint, write_search_checkpoint,
 };
 use super::evidence::{BranchContext, best_evidence_round, evidence_round};
+use super::{AutoSampleConfig, EpochCounts, Event, Evidence, Retrain};
+use crate::selector::{SelectorConfig, StepRule, ValidationSample, floored_softmax};
+use crate::{SearchSpace, Supernet};
 
 /// Seconds of a search: those of the runs before a resume plus this run's.
 pub(super) fn earlier_plus(earlier: f64, started: Instant) -> f64 {
