@@ -88,6 +88,22 @@ STRATEGIES = {
 # data (gowalla, yelp2018), whose sweep (run_sweep.sh with SAMPLERS) is its ground truth.
 SPACES = {"default": {"mf": "mf.json", "graph": "default.json"},
           "large": {"mf": "large-mf.json", "graph": "large.json"}}
+# Binaries after v9 stop the evidence rule's rounds past the peak by default (decision 0005).
+# The evidence strategies other than evidence-6r-peak were defined before that default, so they
+# say "false" to keep their meaning; a binary whose option takes no value (v9) or that predates
+# it gets nothing, as those strategies ran then.
+NO_STOP = ["--stop-past-peak", "false"]
+
+
+def strategy_args(strategy):
+    args = list(STRATEGIES[strategy])
+    help_text = subprocess.run([str(BIN), "search", "--help"], capture_output=True, text=True).stdout
+    evidence_rule = args[1] == "autosample" and ("--selector" not in args or "evidence" in args)
+    if "--stop-past-peak [<BOOL>]" in help_text and evidence_rule and "--stop-past-peak" not in args:
+        args += NO_STOP
+    return args
+
+
 RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "work_epochs",
               "seconds", "commit"]
 
@@ -142,7 +158,7 @@ def run_search(model, dataset, seed, strategy, data_root, space_set):
             space = REPO / "search-spaces" / SPACES[space_set]["mf" if model == "mf" else "graph"]
             cmd = [str(BIN), "search", "--data", str(data_root / dataset), "--model", model,
                    "--space", str(space), "--seed", str(seed), "--out", str(out), "--quiet", "--json"] \
-                + STRATEGIES[strategy] + SWEEP_ARGS
+                + strategy_args(strategy) + SWEEP_ARGS
             if model != "mf":
                 cmd += ["--layers", "3"]
         print("run:", " ".join(cmd), flush=True)

@@ -169,8 +169,16 @@ pub struct SearchArgs {
     /// `autosample --selector evidence`: end the rounds at the first round whose leader scores
     /// below an earlier round's best leader (the shared state is past its peak, as on data
     /// where training peaks within a few tens of epochs); the best round's leader is chosen
-    /// and, with `--retrain branch`, its branch is continued.
-    #[arg(long)]
+    /// and, with `--retrain branch`, its branch is continued. On by default (decision 0005);
+    /// `--stop-past-peak false` runs every round.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_value_t = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub stop_past_peak: bool,
     /// `autosample`: supernet epochs per round.
     #[arg(long, value_name = "N", default_value_t = 5)]

@@ -1117,3 +1117,55 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
         }
     }
 }
+
+/// `--stop-past-peak` is on by default for the evidence rule; `--stop-past-peak false` runs
+/// every round. On this fixture the leader's evidence falls in round 3.
+#[test]
+fn the_evidence_rule_stops_past_the_peak_unless_told_not_to() {
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    let search = |name: &str, extra: &[&str]| {
+        let out = scratch(name);
+        let mut args = vec![
+            "search",
+            "--data",
+            "synthetic:tiny",
+            "--space",
+            tiny.to_str().unwrap(),
+            "--strategy",
+            "autosample",
+            "--warmup-epochs",
+            "1",
+            "--epochs",
+            "4",
+            "--eval-every",
+            "2",
+            "--max-rounds",
+            "5",
+            "--prune-from-round",
+            "9",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v = json(&o);
+        let stops = v["details"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "past_peak")
+            .count();
+        (
+            stops,
+            v["details"]["settings"]["selector"]["stop_past_peak"].clone(),
+        )
+    };
+    assert_eq!(search("peak-default", &[]), (1, serde_json::json!(true)));
+    assert_eq!(
+        search("peak-off", &["--stop-past-peak", "false"]),
+        (0, serde_json::json!(false))
+    );
+}

@@ -66,7 +66,9 @@ pub enum SelectorConfig {
         /// earlier round: the shared state is then past the peak of training on this data
         /// (branches grow each round, so a still-improving state scores higher), and further
         /// rounds would only rank overtrained continuations. The choice is then the best
-        /// round's leader, and a branch retrain continues that round's branch.
+        /// round's leader, and a branch retrain continues that round's branch. On in
+        /// [`SelectorConfig::evidence`] (decision 0005); a checkpoint written before the setting
+        /// existed resumes with it off, as it ran.
         #[serde(default)]
         stop_past_peak: bool,
     },
@@ -113,7 +115,7 @@ impl SelectorConfig {
             prune_level: 0.05,
             bootstrap: 1000,
             prune_from_round: 0,
-            stop_past_peak: false,
+            stop_past_peak: true,
         }
     }
 
