@@ -285,13 +285,16 @@ impl<'a> StateReader<'a> {
 ///
 /// # Errors
 /// [`SamplerError::InvalidState`] naming the path if it cannot be written.
-pub fn write_sampler_states(path: &Path, states: &[(String, Vec<u8>)]) -> Result<()> {
+pub fn write_sampler_states<S: AsRef<str>, B: AsRef<[u8]>>(
+    path: &Path,
+    states: &[(S, B)],
+) -> Result<()> {
     let mut w = StateWriter { buf: Vec::new() };
     w.buf.extend_from_slice(MAGIC);
     w.usize(states.len());
     for (spec, state) in states {
-        w.bytes(spec.as_bytes());
-        w.bytes(state);
+        w.bytes(spec.as_ref().as_bytes());
+        w.bytes(state.as_ref());
     }
     autosample_data::write_atomic(path, &w.buf).map_err(|e| {
         bad(
@@ -306,21 +309,30 @@ pub fn write_sampler_states(path: &Path, states: &[(String, Vec<u8>)]) -> Result
 /// # Errors
 /// [`SamplerError::InvalidState`] naming the path if it is unreadable or not such a file.
 pub fn read_sampler_states(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    parse_sampler_states(&read_state_file(path)?, path)
+}
+
+/// The bytes of the state file at `path`.
+fn read_state_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
         bad(
             "state file",
             format!("{}: could not read: {e}", path.display()),
         )
-    })?;
+    })
+}
+
+/// The `(spec, state)` pairs in `bytes`, a state file read from `path` (named in errors).
+fn parse_sampler_states(bytes: &[u8], path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let wrap = |e: SamplerError| bad("state file", format!("{}: {e}", path.display()));
-    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+    if !bytes.starts_with(MAGIC) {
         return Err(bad(
             "state file",
             format!("{}: not a sampler state file", path.display()),
         ));
     }
     let mut r = StateReader {
-        bytes: &bytes,
+        bytes,
         pos: MAGIC.len(),
         sampler: "state file",
     };
@@ -346,7 +358,7 @@ pub fn read_sampler_states(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
 /// # Errors
 /// As [`write_sampler_states`].
 pub fn write_sampler_state(path: &Path, spec: &str, state: &[u8]) -> Result<()> {
-    write_sampler_states(path, &[(spec.to_owned(), state.to_vec())])
+    write_sampler_states(path, &[(spec, state)])
 }
 
 /// Reads what [`write_sampler_state`] wrote for the sampler `spec`.
@@ -359,16 +371,11 @@ pub fn write_sampler_state(path: &Path, spec: &str, state: &[u8]) -> Result<()> 
 /// [`SamplerError::InvalidState`] naming the path if it is unreadable, broken, or holds
 /// another sampler's state.
 pub fn read_sampler_state(path: &Path, spec: &str) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        bad(
-            "state file",
-            format!("{}: could not read: {e}", path.display()),
-        )
-    })?;
+    let bytes = read_state_file(path)?;
     if !bytes.starts_with(MAGIC) {
         return Ok(bytes);
     }
-    let mut states = read_sampler_states(path)?;
+    let mut states = parse_sampler_states(&bytes, path)?;
     match states.iter().position(|(s, _)| s == spec) {
         Some(i) => Ok(states.swap_remove(i).1),
         None => Err(bad(
