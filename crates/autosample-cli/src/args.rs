@@ -59,8 +59,9 @@ pub enum StrategyArg {
     /// early stopping.
     Halving,
     /// Supernet warm-up, rounds of per-candidate validation evidence with noise-aware
-    /// pruning and evidence-weighted supernet epochs, then the winner's last branch trained on
-    /// to early stopping (hit rates and costs against exhaustive: docs/decisions/0005).
+    /// pruning and evidence-weighted supernet epochs, then the winner's branch from the round
+    /// that chose it trained on to early stopping (hit rates and costs against exhaustive:
+    /// docs/decisions/0005).
     Autosample,
 }
 

@@ -124,7 +124,7 @@ pub struct LightGcn {
     step: u64,
     timings: StepTimings,
     propagate_seconds: f64,
-    /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
+    /// The last step's gradients of its auxiliary terms' sampler parameters, one per term.
     auxiliary_grad: Vec<Vec<f32>>,
 }
 

@@ -228,7 +228,7 @@ pub struct Mf {
     item_dedup: Dedup,
     step: u64,
     timings: StepTimings,
-    /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
+    /// The last step's gradients of its auxiliary terms' sampler parameters, one per term.
     auxiliary_grad: Vec<Vec<f32>>,
 }
 

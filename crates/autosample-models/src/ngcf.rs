@@ -279,7 +279,7 @@ pub struct Ngcf {
     user_dedup: Dedup,
     item_dedup: Dedup,
     step: u64,
-    /// The sampler's auxiliary-parameter gradient from the last step, if it had one.
+    /// The last step's gradients of its auxiliary terms' sampler parameters, one per term.
     auxiliary_grad: Vec<Vec<f32>>,
     timings: StepTimings,
     propagate_seconds: f64,
@@ -844,20 +844,22 @@ impl Ngcf {
             }
             // DENS's auxiliary loss: per-block gradients of users, positives and candidates.
             // A term exists only with per-layer negatives (batch_auxiliary checks).
-            for (aux, mx) in aux.iter().filter_map(|a| Some((a, batch.mixed?))) {
-                aux.for_each_row(|l, row, g| {
-                    if l != block {
-                        return;
-                    }
-                    let r = match row {
-                        AuxRow::User(b) => batch.users[b] as usize,
-                        AuxRow::Positive(b) => nu + batch.positives[b] as usize,
-                        AuxRow::Negative(m) => nu + mx.candidates[m * blocks + l] as usize,
-                    };
-                    for (o, x) in out[r * d..(r + 1) * d].iter_mut().zip(g) {
-                        *o += x;
-                    }
-                });
+            if let Some(mx) = batch.mixed {
+                for aux in &aux {
+                    aux.for_each_row(|l, row, g| {
+                        if l != block {
+                            return;
+                        }
+                        let r = match row {
+                            AuxRow::User(b) => batch.users[b] as usize,
+                            AuxRow::Positive(b) => nu + batch.positives[b] as usize,
+                            AuxRow::Negative(m) => nu + mx.candidates[m * blocks + l] as usize,
+                        };
+                        for (o, x) in out[r * d..(r + 1) * d].iter_mut().zip(g) {
+                            *o += x;
+                        }
+                    });
+                }
             }
             // Synthetic negatives hand their block gradient to the rows they were mixed from.
             if let (Some(mx), Some((gr, ge))) = (batch.mixed, &lg.synthetic_grads) {

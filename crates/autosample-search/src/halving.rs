@@ -368,6 +368,11 @@ fn run_rungs(
     })
 }
 
+/// The file of survivor `k`'s model (`"state"`) or sampler (`"sampler"`) state after `rung`.
+fn rung_file(rung: usize, k: usize, kind: &str) -> String {
+    format!("halving-r{rung}-{k}.{kind}")
+}
+
 /// Writes the survivors' states (named by rung), then the checkpoint that lists them (the
 /// commit point), then removes the previous rung's state files.
 fn write_checkpoint(
@@ -381,14 +386,14 @@ fn write_checkpoint(
         message: e,
     };
     for (k, (i, state, sampler)) in survivors.iter().enumerate() {
-        let name = format!("halving-r{}-{k}.state", ck.rung);
+        let name = rung_file(ck.rung, k, "state");
         if let Some(state) = state {
             state.write(&dir.join(&name), &serde_json::Value::Null)?;
         }
         ck.state_files.push(name);
         let sampler_file = match sampler {
             Some(bytes) => {
-                let name = format!("halving-r{}-{k}.sampler", ck.rung);
+                let name = rung_file(ck.rung, k, "sampler");
                 write_sampler_state(&dir.join(&name), &candidates[*i].spec(), bytes)?;
                 Some(name)
             }
@@ -402,8 +407,8 @@ fn write_checkpoint(
         .map_err(|e| io(&path, format!("could not write: {e}")))?;
     if ck.rung > 0 {
         for k in 0.. {
-            let old = dir.join(format!("halving-r{}-{k}.state", ck.rung - 1));
-            let _ = std::fs::remove_file(dir.join(format!("halving-r{}-{k}.sampler", ck.rung - 1)));
+            let old = dir.join(rung_file(ck.rung - 1, k, "state"));
+            let _ = std::fs::remove_file(dir.join(rung_file(ck.rung - 1, k, "sampler")));
             if std::fs::remove_file(&old).is_err() {
                 break;
             }
