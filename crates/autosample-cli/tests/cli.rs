@@ -844,24 +844,15 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
     // An AutoSample search: the weights over the rounds (one line per candidate) and the
     // retrain's validation curve are drawn too.
     let out = scratch("inspect-autosample");
-    let o = run(&[
-        "search",
-        "--data",
-        "synthetic:tiny",
-        "--space",
-        spaces.join("tiny.json").to_str().unwrap(),
-        "--strategy",
-        "autosample",
-        "--warmup-epochs",
-        "1",
-        "--epochs",
-        "4",
-        "--eval-every",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let o = bin()
+        .args(quick_search_args(
+            &spaces.join("tiny.json"),
+            "autosample",
+            &out,
+            &[],
+        ))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["inspect", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -914,26 +905,7 @@ fn chromium_dom(report: &Path, profile: &str) -> Option<String> {
 fn an_interrupted_search_resumes_to_the_same_outcome() {
     let spaces = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces");
     let tiny = spaces.join("tiny.json");
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "search",
-            "--data",
-            "synthetic:tiny",
-            "--space",
-            tiny.to_str().unwrap(),
-            "--epochs",
-            "4",
-            "--eval-every",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    let args = |out: &Path| quick_search_args(&tiny, "exhaustive", out, &[]);
     let whole = scratch("search-whole");
     let o = bin().args(args(&whole)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -1028,64 +1000,35 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
     .unwrap();
     let branch: &[&str] = &["--retrain", "branch", "--max-rounds", "2"];
     let no_prune: &[&str] = &["--prune-from-round", "9", "--max-rounds", "2"];
-    // On this fixture the leader's evidence falls in round 3: the kill comes right after the
-    // stop, and the resume goes straight to the retrain.
-    let past_peak: &[&str] = &[
-        "--retrain",
-        "branch",
-        "--max-rounds",
-        "5",
-        "--prune-from-round",
-        "9",
-        "--stop-past-peak",
-    ];
+    // The kill comes right after the stopping round (3 on this fixture), and the resume goes
+    // straight to the retrain.
+    let past_peak = [PAST_PEAK_FIXTURE, &["--stop-past-peak"]].concat();
     for (name, strategy, space, extra, abort_after, log) in [
         ("autosample", "autosample", &tiny, &[][..], "0", "events"),
         ("halving", "halving", &tiny, &[][..], "0", "rungs"),
         ("branch", "autosample", &tiny, branch, "1", "events"),
         ("srns", "autosample", &stateful, no_prune, "0", "events"),
         ("halving-srns", "halving", &stateful, &[][..], "0", "rungs"),
-        ("past-peak", "autosample", &tiny, past_peak, "3", "events"),
+        (
+            "past-peak",
+            "autosample",
+            &tiny,
+            &past_peak[..],
+            "3",
+            "events",
+        ),
     ] {
-        let args = |out: &Path| -> Vec<String> {
-            [
-                "search",
-                "--data",
-                "synthetic:tiny",
-                "--space",
-                space.to_str().unwrap(),
-                "--strategy",
-                strategy,
-                "--warmup-epochs",
-                "1",
-                "--first-epochs",
-                "1",
-                "--epochs",
-                "4",
-                "--eval-every",
-                "2",
-                "--out",
-                out.to_str().unwrap(),
-                "--quiet",
-                "--json",
-            ]
-            .iter()
-            .chain(extra)
-            .map(|s| s.to_string())
-            .collect()
-        };
+        let args = |out: &Path| quick_search_args(space, strategy, out, extra);
         let whole = scratch(&format!("{name}-whole"));
         let o = bin().args(args(&whole)).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let want = json(&o);
         if name == "past-peak" {
-            let stop = &want["details"]["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|e| e["event"] == "past_peak")
-                .expect("the rounds stop past the peak on this fixture")["round"];
-            assert_eq!(stop, 3, "the kill comes after the stopping round");
+            assert_eq!(
+                past_peak_rounds(&want),
+                [3],
+                "the kill comes after the stopping round"
+            );
         }
 
         let cut = scratch(&format!("{name}-cut"));
@@ -1119,53 +1062,82 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
 }
 
 /// `--stop-past-peak` is on by default for the evidence rule; `--stop-past-peak false` runs
-/// every round. On this fixture the leader's evidence falls in round 3.
+/// every round.
 #[test]
 fn the_evidence_rule_stops_past_the_peak_unless_told_not_to() {
     let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
     let search = |name: &str, extra: &[&str]| {
         let out = scratch(name);
-        let mut args = vec![
-            "search",
-            "--data",
-            "synthetic:tiny",
-            "--space",
-            tiny.to_str().unwrap(),
-            "--strategy",
-            "autosample",
-            "--warmup-epochs",
-            "1",
-            "--epochs",
-            "4",
-            "--eval-every",
-            "2",
-            "--max-rounds",
-            "5",
-            "--prune-from-round",
-            "9",
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        let o = run(&args);
+        let extra = [PAST_PEAK_FIXTURE, extra].concat();
+        let o = bin()
+            .args(quick_search_args(&tiny, "autosample", &out, &extra))
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let v = json(&o);
-        let stops = v["details"]["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["event"] == "past_peak")
-            .count();
         (
-            stops,
+            past_peak_rounds(&v),
             v["details"]["settings"]["selector"]["stop_past_peak"].clone(),
         )
     };
-    assert_eq!(search("peak-default", &[]), (1, serde_json::json!(true)));
+    assert_eq!(
+        search("peak-default", &[]),
+        (vec![3], serde_json::json!(true))
+    );
     assert_eq!(
         search("peak-off", &["--stop-past-peak", "false"]),
-        (0, serde_json::json!(false))
+        (vec![], serde_json::json!(false))
     );
+}
+
+/// Flags under which, on `synthetic:tiny` with `search-spaces/tiny.json`, the evidence rule's
+/// leader scores lower in round 3 than in round 2: the rounds stop there past the peak.
+const PAST_PEAK_FIXTURE: &[&str] = &[
+    "--retrain",
+    "branch",
+    "--max-rounds",
+    "5",
+    "--prune-from-round",
+    "9",
+];
+
+/// The arguments of a quick `search` of `synthetic:tiny` (1 warm-up epoch, first rungs of 1
+/// epoch, 4-epoch trainings evaluated every 2), its outcome printed as JSON, then `extra`.
+fn quick_search_args(space: &Path, strategy: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    [
+        "search",
+        "--data",
+        "synthetic:tiny",
+        "--space",
+        space.to_str().unwrap(),
+        "--strategy",
+        strategy,
+        "--warmup-epochs",
+        "1",
+        "--first-epochs",
+        "1",
+        "--epochs",
+        "4",
+        "--eval-every",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The rounds at which a search's outcome says its rounds stopped past the peak.
+fn past_peak_rounds(outcome: &serde_json::Value) -> Vec<u64> {
+    outcome["details"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "past_peak")
+        .filter_map(|e| e["round"].as_u64())
+        .collect()
 }
