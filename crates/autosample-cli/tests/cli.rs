@@ -998,6 +998,15 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
             {"_name": "dns", "candidates": 8}]}}"#,
     )
     .unwrap();
+    // Only SRNS candidates: whichever leads, its branch has a memory to hand on.
+    let srns_only = stateful.with_file_name("srns-only.json");
+    std::fs::write(
+        &srns_only,
+        r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
+            {"_name": "srns", "s1": 2, "warmup": 1, "varset": 16},
+            {"_name": "srns", "s1": 4, "warmup": 1, "varset": 16}]}}"#,
+    )
+    .unwrap();
     let branch: &[&str] = &["--retrain", "branch", "--max-rounds", "2"];
     let no_prune: &[&str] = &["--prune-from-round", "9", "--max-rounds", "2"];
     // The kill comes right after the stopping round (3 on this fixture), and the resume goes
@@ -1009,6 +1018,14 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
         ("branch", "autosample", &tiny, branch, "1", "events"),
         ("srns", "autosample", &stateful, no_prune, "0", "events"),
         ("halving-srns", "halving", &stateful, &[][..], "0", "rungs"),
+        (
+            "branch-srns",
+            "autosample",
+            &srns_only,
+            branch,
+            "1",
+            "events",
+        ),
         (
             "past-peak",
             "autosample",
@@ -1039,6 +1056,35 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
             .unwrap();
         assert!(!o.status.success(), "{name}: the hook kills the search");
         assert!(!cut.join("outcome.json").exists());
+        if name == "halving-srns" {
+            // The rung's SRNS copies hand their memories on to the next rung.
+            let ck: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(cut.join("halving.json")).unwrap()).unwrap();
+            let files = ck["sampler_files"].as_array().unwrap();
+            let kept_srns = ck["survivors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i.as_u64().unwrap() < 2)
+                .count();
+            assert_eq!(
+                files.iter().filter(|f| f.is_string()).count(),
+                kept_srns,
+                "{ck}"
+            );
+            assert!(kept_srns > 0, "{ck}");
+        }
+        if name == "branch-srns" {
+            // The leader's branch hands its SRNS memory on to the retrain that continues it.
+            let states =
+                autosample_samplers::read_sampler_states(&cut.join("autosample-samplers-n2.state"))
+                    .unwrap();
+            assert!(
+                states.iter().any(|(key, _)| key == "@leader-branch"),
+                "{:?}",
+                states.iter().map(|(k, _)| k).collect::<Vec<_>>()
+            );
+        }
         let o = run(&[
             "search",
             "--resume",

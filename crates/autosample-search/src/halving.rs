@@ -269,6 +269,7 @@ fn run_rungs(
                 schedule_offset: warmup_epochs + epochs - first,
                 schedule_total: Some(base.epochs),
                 sampler_state,
+                return_sampler_state: true,
             };
             let out = train_with(dataset, &cfg, None, progress, &options).map_err(|e| {
                 TrainError::Config(format!("candidate `{}`: {e}", candidates[i].spec()))
@@ -348,6 +349,7 @@ fn run_rungs(
         schedule_offset: warmup_epochs + epochs - first,
         schedule_total: Some(base.epochs),
         sampler_state,
+        return_sampler_state: false,
     };
     let out = train_with(dataset, &cfg, None, progress, &options)?;
     total_epochs += out.epochs_run;

@@ -255,7 +255,8 @@ pub struct TrainOutcome {
     /// for a fresh start.
     pub start_valid: Option<f64>,
     /// The sampler's state at the end ([`NegativeSampler::save_state`]), for a stage that
-    /// continues this one (`None` for samplers that keep none).
+    /// continues this one; `None` for samplers that keep none and unless
+    /// [`TrainOptions::return_sampler_state`] asked for it.
     pub sampler_state: Option<Vec<u8>>,
 }
 
@@ -363,6 +364,10 @@ pub struct TrainOptions {
     /// one continues: SRNS's memory and score histories), so that a continued training sees
     /// the sampler as one full run would; `None` starts it fresh.
     pub sampler_state: Option<Vec<u8>>,
+    /// Serialise the sampler's state at the end into [`TrainOutcome::sampler_state`]. Only a
+    /// stage that another continues asks (a halving rung, the evidence round's leader): SRNS's
+    /// state is hundreds of MB on gowalla, a cost every other training would pay for nothing.
+    pub return_sampler_state: bool,
 }
 
 impl Default for TrainOptions {
@@ -373,6 +378,7 @@ impl Default for TrainOptions {
             schedule_offset: 0,
             schedule_total: None,
             sampler_state: None,
+            return_sampler_state: false,
         }
     }
 }
@@ -764,6 +770,10 @@ pub fn train_with(
         history,
         breakdown,
         start_valid,
-        sampler_state: sampler.save_state(),
+        sampler_state: if options.return_sampler_state {
+            sampler.save_state()
+        } else {
+            None
+        },
     })
 }

@@ -381,7 +381,8 @@ fn schedule_offset_and_total_reach_the_samplers() {
 }
 
 /// A continued training can take the sampler's state from the stage it continues (SRNS's
-/// memory), and hands its own on; a sampler that keeps none has none to hand on.
+/// memory), and hands its own on when asked; a sampler that keeps none has none to hand on,
+/// and a training nobody continues serialises nothing.
 #[test]
 fn a_continuation_takes_and_hands_on_the_samplers_state() {
     use autosample_train::{TrainOptions, WarmStart, train_with};
@@ -390,9 +391,15 @@ fn a_continuation_takes_and_hands_on_the_samplers_state() {
         sampler: "srns:s1=4,warmup=1,varset=16".parse().unwrap(),
         ..config(2)
     };
-    let first = train(&data, &srns, None, Progress::Quiet).unwrap();
+    let handing_on = TrainOptions {
+        return_sampler_state: true,
+        ..TrainOptions::default()
+    };
+    let first = train_with(&data, &srns, None, Progress::Quiet, &handing_on).unwrap();
     let state = first.sampler_state.clone();
     assert!(state.is_some(), "SRNS hands on its memory");
+    let unasked = train(&data, &srns, None, Progress::Quiet).unwrap();
+    assert!(unasked.sampler_state.is_none(), "not asked, not serialised");
     let continued = |sampler_state: Option<Vec<u8>>| {
         let options = TrainOptions {
             warm_start: Some(WarmStart {
@@ -424,6 +431,6 @@ fn a_continuation_takes_and_hands_on_the_samplers_state() {
     assert_eq!(with_memory, continued(state), "deterministic");
     assert_ne!(with_memory, continued(None), "the memory changes the draws");
 
-    let uniform = train(&data, &config(1), None, Progress::Quiet).unwrap();
+    let uniform = train_with(&data, &config(1), None, Progress::Quiet, &handing_on).unwrap();
     assert!(uniform.sampler_state.is_none());
 }

@@ -146,6 +146,7 @@ pub(super) fn evidence_round(
             schedule_offset: ctx.epoch,
             schedule_total: Some(ctx.base.epochs),
             sampler_state: ctx.net.sampler_state_of(i),
+            return_sampler_state: keep_leader_state,
         };
         let mut out = train_with(ctx.dataset, &cfg, None, ctx.progress, &options).map_err(|e| {
             TrainError::Config(format!(

@@ -85,6 +85,7 @@ pub(super) fn retrain_argmax(
         schedule_offset,
         schedule_total: None,
         sampler_state,
+        return_sampler_state: false,
     };
     let cfg = TrainConfig {
         sampler: end.candidates[end.leader].clone(),
