@@ -75,8 +75,10 @@ def machine_facts():
         "memory": mem,
         "os": platform.platform(),
         "rustc": sh(["rustc", "--version"]),
-        "commit": sh(["git", "-C", str(REPO), "rev-parse", "HEAD"]),
-        "dirty": "yes" if sh(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]) else "no",
+        # The checkout the script ran from when it last wrote the record; each run's binary
+        # (AUTOSAMPLE_BIN may pin an older one) is named by raw.csv's `commit`.
+        "scripts commit (the binary's is raw.csv's `commit`)": sh(["git", "-C", str(REPO), "rev-parse", "HEAD"]),
+        "scripts dirty": "yes" if sh(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]) else "no",
     }
 
 
