@@ -12,10 +12,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use autosample_data::Dataset;
-use autosample_metrics::EvalReport;
 use autosample_train::{
     Progress, Result, RunDir, RunFiles, TrainConfig, TrainError, TrainOptions, TrainedModel,
-    evaluate_model, train_with,
+    test_report, train_with,
 };
 use serde::{Deserialize, Serialize};
 
@@ -136,10 +135,7 @@ pub fn exhaustive(
         }
         (None, None) => unreachable!("without a work directory every candidate trains here"),
     };
-    model.refresh();
-    let train_valid = dataset.train.union(&dataset.valid);
-    let test: EvalReport =
-        evaluate_model(model.scorer(), &dataset.test, &[&train_valid], &base.ks)?;
+    let test = test_report(&mut model, dataset, &base.ks)?;
     Ok(ExhaustiveOutcome {
         chosen: runs[winner].sampler.clone(),
         candidates: runs,

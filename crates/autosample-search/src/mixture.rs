@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use autosample_data::Dataset;
 use autosample_models::TrainingState;
-use autosample_train::{Result, TrainConfig, TrainError, TrainedModel, evaluate_model};
+use autosample_train::{EarlyStopping, Result, TrainConfig, TrainedModel, test_report, validate};
 
 use crate::Supernet;
 
@@ -43,22 +43,12 @@ pub fn retrain_mixture(
 ) -> Result<MixtureRetrain> {
     let every = base.eval_every.max(1);
     let total = base.epochs;
-    let monitor = |model: &mut TrainedModel| -> Result<(f64, BTreeMap<String, f64>)> {
-        model.refresh();
-        let report = evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], &base.ks)?;
-        let value = report.get(&base.monitor).ok_or_else(|| {
-            TrainError::Config(format!(
-                "monitor {:?} is not among the computed metrics",
-                base.monitor
-            ))
-        })?;
-        Ok((value, report.to_map()))
-    };
-    let (mut best_value, mut best_valid) = monitor(&mut model)?;
-    let mut curve = vec![(0, best_value)];
+    let mut stopping = EarlyStopping::new(base.patience);
+    let (start_value, mut best_valid) = validate(&mut model, dataset, &base.ks, &base.monitor)?;
+    stopping.observe(start_value);
+    let mut curve = vec![(0, start_value)];
     let mut best_state: TrainingState = model.training_state();
     let mut best_epoch = 0;
-    let mut since_best = 0;
     let mut epochs_run = 0;
     for e in 0..base.epochs {
         net.train_epoch(
@@ -72,31 +62,20 @@ pub fn retrain_mixture(
         )?;
         epochs_run += 1;
         if (e + 1) % every == 0 || e + 1 == base.epochs {
-            let (value, valid) = monitor(&mut model)?;
+            let (value, valid) = validate(&mut model, dataset, &base.ks, &base.monitor)?;
             curve.push((e + 1, value));
-            if value > best_value {
-                best_value = value;
+            if stopping.observe(value) {
                 best_valid = valid;
                 best_state = model.training_state();
                 best_epoch = e + 1;
-                since_best = 0;
-            } else {
-                since_best += 1;
-                if base.patience > 0 && since_best >= base.patience {
-                    break;
-                }
+            } else if stopping.exhausted() {
+                break;
             }
         }
     }
     model.restore(best_state)?;
-    model.refresh();
-    let test = evaluate_model(
-        model.scorer(),
-        &dataset.test,
-        &[&dataset.train, &dataset.valid],
-        &base.ks,
-    )?
-    .to_map();
+    let test = test_report(&mut model, dataset, &base.ks)?.to_map();
+    let best_valid = best_valid.to_map();
     Ok(MixtureRetrain {
         model,
         epochs_run,

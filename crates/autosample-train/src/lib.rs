@@ -23,6 +23,6 @@ pub use progress::Progress;
 pub use run_dir::{RunDir, RunFiles, write_json_atomic};
 pub use seeds::derive_seed;
 pub use trainer::{
-    EpochRecord, TimeBreakdown, TrainOptions, TrainOutcome, TrainedModel, WarmStart,
-    evaluate_model, train, train_with,
+    EarlyStopping, EpochRecord, TimeBreakdown, TrainOptions, TrainOutcome, TrainedModel, WarmStart,
+    evaluate_model, test_report, train, train_with, validate,
 };

@@ -315,6 +315,99 @@ pub fn evaluate_model(
     Ok(evaluate(scorer, split, exclude, &opts)?)
 }
 
+/// The model's validation report and its `monitor` value, training positives excluded: the
+/// one definition of validation that early stopping, the searches' stages and the mixture
+/// retrain select on.
+///
+/// # Errors
+/// An evaluation error; [`TrainError::Config`] if `monitor` is not among the metrics at `ks`.
+pub fn validate(
+    model: &mut TrainedModel,
+    dataset: &Dataset,
+    ks: &[usize],
+    monitor: &str,
+) -> Result<(f64, EvalReport)> {
+    model.refresh();
+    let report = evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], ks)?;
+    let value = report.get(monitor).ok_or_else(|| {
+        TrainError::Config(format!(
+            "monitor {monitor:?} is not among the computed metrics"
+        ))
+    })?;
+    Ok((value, report))
+}
+
+/// The model's test report, training and validation positives excluded: a training's only
+/// read of the test split, for the state it selected on validation.
+///
+/// # Errors
+/// An evaluation error.
+pub fn test_report(
+    model: &mut TrainedModel,
+    dataset: &Dataset,
+    ks: &[usize],
+) -> Result<EvalReport> {
+    model.refresh();
+    evaluate_model(
+        model.scorer(),
+        &dataset.test,
+        &[&dataset.train, &dataset.valid],
+        ks,
+    )
+}
+
+/// Early stopping on a validation metric where higher is better: a training stops once
+/// `patience` evaluations in a row have not beaten the best (never with patience 0).
+#[derive(Debug, Clone)]
+pub struct EarlyStopping {
+    patience: usize,
+    best: Option<f64>,
+    since_best: usize,
+}
+
+impl EarlyStopping {
+    /// Nothing observed yet.
+    pub fn new(patience: usize) -> Self {
+        Self {
+            patience,
+            best: None,
+            since_best: 0,
+        }
+    }
+
+    /// Where a resumed training stood.
+    pub fn resumed(patience: usize, best: f64, since_best: usize) -> Self {
+        Self {
+            patience,
+            best: Some(best),
+            since_best,
+        }
+    }
+
+    /// Records an evaluation; `true` if it is the new best (the first always is; a NaN never
+    /// beats a number).
+    pub fn observe(&mut self, value: f64) -> bool {
+        let improved = self.best.is_none_or(|b| value > b);
+        if improved {
+            self.best = Some(value);
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+        }
+        improved
+    }
+
+    /// Evaluations since the best.
+    pub fn since_best(&self) -> usize {
+        self.since_best
+    }
+
+    /// Whether the patience has run out.
+    pub fn exhausted(&self) -> bool {
+        self.patience > 0 && self.since_best >= self.patience
+    }
+}
+
 /// Trains `config.model` with `config.sampler` on `dataset`; see the crate docs for the
 /// protocol. When `run` is given, per-epoch records and the best checkpoint are written there.
 pub fn train(
@@ -451,7 +544,7 @@ pub fn train_with(
     let mut negatives = Negatives::default();
     let mut history = Vec::new();
     let mut best: Option<(usize, f64, EvalReport, TrainingState)> = None;
-    let mut since_best = 0usize;
+    let mut stopping = EarlyStopping::new(config.patience);
     let (mut train_seconds, mut eval_seconds, mut triplets) = (0.0, 0.0, 0u64);
     let mut stopped_early = false;
     let mut epochs_run = 0;
@@ -469,10 +562,9 @@ pub fn train_with(
         // validation, the model keeps it, so a warm start never ends below where it began
         // (a retrain that only overfits, a curriculum that restarts easy).
         let t = Instant::now();
-        model.refresh();
-        let report = evaluate_model(model.scorer(), &dataset.valid, &[train_split], &config.ks)?;
+        let (value, report) = validate(&mut model, dataset, &config.ks, &config.monitor)?;
         eval_seconds += t.elapsed().as_secs_f64();
-        let value = report.get(&config.monitor).unwrap_or(f64::NAN);
+        stopping.observe(value);
         let state = model.training_state();
         save_best(run.as_deref_mut(), &model, &state, 0)?;
         tracing::info!(valid = value, "warm start: {} = {value:.5}", config.monitor);
@@ -494,7 +586,7 @@ pub fn train_with(
             meta.best_report,
             best_state,
         ));
-        since_best = meta.since_best;
+        stopping = EarlyStopping::resumed(config.patience, meta.best_value, meta.since_best);
         train_seconds = meta.train_seconds;
         eval_seconds = meta.eval_seconds;
         sampling_seconds = meta.sampling_seconds;
@@ -637,20 +729,14 @@ pub fn train_with(
         let mut stop = false;
         if evaluate_now {
             let t = Instant::now();
-            model.refresh();
-            let report =
-                evaluate_model(model.scorer(), &dataset.valid, &[train_split], &config.ks)?;
+            let (value, report) = validate(&mut model, dataset, &config.ks, &config.monitor)?;
             let es = t.elapsed().as_secs_f64();
             eval_seconds += es;
-            let value = report.get(&config.monitor).unwrap_or(f64::NAN);
-            let improved = best.as_ref().is_none_or(|b| value > b.1);
+            let improved = stopping.observe(value);
             if improved {
                 let state = model.training_state();
                 save_best(run.as_deref_mut(), &model, &state, epoch)?;
                 best = Some((epoch, value, report.clone(), state));
-                since_best = 0;
-            } else {
-                since_best += 1;
             }
             tracing::info!(
                 epoch,
@@ -669,9 +755,7 @@ pub fn train_with(
             record.valid = Some(report.to_map());
             record.eval_seconds = Some(es);
             record.best = Some(improved);
-            if config.patience > 0 && since_best >= config.patience {
-                stop = true;
-            }
+            stop = stopping.exhausted();
         } else {
             bar.set_message(format!("loss {:.4}", record.loss));
         }
@@ -698,7 +782,7 @@ pub fn train_with(
                 best_epoch,
                 best_value,
                 best_report,
-                since_best,
+                since_best: stopping.since_best(),
                 history: history.clone(),
                 train_seconds,
                 eval_seconds,
@@ -745,16 +829,10 @@ pub fn train_with(
     let (best_epoch, _, best_valid, best_state) =
         best.expect("the last epoch is always evaluated, so a best exists");
     model.restore(best_state)?;
-    model.refresh();
     let test = if options.read_test {
-        let train_valid = dataset.train.union(&dataset.valid);
-        Some(evaluate_model(
-            model.scorer(),
-            &dataset.test,
-            &[&train_valid],
-            &config.ks,
-        )?)
+        Some(test_report(&mut model, dataset, &config.ks)?)
     } else {
+        model.refresh();
         None
     };
     Ok(TrainOutcome {

@@ -434,3 +434,31 @@ fn a_continuation_takes_and_hands_on_the_samplers_state() {
     let uniform = train_with(&data, &config(1), None, Progress::Quiet, &handing_on).unwrap();
     assert!(uniform.sampler_state.is_none());
 }
+
+/// Early stopping counts evaluations since the best, strictly better only; a NaN never beats a
+/// number; patience 0 never stops; a resumed stopper goes on where it stood.
+#[test]
+fn early_stopping_counts_evaluations_without_gain() {
+    use autosample_train::EarlyStopping;
+    let mut s = EarlyStopping::new(2);
+    assert!(s.observe(0.1), "the first is the best");
+    assert!(!s.observe(0.1), "a tie is no gain");
+    assert!(!s.exhausted());
+    assert!(!s.observe(f64::NAN));
+    assert!(s.exhausted(), "two evaluations without gain");
+    assert!(s.observe(0.2));
+    assert_eq!(s.since_best(), 0);
+    assert!(!s.exhausted());
+
+    let mut never = EarlyStopping::new(0);
+    never.observe(1.0);
+    for _ in 0..10 {
+        never.observe(0.0);
+    }
+    assert!(!never.exhausted());
+
+    let mut resumed = EarlyStopping::resumed(3, 0.5, 2);
+    assert!(!resumed.observe(0.4));
+    assert!(resumed.exhausted());
+    assert!(EarlyStopping::resumed(3, 0.5, 2).observe(0.6));
+}
