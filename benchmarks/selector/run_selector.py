@@ -75,6 +75,11 @@ STRATEGIES = {
     # continuations and the retrain continued one.
     "evidence-6r-peak": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                          "--retrain", "branch", "--stop-past-peak"],
+    # The default with --hold-warmup: no candidate is pruned while its own warm-up (SRNS's
+    # variance ramp, DENS's gate ramp) runs past its branch; short branches had pruned SRNS,
+    # the best sampler alone on LightGCN x lastfm, in round 0.
+    "evidence-6r-peak-hold": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
+                              "--retrain", "branch", "--stop-past-peak", "--hold-warmup"],
     # The ablations of the default (evidence-6r-peak, whose retrain continues the leader's
     # branch): the retrain warm from the search's shared parameters (optimizer reset), from a
     # fresh initialisation (what warm starting saves), and the mixture of the candidates with

@@ -181,6 +181,18 @@ pub struct SearchArgs {
         action = clap::ArgAction::Set
     )]
     pub stop_past_peak: bool,
+    /// `autosample --selector evidence`: never prune a candidate whose own warm-up (SRNS's
+    /// variance ramp, DENS's gate ramp) ends after the round's branch, since until then its
+    /// branch measures the ramp, not the sampler. Off by default (under measurement).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_value_t = false,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub hold_warmup: bool,
     /// `autosample`: supernet epochs per round.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub round_epochs: usize,

@@ -1136,6 +1136,56 @@ fn the_evidence_rule_stops_past_the_peak_unless_told_not_to() {
     );
 }
 
+/// `--hold-warmup` reaches the evidence rule (off by default): a candidate still in its
+/// warm-up is marked held in the log, the setting is recorded, and `inspect` says until when.
+#[test]
+fn hold_warmup_marks_candidates_in_their_warmup() {
+    let space = scratch("hold-space").join("space.json");
+    std::fs::create_dir_all(space.parent().unwrap()).unwrap();
+    std::fs::write(
+        &space,
+        r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
+            {"_name": "dns", "candidates": 8},
+            {"_name": "srns", "s1": 2, "warmup": 100, "varset": 16}]}}"#,
+    )
+    .unwrap();
+    let search = |name: &str, extra: &[&str]| {
+        let out = scratch(name);
+        let o = bin()
+            .args(quick_search_args(&space, "autosample", &out, extra))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v = json(&o);
+        let held: Vec<serde_json::Value> = v["details"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "round")
+            .flat_map(|e| e["evidence"].as_array().unwrap().clone())
+            .filter_map(|x| x.get("held_until").cloned())
+            .collect();
+        let setting = v["details"]["settings"]["selector"]["hold_in_warmup"].clone();
+        (out, held, setting)
+    };
+    let (_, held, setting) = search("hold-default", &[]);
+    assert!(held.is_empty());
+    assert_eq!(setting, serde_json::json!(false));
+    let (out, held, setting) = search("hold-on", &["--hold-warmup"]);
+    assert!(
+        !held.is_empty() && held.iter().all(|h| h == 100.0),
+        "{held:?}"
+    );
+    assert_eq!(setting, serde_json::json!(true));
+    let o = run(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("(held: its warm-up ends at epoch 100)"),
+        "{text}"
+    );
+}
+
 /// Flags under which, on `synthetic:tiny` with `search-spaces/tiny.json`, the evidence rule's
 /// leader scores lower in round 3 than in round 2: the rounds stop there past the peak.
 const PAST_PEAK_FIXTURE: &[&str] = &[

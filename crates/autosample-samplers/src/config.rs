@@ -486,6 +486,19 @@ impl SamplerConfig {
         })
     }
 
+    /// The epochs over which the sampler's rule ramps in from its start (SRNS's std weight,
+    /// DENS's move from the whole candidate to its gated factors), if it has such a warm-up
+    /// and it is not 0. A search's evidence from before it ends measures the ramp, not the
+    /// rule (the evidence rule's `hold_in_warmup`).
+    pub fn schedule_warmup(&self) -> Option<f64> {
+        match *self {
+            SamplerConfig::Srns { warmup, alpha, .. } if alpha >= 0.0 => Some(warmup),
+            SamplerConfig::Dens { warmup, .. } => Some(warmup),
+            _ => None,
+        }
+        .filter(|&w| w > 0.0)
+    }
+
     /// The canonical spec string (every key, fixed order), which parses back to `self`.
     pub fn spec(&self) -> String {
         match self {
@@ -830,6 +843,19 @@ impl NegativeSampler for InvalidSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warmups_are_those_of_the_ramping_rules() {
+        let w = |spec: &str| spec.parse::<SamplerConfig>().unwrap().schedule_warmup();
+        assert_eq!(w("srns"), Some(50.0), "the official default");
+        assert_eq!(w("dens"), Some(100.0));
+        assert_eq!(w("srns:warmup=7"), Some(7.0));
+        assert_eq!(w("srns:warmup=0"), None, "no ramp");
+        assert_eq!(w("srns:alpha=-1"), None, "std alone: nothing ramps");
+        for spec in ["uniform", "pns", "dns", "dns_mn", "cns", "ahns", "mixgcf"] {
+            assert_eq!(w(spec), None, "{spec}");
+        }
+    }
 
     #[test]
     fn parses_specs_and_json() {

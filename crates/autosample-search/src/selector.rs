@@ -71,6 +71,14 @@ pub enum SelectorConfig {
         /// existed resumes with it off, as it ran.
         #[serde(default)]
         stop_past_peak: bool,
+        /// Never prune a candidate whose own warm-up ([`SamplerConfig::schedule_warmup`]:
+        /// SRNS's variance ramp, DENS's gate ramp) ends after the round's branch: until then
+        /// its branch measures the ramp, not its rule. Off by default (an option under
+        /// measurement, decision 0005); a checkpoint from before it resumes with it off.
+        ///
+        /// [`SamplerConfig::schedule_warmup`]: autosample_samplers::SamplerConfig::schedule_warmup
+        #[serde(default)]
+        hold_in_warmup: bool,
     },
     /// First-order bi-level (DARTS-style) alignment, the textbook rule: every `probe_every`
     /// supernet steps, each active candidate's own one-step update is tried from the current
@@ -116,6 +124,7 @@ impl SelectorConfig {
             bootstrap: 1000,
             prune_from_round: 0,
             stop_past_peak: true,
+            hold_in_warmup: false,
         }
     }
 
@@ -180,6 +189,7 @@ impl SelectorConfig {
                 bootstrap,
                 prune_from_round: _,
                 stop_past_peak: _,
+                hold_in_warmup: _,
             } => {
                 if branch_epochs == 0 {
                     return bad("branch_epochs must be ≥ 1");

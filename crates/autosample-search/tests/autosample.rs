@@ -29,6 +29,7 @@ fn quick_evidence_stopping(
         bootstrap: 200,
         prune_from_round,
         stop_past_peak,
+        hold_in_warmup: false,
     }
 }
 
@@ -527,5 +528,106 @@ fn the_rounds_stop_past_the_peak_and_the_best_rounds_leader_is_retrained() {
             .count()
             > round + 1,
         "without the stop, the rounds go on"
+    );
+}
+
+/// With `hold_in_warmup`, a candidate whose own warm-up ends after the round's branch is
+/// exempt from pruning and its evidence says until when; the branches are those of a search
+/// without the hold, and once the warm-up has ended the candidate can be pruned again.
+#[test]
+fn candidates_in_their_warmup_are_held_from_pruning() {
+    let data = common::small_data();
+    let space = SearchSpace::parse(
+        r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
+            {"_name": "uniform"},
+            {"_name": "dns", "candidates": 8},
+            {"_name": "srns", "s1": 2, "warmup": 100, "varset": 16},
+            {"_name": "dens", "candidates": 4, "warmup": 4}]}}"#,
+        "warmup-space",
+    )
+    .unwrap();
+    let base = common::quick_mf();
+    let run = |hold_in_warmup| {
+        let settings = AutoSampleConfig {
+            warmup_epochs: 2,
+            round_epochs: 1,
+            max_rounds: 2,
+            // A loose level, so that rounds prune when they are allowed to.
+            selector: match quick_evidence(0.9, 0) {
+                SelectorConfig::Evidence {
+                    branch_epochs,
+                    temperature,
+                    prune_level,
+                    bootstrap,
+                    prune_from_round,
+                    stop_past_peak,
+                    ..
+                } => SelectorConfig::Evidence {
+                    branch_epochs,
+                    temperature,
+                    prune_level,
+                    bootstrap,
+                    prune_from_round,
+                    stop_past_peak,
+                    hold_in_warmup,
+                },
+                other => other,
+            },
+            ..AutoSampleConfig::default()
+        };
+        autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap()
+    };
+    // Per round: (spec, evidence, held until) of each candidate, and the pruned specs.
+    type Round = (Vec<(String, f64, Option<f64>)>, Vec<String>);
+    let rounds = |out: &autosample_search::AutoSampleOutcome| -> Vec<Round> {
+        out.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Round {
+                    evidence, pruned, ..
+                } => Some((
+                    evidence
+                        .iter()
+                        .map(|x| (x.sampler.clone(), x.value, x.held_until))
+                        .collect(),
+                    pruned.clone(),
+                )),
+                _ => None,
+            })
+            .collect()
+    };
+    let srns = "srns:s1=2,s2_div_s1=8,alpha=5,warmup=100,temperature=10,varset=16";
+    let dens = "dens:candidates=4,warmup=4,gamma=0.3";
+    let free = rounds(&run(false));
+    assert_eq!(free.len(), 1, "round 0 leaves one candidate: {free:?}");
+    assert!(free[0].1.contains(&srns.to_owned()) && free[0].1.contains(&dens.to_owned()));
+    assert!(free[0].0.iter().all(|(_, _, h)| h.is_none()));
+
+    let held_out = run(true);
+    let held = rounds(&held_out);
+    assert_eq!(held.len(), 2, "{held:?}");
+    // Round 0 (epochs 2 to 3): both warm-ups run on, so only uniform goes.
+    assert_eq!(held[0].1, ["uniform"]);
+    let values = |r: &[(String, f64, Option<f64>)]| -> Vec<(String, f64)> {
+        r.iter().map(|(s, v, _)| (s.clone(), *v)).collect()
+    };
+    assert_eq!(values(&held[0].0), values(&free[0].0), "the same branches");
+    let held_until = |round: usize, spec: &str| {
+        held[round]
+            .0
+            .iter()
+            .find(|(s, _, _)| s == spec)
+            .and_then(|x| x.2)
+    };
+    assert_eq!(held_until(0, srns), Some(100.0));
+    assert_eq!(held_until(0, dens), Some(4.0));
+    // Round 1 (epochs 3 to 5): DENS's warm-up has ended, so it can be pruned again.
+    assert_eq!(held_until(1, srns), Some(100.0));
+    assert_eq!(held_until(1, dens), None);
+    assert!(held[1].1.contains(&dens.to_owned()), "{held:?}");
+    assert!(!held[1].1.contains(&srns.to_owned()));
+    assert_eq!(
+        held_out.chosen, srns,
+        "on this fixture the held SRNS leads round 1"
     );
 }

@@ -125,8 +125,11 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                     for x in e["evidence"].as_array().into_iter().flatten() {
                         let label = x["sampler"].as_str().unwrap_or("?").to_owned();
                         let value = x["value"].as_f64().unwrap_or(f64::NAN);
+                        let held = x["held_until"].as_f64().map_or(String::new(), |w| {
+                            format!("  (held: its warm-up ends at epoch {w})")
+                        });
                         lines.push(format!(
-                            "    {label:<64} {value:.4}  behind the leader by {:.4} ± {:.4}",
+                            "    {label:<64} {value:.4}  behind the leader by {:.4} ± {:.4}{held}",
                             x["lead"].as_f64().unwrap_or(0.0),
                             x["lead_se"].as_f64().unwrap_or(0.0)
                         ));

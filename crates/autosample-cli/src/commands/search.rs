@@ -68,6 +68,8 @@ struct SearchPlan {
     prune_from_round: usize,
     #[serde(default)]
     stop_past_peak: bool,
+    #[serde(default)]
+    hold_warmup: bool,
     #[serde(default = "default_first_epochs")]
     round_epochs: usize,
     #[serde(default)]
@@ -179,6 +181,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 prune_level: args.prune_level,
                 prune_from_round: args.prune_from_round,
                 stop_past_peak: args.stop_past_peak,
+                hold_warmup: args.hold_warmup,
                 round_epochs: args.round_epochs,
                 expand: args.expand,
                 max_candidates: args.max_candidates,
@@ -319,6 +322,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                             bootstrap,
                             prune_from_round: plan.prune_from_round,
                             stop_past_peak: plan.stop_past_peak,
+                            hold_in_warmup: plan.hold_warmup,
                         },
                         other => other,
                     },

@@ -105,7 +105,8 @@ pub(super) struct Assessed {
 
 /// Branches every active candidate alone from `model`'s state for `h` epochs, scores them per
 /// validation user and prunes where the paired lead exceeds the Bonferroni `z` (family-wise
-/// level `prune_level`; `None`: a round that only weighs) in bootstrap SEs.
+/// level `prune_level`; `None`: a round that only weighs) in bootstrap SEs; a candidate with
+/// `held_until[i]` set (its warm-up ends after this round's branch) is never pruned.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn evidence_round(
     ctx: &mut BranchContext<'_>,
@@ -116,6 +117,7 @@ pub(super) fn evidence_round(
     prune_level: Option<f64>,
     bootstrap: usize,
     keep_leader_state: bool,
+    held_until: &[Option<f64>],
 ) -> Result<Assessed> {
     let c = ctx.candidates.len();
     let snapshot = model.training_state();
@@ -184,8 +186,13 @@ pub(super) fn evidence_round(
             value: mean(vals),
             lead,
             lead_se: se,
+            held_until: held_until[*i],
         });
-        if *i != leader && se > 0.0 && prune_z.is_some_and(|z| lead > z * se) {
+        if *i != leader
+            && held_until[*i].is_none()
+            && se > 0.0
+            && prune_z.is_some_and(|z| lead > z * se)
+        {
             pruned.push(*i);
         }
     }

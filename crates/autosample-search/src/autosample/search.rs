@@ -195,6 +195,7 @@ impl Search {
             bootstrap,
             prune_from_round,
             stop_past_peak,
+            hold_in_warmup,
         } = settings.selector
         else {
             return Err(TrainError::Config(format!(
@@ -205,6 +206,16 @@ impl Search {
         let c = self.candidates.len();
         let h = branch_epochs.max(1) << round;
         let branch_retrain = settings.retrain == Retrain::Branch;
+        // A candidate whose own warm-up ends after its branch does: its evidence is of the
+        // ramp, not of its rule, so it is not pruned on it.
+        let held_until: Vec<Option<f64>> = self
+            .candidates
+            .iter()
+            .map(|cfg| {
+                cfg.schedule_warmup()
+                    .filter(|&w| hold_in_warmup && ((self.epoch + h) as f64) < w)
+            })
+            .collect();
         let mut ctx = BranchContext {
             dataset: setup.dataset,
             base: setup.base,
@@ -223,6 +234,7 @@ impl Search {
             (round >= prune_from_round).then_some(prune_level),
             bootstrap,
             branch_retrain,
+            &held_until,
         )?;
         let value = assessed
             .values
@@ -360,6 +372,7 @@ impl Search {
                 value: signal[i],
                 lead: final_weights[leader] - final_weights[i],
                 lead_se: 0.0,
+                held_until: None,
             });
             if i != leader && final_weights[i] < rule.prune_below() / n_active {
                 self.net.deactivate(i);
