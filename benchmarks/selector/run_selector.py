@@ -108,6 +108,7 @@ SPACES = {"default": {"mf": "mf.json", "graph": "default.json"},
 # say "false" to keep their meaning; a binary whose option takes no value (v9) or that predates
 # it gets nothing, as those strategies ran then.
 NO_STOP = ["--stop-past-peak", "false"]
+WARM_RETRAIN = ["--retrain", "warm"]
 
 
 def strategy_args(strategy):
@@ -116,6 +117,12 @@ def strategy_args(strategy):
     evidence_rule = args[1] == "autosample" and ("--selector" not in args or "evidence" in args)
     if "--stop-past-peak [<BOOL>]" in help_text and evidence_rule and "--stop-past-peak" not in args:
         args += NO_STOP
+    # Likewise the retrain: binaries from v8 on continue the leader's branch by default with the
+    # evidence rule and the argmax final; the strategies that name no retrain were defined when
+    # the default was the warm retrain.
+    if ("Default: `branch`" in help_text and evidence_rule and "--retrain" not in args
+            and "mixture" not in args):
+        args += WARM_RETRAIN
     return args
 
 
