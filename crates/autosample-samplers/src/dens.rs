@@ -40,7 +40,8 @@
 //! The gate vector and the Adam moments are saved with training checkpoints
 //! ([`NegativeSampler::save_state`]): a resumed run continues them.
 //!
-//! Cost per batch: `B·L·(K·M + 2)` gate products of `d × d`.
+//! Cost per batch: `B·L·3 + L·D` gate products of `d × d`, `D ≤ min(B·K·M, n_items)` the
+//! batch's distinct candidates (the negative gate depends on the candidate alone).
 
 use autosample_data::ItemId;
 use rand::RngExt;
@@ -200,10 +201,24 @@ impl DensSampler {
     }
 }
 
+/// The distinct items of `drawn` in order of first appearance, and each item's position in
+/// that list (`u32::MAX` for items not drawn), over a catalogue of `n_items`.
+fn distinct_items(drawn: &[ItemId], n_items: usize) -> (Vec<ItemId>, Vec<u32>) {
+    let mut slot = vec![u32::MAX; n_items];
+    let mut distinct = Vec::new();
+    for &item in drawn {
+        let s = &mut slot[item as usize];
+        if *s == u32::MAX {
+            *s = distinct.len() as u32;
+            distinct.push(item);
+        }
+    }
+    (distinct, slot)
+}
+
 /// Per-worker reusable buffers.
 #[derive(Default)]
 struct Scratch {
-    candidates: Vec<ItemId>,
     a: Vec<f32>,
     b: Vec<f32>,
     pos_term: Vec<f32>,
@@ -323,21 +338,49 @@ impl NegativeSampler for DensSampler {
         let params = &self.params;
         let dns_weight = self.dns_weight(ctx.epoch);
         let per_pair = k * layers;
-        candidates.resize(batch.len() * per_pair, 0);
+        let n_pairs = batch.len();
+        // Pass 1: every pair's `K·M` candidates, each chunk of pairs from its own RNG stream.
+        let mut drawn: Vec<ItemId> = vec![0; n_pairs * need];
+        drawn
+            .par_chunks_mut(CHUNK_PAIRS * need)
+            .enumerate()
+            .for_each_init(Vec::new, |buf, (c, chunk)| {
+                let mut rng = chunk_rng(seed, c as u64);
+                for (j, out) in chunk.chunks_mut(need).enumerate() {
+                    let b = c * CHUNK_PAIRS + j;
+                    fill_candidates(pool, b, need, batch.users[b], train, &mut rng, buf);
+                    out.copy_from_slice(buf);
+                }
+            });
+        // Pass 2: the negative gate's pre-activation `W_neg c + b_neg` depends on the candidate
+        // and the layer alone, and a batch draws the same items many times (`B·K·M` draws over
+        // the catalogue): compute it once per distinct candidate and layer. The same products
+        // in the same order as per draw, so the picks are unchanged.
+        let (distinct, slot) = distinct_items(&drawn, train.n_items());
+        let nd = distinct.len();
+        let mut neg_gate = vec![0.0f32; layers * nd * dim];
+        neg_gate
+            .par_chunks_mut(dim)
+            .enumerate()
+            .for_each(|(r, row)| {
+                let (l, item) = (r / nd, distinct[r % nd]);
+                gate_linear(params, dim, DensGate::Neg, scorer.item_layer(l, item), row);
+            });
+        // Pass 3: per pair and layer, the positive's gates and each candidate's selection score.
+        candidates.resize(n_pairs * per_pair, 0);
         weights.clear();
-        weights.resize(batch.len() * per_pair, 0.0);
+        weights.resize(n_pairs * per_pair, 0.0);
         candidates
             .par_chunks_mut(CHUNK_PAIRS * per_pair)
             .enumerate()
             .for_each_init(Scratch::default, |s, (c, cand_chunk)| {
-                let mut rng = chunk_rng(seed, c as u64);
                 s.a.resize(dim, 0.0);
                 s.b.resize(dim, 0.0);
                 s.pos_term.resize(dim, 0.0);
                 for (j, pair_cands) in cand_chunk.chunks_mut(per_pair).enumerate() {
                     let b = c * CHUNK_PAIRS + j;
                     let (user, positive) = (batch.users[b], batch.positives[b]);
-                    fill_candidates(pool, b, need, user, train, &mut rng, &mut s.candidates);
+                    let pair_drawn = &drawn[b * need..(b + 1) * need];
                     for l in 0..layers {
                         let su = scorer.user_layer(l, user);
                         let p = scorer.item_layer(l, positive);
@@ -349,15 +392,15 @@ impl NegativeSampler for DensSampler {
                         }
                         gate_linear(params, dim, DensGate::Pos, &s.a, &mut s.pos_term);
                         for g in 0..k {
-                            let group = &s.candidates[g * m..(g + 1) * m];
+                            let group = &pair_drawn[g * m..(g + 1) * m];
                             let mut best = 0;
                             let mut best_score = f32::NEG_INFINITY;
                             for (idx, &cand) in group.iter().enumerate() {
                                 let e = scorer.item_layer(l, cand);
-                                gate_linear(params, dim, DensGate::Neg, e, &mut s.b);
+                                let r = (l * nd + slot[cand as usize] as usize) * dim;
+                                let gn = &neg_gate[r..r + dim];
                                 let mut score = 0.0f32;
-                                for (((x, gn), pt), sj) in
-                                    e.iter().zip(&s.b).zip(&s.pos_term).zip(su)
+                                for (((x, gn), pt), sj) in e.iter().zip(gn).zip(&s.pos_term).zip(su)
                                 {
                                     let gated = x * sigmoid(gn + pt);
                                     score += sj * (dns_weight * x - gated);
@@ -377,5 +420,20 @@ impl NegativeSampler for DensSampler {
                 }
             });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct_items;
+
+    #[test]
+    fn distinct_items_keep_first_appearance_order() {
+        let (distinct, slot) = distinct_items(&[3, 1, 3, 0, 1, 3], 5);
+        assert_eq!(distinct, [3, 1, 0]);
+        assert_eq!(slot, [2, 1, u32::MAX, 0, u32::MAX]);
+        let (none, slot) = distinct_items(&[], 2);
+        assert!(none.is_empty());
+        assert_eq!(slot, [u32::MAX; 2]);
     }
 }
