@@ -1146,7 +1146,7 @@ fn hold_warmup_marks_candidates_in_their_warmup() {
         &space,
         r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
             {"_name": "dns", "candidates": 8},
-            {"_name": "srns", "s1": 2, "warmup": 100, "varset": 16}]}}"#,
+            {"_name": "srns", "s1": 2, "warmup": 50, "varset": 16}]}}"#,
     )
     .unwrap();
     let search = |name: &str, extra: &[&str]| {
@@ -1173,7 +1173,7 @@ fn hold_warmup_marks_candidates_in_their_warmup() {
     assert_eq!(setting, serde_json::json!(false));
     let (out, held, setting) = search("hold-on", &["--hold-warmup"]);
     assert!(
-        !held.is_empty() && held.iter().all(|h| h == 100.0),
+        !held.is_empty() && held.iter().all(|h| h == 50.0),
         "{held:?}"
     );
     assert_eq!(setting, serde_json::json!(true));
@@ -1181,7 +1181,7 @@ fn hold_warmup_marks_candidates_in_their_warmup() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("(held: its warm-up ends at epoch 100)"),
+        text.contains("(held: its warm-up ends at epoch 50)"),
         "{text}"
     );
 }

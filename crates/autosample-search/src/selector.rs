@@ -72,9 +72,13 @@ pub enum SelectorConfig {
         #[serde(default)]
         stop_past_peak: bool,
         /// Never prune a candidate whose own warm-up ([`SamplerConfig::schedule_warmup`]:
-        /// SRNS's variance ramp, DENS's gate ramp) ends after the round's branch: until then
-        /// its branch measures the ramp, not its rule. Off by default (an option under
-        /// measurement, decision 0005); a checkpoint from before it resumes with it off.
+        /// SRNS's variance ramp, DENS's gate ramp) ends after the round's branch but within
+        /// the rounds' horizon (the end of the last planned round's branch: warm-up + (R − 1)
+        /// supernet rounds + its branch, 94 epochs at the defaults): until then its branch
+        /// measures the ramp, not its rule. A warm-up that outlasts the horizon (DENS's 100
+        /// epochs at the defaults) holds nothing, since no round would see it end. Off by
+        /// default (an option under measurement, decision 0005); a checkpoint from before it
+        /// resumes with it off.
         ///
         /// [`SamplerConfig::schedule_warmup`]: autosample_samplers::SamplerConfig::schedule_warmup
         #[serde(default)]

@@ -207,13 +207,19 @@ impl Search {
         let h = branch_epochs.max(1) << round;
         let branch_retrain = settings.retrain == Retrain::Branch;
         // A candidate whose own warm-up ends after its branch does: its evidence is of the
-        // ramp, not of its rule, so it is not pruned on it.
+        // ramp, not of its rule, so it is not pruned on it, if the rounds can see the warm-up
+        // end. One whose warm-up outlasts the last planned branch is judged on what the
+        // search can see: holding it would only cost.
+        let horizon = settings.warmup_epochs
+            + settings.max_rounds.saturating_sub(1) * settings.round_epochs
+            + (branch_epochs.max(1) << settings.max_rounds.saturating_sub(1));
         let held_until: Vec<Option<f64>> = self
             .candidates
             .iter()
             .map(|cfg| {
-                cfg.schedule_warmup()
-                    .filter(|&w| hold_in_warmup && ((self.epoch + h) as f64) < w)
+                cfg.schedule_warmup().filter(|&w| {
+                    hold_in_warmup && ((self.epoch + h) as f64) < w && w <= horizon as f64
+                })
             })
             .collect();
         let mut ctx = BranchContext {
