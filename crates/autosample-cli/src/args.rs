@@ -182,8 +182,9 @@ pub struct SearchArgs {
     )]
     pub stop_past_peak: bool,
     /// `autosample --selector evidence`: never prune a candidate whose own warm-up (SRNS's
-    /// variance ramp, DENS's gate ramp) ends after the round's branch, since until then its
-    /// branch measures the ramp, not the sampler. Off by default (under measurement).
+    /// variance ramp, DENS's gate ramp) ends after the round's branch but before the last
+    /// planned branch does, since until then its branch measures the ramp, not the sampler.
+    /// Off by default (under measurement).
     #[arg(
         long,
         value_name = "BOOL",

@@ -214,8 +214,9 @@ pub struct Evidence {
     /// 0 for step rules.
     pub lead_se: f64,
     /// Evidence rule with `hold_in_warmup`: the epoch at which the candidate's own warm-up
-    /// (SRNS's variance ramp, DENS's gate ramp) ends, when its branch ended before it; the
-    /// candidate was then exempt from pruning this round. `None` otherwise.
+    /// (SRNS's variance ramp, DENS's gate ramp) ends, when its branch ended before it and the
+    /// rounds' horizon does not; the candidate was then exempt from pruning this round. `None`
+    /// otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_until: Option<f64>,
 }

@@ -17,6 +17,11 @@ use super::{AutoSampleConfig, EpochCounts, Event, Evidence, Retrain};
 use crate::selector::{SelectorConfig, StepRule, ValidationSample, floored_softmax};
 use crate::{SearchSpace, Supernet};
 
+/// The evidence rule's branch length in `round`: `first` epochs in round 0, doubling.
+fn branch_length(first: usize, round: usize) -> usize {
+    first.max(1) << round
+}
+
 /// Seconds of a search: those of the runs before a resume plus this run's.
 pub(super) fn earlier_plus(earlier: f64, started: Instant) -> f64 {
     earlier + started.elapsed().as_secs_f64()
@@ -204,7 +209,7 @@ impl Search {
             )));
         };
         let c = self.candidates.len();
-        let h = branch_epochs.max(1) << round;
+        let h = branch_length(branch_epochs, round);
         let branch_retrain = settings.retrain == Retrain::Branch;
         // A candidate whose own warm-up ends after its branch does: its evidence is of the
         // ramp, not of its rule, so it is not pruned on it, if the rounds can see the warm-up
@@ -212,7 +217,7 @@ impl Search {
         // search can see: holding it would only cost.
         let horizon = settings.warmup_epochs
             + settings.max_rounds.saturating_sub(1) * settings.round_epochs
-            + (branch_epochs.max(1) << settings.max_rounds.saturating_sub(1));
+            + branch_length(branch_epochs, settings.max_rounds.saturating_sub(1));
         let held_until: Vec<Option<f64>> = self
             .candidates
             .iter()
