@@ -22,6 +22,16 @@ fn quick_evidence_stopping(
     prune_from_round: usize,
     stop_past_peak: bool,
 ) -> SelectorConfig {
+    quick_evidence_with(prune_level, prune_from_round, stop_past_peak, false)
+}
+
+/// [`quick_evidence`], with `stop_past_peak` and `hold_in_warmup` as given.
+fn quick_evidence_with(
+    prune_level: f64,
+    prune_from_round: usize,
+    stop_past_peak: bool,
+    hold_in_warmup: bool,
+) -> SelectorConfig {
     SelectorConfig::Evidence {
         branch_epochs: 1,
         temperature: 0.005,
@@ -29,7 +39,7 @@ fn quick_evidence_stopping(
         bootstrap: 200,
         prune_from_round,
         stop_past_peak,
-        hold_in_warmup: false,
+        hold_in_warmup,
     }
 }
 
@@ -554,26 +564,7 @@ fn candidates_in_their_warmup_are_held_from_pruning() {
             round_epochs: 1,
             max_rounds: 2,
             // A loose level, so that rounds prune when they are allowed to.
-            selector: match quick_evidence(0.9, 0) {
-                SelectorConfig::Evidence {
-                    branch_epochs,
-                    temperature,
-                    prune_level,
-                    bootstrap,
-                    prune_from_round,
-                    stop_past_peak,
-                    ..
-                } => SelectorConfig::Evidence {
-                    branch_epochs,
-                    temperature,
-                    prune_level,
-                    bootstrap,
-                    prune_from_round,
-                    stop_past_peak,
-                    hold_in_warmup,
-                },
-                other => other,
-            },
+            selector: quick_evidence_with(0.9, 0, false, hold_in_warmup),
             ..AutoSampleConfig::default()
         };
         autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap()
