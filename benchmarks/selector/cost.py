@@ -90,7 +90,8 @@ def main():
     record = REPO / "benchmarks" / "runs" / f"{datetime.date.today().isoformat()}-2cpu" / "selector-cost"
     rows = list(csv.DictReader(open(record / "raw.csv"))) if (record / "raw.csv").exists() else []
     version = subprocess.run([str(BIN), "train", "--data", "synthetic:tiny", "--epochs", "1", "--quiet",
-                              "--json", "--out", str(WORK / "version")], capture_output=True, text=True)
+                              "--json", "--overwrite", "--out", str(WORK / "version")],
+                             capture_output=True, text=True)
     commit = json.loads(version.stdout)["build"]["commit"] if version.returncode == 0 else "unknown"
     for pair in args.pairs:
         model, dataset = pair.split(":", 1)
@@ -130,6 +131,11 @@ def main():
 
 def write_record(record, rows, args):
     record.mkdir(parents=True, exist_ok=True)
+    # One row per run (pair, seed, repeat, kind, what, binary): the latest.
+    latest = {}
+    for r in rows:
+        latest[tuple(str(r[k]) for k in ("model", "dataset", "seed", "repeat", "kind", "what", "commit"))] = r
+    rows = list(latest.values())
     with open(record / "raw.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()

@@ -109,6 +109,7 @@ SPACES = {"default": {"mf": "mf.json", "graph": "default.json"},
 # it gets nothing, as those strategies ran then.
 NO_STOP = ["--stop-past-peak", "false"]
 WARM_RETRAIN = ["--retrain", "warm"]
+NO_HOLD = ["--hold-warmup", "false"]
 
 
 def strategy_args(strategy):
@@ -117,6 +118,10 @@ def strategy_args(strategy):
     evidence_rule = args[1] == "autosample" and ("--selector" not in args or "evidence" in args)
     if "--stop-past-peak [<BOOL>]" in help_text and evidence_rule and "--stop-past-peak" not in args:
         args += NO_STOP
+    # And the hold: binaries from v14 on hold candidates in their warm-up by default; the
+    # strategies that do not ask for it were defined without it.
+    if hold_default_on(help_text) and evidence_rule and "--hold-warmup" not in args:
+        args += NO_HOLD
     # Likewise the retrain: binaries from v8 on continue the leader's branch by default with the
     # evidence rule and the argmax final; the strategies that name no retrain were defined when
     # the default was the warm retrain.
@@ -124,6 +129,12 @@ def strategy_args(strategy):
             and "mixture" not in args):
         args += WARM_RETRAIN
     return args
+
+
+def hold_default_on(help_text):
+    """Whether `search --help` says --hold-warmup defaults to true."""
+    at = help_text.find("--hold-warmup [<BOOL>]")
+    return at >= 0 and help_text[at:].split("[default: ", 1)[-1].startswith("true")
 
 
 RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "work_epochs",

@@ -184,12 +184,12 @@ pub struct SearchArgs {
     /// `autosample --selector evidence`: never prune a candidate whose own warm-up (SRNS's
     /// variance ramp, DENS's gate ramp) ends after the round's branch but before the last
     /// planned branch does, since until then its branch measures the ramp, not the sampler.
-    /// Off by default (under measurement).
+    /// On by default (decision 0005); `--hold-warmup false` prunes on any round's evidence.
     #[arg(
         long,
         value_name = "BOOL",
         num_args = 0..=1,
-        default_value_t = false,
+        default_value_t = true,
         default_missing_value = "true",
         action = clap::ArgAction::Set
     )]

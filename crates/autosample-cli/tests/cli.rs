@@ -1136,8 +1136,9 @@ fn the_evidence_rule_stops_past_the_peak_unless_told_not_to() {
     );
 }
 
-/// `--hold-warmup` reaches the evidence rule (off by default): a candidate still in its
-/// warm-up is marked held in the log, the setting is recorded, and `inspect` says until when.
+/// `--hold-warmup` reaches the evidence rule (on by default; `--hold-warmup false` turns it
+/// off): a candidate still in its warm-up is marked held in the log, the setting is recorded,
+/// and `inspect` says until when.
 #[test]
 fn hold_warmup_marks_candidates_in_their_warmup() {
     let space = scratch("hold-space").join("space.json");
@@ -1168,10 +1169,10 @@ fn hold_warmup_marks_candidates_in_their_warmup() {
         let setting = v["details"]["settings"]["selector"]["hold_in_warmup"].clone();
         (out, held, setting)
     };
-    let (_, held, setting) = search("hold-default", &[]);
+    let (_, held, setting) = search("hold-off", &["--hold-warmup", "false"]);
     assert!(held.is_empty());
     assert_eq!(setting, serde_json::json!(false));
-    let (out, held, setting) = search("hold-on", &["--hold-warmup"]);
+    let (out, held, setting) = search("hold-default", &[]);
     assert!(
         !held.is_empty() && held.iter().all(|h| h == 50.0),
         "{held:?}"

@@ -76,9 +76,9 @@ pub enum SelectorConfig {
         /// the rounds' horizon (the end of the last planned round's branch: warm-up + (R − 1)
         /// supernet rounds + its branch, 94 epochs at the defaults): until then its branch
         /// measures the ramp, not its rule. A warm-up that outlasts the horizon (DENS's 100
-        /// epochs at the defaults) holds nothing, since no round would see it end. Off by
-        /// default (an option under measurement, decision 0005); a checkpoint from before it
-        /// resumes with it off.
+        /// epochs at the defaults) holds nothing, since no round would see it end. On in
+        /// [`SelectorConfig::evidence`] (decision 0005); a checkpoint written before the setting
+        /// existed resumes with it off, as it ran.
         ///
         /// [`SamplerConfig::schedule_warmup`]: autosample_samplers::SamplerConfig::schedule_warmup
         #[serde(default)]
@@ -128,7 +128,7 @@ impl SelectorConfig {
             bootstrap: 1000,
             prune_from_round: 0,
             stop_past_peak: true,
-            hold_in_warmup: false,
+            hold_in_warmup: true,
         }
     }
 
