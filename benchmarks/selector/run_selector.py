@@ -80,16 +80,16 @@ STRATEGIES = {
     # the best sampler alone on LightGCN x lastfm, in round 0.
     "evidence-6r-peak-hold": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                               "--retrain", "branch", "--stop-past-peak", "--hold-warmup"],
-    # The ablations of the default (evidence-6r-peak, whose retrain continues the leader's
+    # The ablations of the default (evidence-6r-peak-hold, whose retrain continues the leader's
     # branch): the retrain warm from the search's shared parameters (optimizer reset), from a
     # fresh initialisation (what warm starting saves), and the mixture of the candidates with
     # the search's last weights as the final sampler instead of the argmax (its retrain is warm).
     "evidence-6r-peak-warm": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
-                              "--retrain", "warm", "--stop-past-peak"],
+                              "--retrain", "warm", "--stop-past-peak", "--hold-warmup"],
     "evidence-6r-peak-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds",
-                                 "6", "--retrain", "scratch", "--stop-past-peak"],
+                                 "6", "--retrain", "scratch", "--stop-past-peak", "--hold-warmup"],
     "evidence-6r-peak-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds",
-                                 "6", "--final", "mixture", "--stop-past-peak"],
+                                 "6", "--final", "mixture", "--stop-past-peak", "--hold-warmup"],
     "evidence-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
                          "--retrain", "scratch"],
     "evidence-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "4",
