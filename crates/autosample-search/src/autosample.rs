@@ -9,14 +9,19 @@
 //!      every active candidate trains alone for `H = branch_epochs · 2^round` epochs (the branch
 //!      keeps the shared optimizer state) and is scored per validation user; candidate `c` is
 //!      pruned where the leader beats it by more than `z` bootstrap standard errors of the
-//!      paired per-user difference (`z` Bonferroni-corrected over the round's comparisons), and the weights are `softmax(evidence / temperature)`.
+//!      paired per-user difference (`z` Bonferroni-corrected over the round's comparisons),
+//!      unless its own warm-up still runs past its branch and ends within the rounds
+//!      (`hold_in_warmup`); the weights are `softmax(evidence / temperature)`. With
+//!      `stop_past_peak` the rounds end at the first round whose leader scores below an
+//!      earlier round's best, whose leader is then the choice.
 //!      Step rules (alignment, training loss): the previous round's learned weights; a
 //!      candidate whose weight fell below `prune_below / |A|` is pruned.
 //!    - Every weight is floored at `weight_floor / |A|` so that early evidence cannot silence
 //!      a candidate for good.
 //!    - *Supernet.* The shared model trains `round_epochs` through the supernet; step rules
 //!      update their logits during these steps.
-//! 3. **Choice**: the leader (best last evidence, or largest weight).
+//! 3. **Choice**: the leader (best last evidence, the best round's past the peak, or the
+//!    largest weight).
 //! 4. **Retrain** the choice from the shared parameters (fresh optimizer; `Scratch`: from a
 //!    fresh initialisation, for the ablation; `Branch`: continuing the leader's kept evidence
 //!    branch, the last round's supernet epochs skipped), early-stopped on validation; the test
