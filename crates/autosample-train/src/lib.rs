@@ -24,5 +24,5 @@ pub use run_dir::{RunDir, RunFiles, write_json_atomic};
 pub use seeds::derive_seed;
 pub use trainer::{
     EarlyStopping, EpochRecord, TimeBreakdown, TrainOptions, TrainOutcome, TrainedModel, WarmStart,
-    evaluate_model, test_report, train, train_with, validate,
+    evaluate_model, test_report, train, train_with, valid_report, validate,
 };

@@ -315,9 +315,22 @@ pub fn evaluate_model(
     Ok(evaluate(scorer, split, exclude, &opts)?)
 }
 
-/// The model's validation report and its `monitor` value, training positives excluded: the
-/// one definition of validation that early stopping, the searches' stages and the mixture
-/// retrain select on.
+/// The model's validation report, training positives excluded: the one definition of
+/// validation that early stopping, the searches' stages, the mixture retrain and `evaluate`
+/// use.
+///
+/// # Errors
+/// An evaluation error.
+pub fn valid_report(
+    model: &mut TrainedModel,
+    dataset: &Dataset,
+    ks: &[usize],
+) -> Result<EvalReport> {
+    model.refresh();
+    evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], ks)
+}
+
+/// [`valid_report`] and its `monitor` value, what a training selects on.
 ///
 /// # Errors
 /// An evaluation error; [`TrainError::Config`] if `monitor` is not among the metrics at `ks`.
@@ -327,8 +340,7 @@ pub fn validate(
     ks: &[usize],
     monitor: &str,
 ) -> Result<(f64, EvalReport)> {
-    model.refresh();
-    let report = evaluate_model(model.scorer(), &dataset.valid, &[&dataset.train], ks)?;
+    let report = valid_report(model, dataset, ks)?;
     let value = report.get(monitor).ok_or_else(|| {
         TrainError::Config(format!(
             "monitor {monitor:?} is not among the computed metrics"

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
-use autosample_train::{RunFiles, TrainedModel, evaluate_model};
+use autosample_train::{RunFiles, TrainedModel, test_report, valid_report};
 use serde::Serialize;
 
 use super::train::{RunConfig, Summary};
@@ -83,26 +83,15 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             args.run.display()
         );
     }
-    let model = TrainedModel::load(&config.train.model, &args.run, &dataset.train)?;
+    let mut model = TrainedModel::load(&config.train.model, &args.run, &dataset.train)?;
     let ks = args.ks.clone().unwrap_or_else(|| config.train.ks.clone());
-    let train_valid = dataset.train.union(&dataset.valid);
     let started = std::time::Instant::now();
     let valid = match args.on {
-        EvalSplitArg::Valid | EvalSplitArg::Both => Some(evaluate_model(
-            model.scorer(),
-            &dataset.valid,
-            &[&dataset.train],
-            &ks,
-        )?),
+        EvalSplitArg::Valid | EvalSplitArg::Both => Some(valid_report(&mut model, &dataset, &ks)?),
         EvalSplitArg::Test => None,
     };
     let test = match args.on {
-        EvalSplitArg::Test | EvalSplitArg::Both => Some(evaluate_model(
-            model.scorer(),
-            &dataset.test,
-            &[&train_valid],
-            &ks,
-        )?),
+        EvalSplitArg::Test | EvalSplitArg::Both => Some(test_report(&mut model, &dataset, &ks)?),
         EvalSplitArg::Valid => None,
     };
     let result = Evaluation {
