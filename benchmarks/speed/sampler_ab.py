@@ -3,12 +3,16 @@
 
 For a change that must not change results (a faster kernel), it checks that both binaries
 train bitwise the same (every epoch's loss in metrics.jsonl and the final validation metrics
-equal), and reports the median seconds per epoch of the training loop and of its sampling
+equal). For a change that alters floating-point rounding on purpose (`--numerics-change`: a
+new summation order), it checks instead that each binary is deterministic across its own
+repeats and reports how far the two differ (largest relative difference of an epoch's loss, and
+the final validation metrics of each). Either way it reports the median seconds per epoch of the training loop and of its sampling
 part for each, and their ratio. The binaries alternate, `--repeats` runs each, so that both
 meet the same load on a shared machine.
 
     python3 benchmarks/speed/sampler_ab.py --baseline /path/to/old/autosample \
-        [--sampler dens] [--model mf] [--dataset ml-1m-diffrec-clean] [--epochs 2] [--repeats 3]
+        [--sampler dens] [--model mf] [--dataset ml-1m-diffrec-clean] [--epochs 2] [--repeats 3] \
+        [--numerics-change]
 
 Writes benchmarks/runs/<date>-2cpu/sampler-ab-<model>-<sampler>-<dataset>/{raw.csv,summary.md,SETUP.md}.
 AUTOSAMPLE_BIN is the binary under test (default target/release/autosample).
@@ -55,6 +59,9 @@ def main():
     ap.add_argument("--dataset", default="ml-1m-diffrec-clean")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--numerics-change", action="store_true",
+                    help="the change alters rounding on purpose: require determinism per binary, "
+                         "report the differences")
     args = ap.parse_args()
     data = Path(os.environ.get("AUTOSAMPLE_DATA_DIR", REPO.parent / "shared" / "data")) / args.dataset
     if not data.is_dir():
@@ -69,6 +76,11 @@ def main():
             print(f"{label} r{r}: {x['train_s_per_epoch']:.3f} s/epoch, sampling {x['sampling_s_per_epoch']:.3f}",
                   flush=True)
     same = len({(x["losses"], x["valid"]) for x in rows}) == 1
+    deterministic = all(len({(x["losses"], x["valid"]) for x in rows if x["binary"] == lab}) == 1
+                        for lab in ("current", "baseline"))
+    first = {lab: next(x for x in rows if x["binary"] == lab) for lab in ("current", "baseline")}
+    loss_pairs = zip(json.loads(first["current"]["losses"]), json.loads(first["baseline"]["losses"]))
+    max_rel_loss = max((abs(c - b) / max(abs(b), 1e-12) for c, b in loss_pairs), default=0.0)
     med = {lab: {k: statistics.median(x[k] for x in rows if x["binary"] == lab)
                  for k in ("train_s_per_epoch", "sampling_s_per_epoch")} for lab in ("current", "baseline")}
     name = f"sampler-ab-{args.model}-{args.sampler.split(':')[0]}-{args.dataset}"
@@ -92,6 +104,11 @@ def main():
               f"{med['baseline']['sampling_s_per_epoch'] / med['current']['sampling_s_per_epoch']:.2f}x.",
               f"Results identical (every epoch's loss and the validation metrics, bitwise): "
               f"{'yes' if same else 'NO'}."]
+    if args.numerics_change:
+        lines += [f"Declared a numerics change: each binary deterministic over its repeats: "
+                  f"{'yes' if deterministic else 'NO'}; largest relative difference of an epoch's "
+                  f"loss {max_rel_loss:.2e}; final validation, current {first['current']['valid']}, "
+                  f"baseline {first['baseline']['valid']}."]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "SETUP.md").write_text("\n".join([
         "# Setup", "", f"- date: {datetime.date.today().isoformat()}",
@@ -99,9 +116,11 @@ def main():
         "the binaries alternate)",
         f"- current: {BIN}; baseline: {args.baseline}",
         f"- command: `python3 benchmarks/speed/sampler_ab.py --baseline {args.baseline} --sampler {args.sampler} "
-        f"--model {args.model} --dataset {args.dataset} --epochs {args.epochs} --repeats {args.repeats}`"]) + "\n")
+        f"--model {args.model} --dataset {args.dataset} --epochs {args.epochs} --repeats {args.repeats}"
+        f"{' --numerics-change' if args.numerics_change else ''}`"]) + "\n")
     print("\n".join(lines))
-    return 0 if same else 1
+    ok = deterministic if args.numerics_change else same
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
