@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--dataset", default="ml-1m-diffrec-clean")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--suffix", default="",
+                    help="appended to the record's directory name (one record per change)")
     ap.add_argument("--numerics-change", action="store_true",
                     help="the change alters rounding on purpose: require determinism per binary, "
                          "report the differences")
@@ -83,7 +85,7 @@ def main():
     max_rel_loss = max((abs(c - b) / max(abs(b), 1e-12) for c, b in loss_pairs), default=0.0)
     med = {lab: {k: statistics.median(x[k] for x in rows if x["binary"] == lab)
                  for k in ("train_s_per_epoch", "sampling_s_per_epoch")} for lab in ("current", "baseline")}
-    name = f"sampler-ab-{args.model}-{args.sampler.split(':')[0]}-{args.dataset}"
+    name = f"sampler-ab-{args.model}-{args.sampler.split(':')[0]}-{args.dataset}{args.suffix}"
     out = REPO / "benchmarks" / "runs" / f"{datetime.date.today().isoformat()}-2cpu" / name
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "raw.csv", "w", newline="") as f:
@@ -117,7 +119,8 @@ def main():
         f"- current: {BIN}; baseline: {args.baseline}",
         f"- command: `python3 benchmarks/speed/sampler_ab.py --baseline {args.baseline} --sampler {args.sampler} "
         f"--model {args.model} --dataset {args.dataset} --epochs {args.epochs} --repeats {args.repeats}"
-        f"{' --numerics-change' if args.numerics_change else ''}`"]) + "\n")
+        f"{' --numerics-change' if args.numerics_change else ''}"
+        f"{f' --suffix {args.suffix}' if args.suffix else ''}`"]) + "\n")
     print("\n".join(lines))
     ok = deterministic if args.numerics_change else same
     return 0 if ok else 1

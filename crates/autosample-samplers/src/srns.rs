@@ -197,6 +197,7 @@ use autosample_data::{Interactions, ItemId, UserId};
 use rand::RngExt;
 use rayon::prelude::*;
 
+use crate::base::score_rows;
 use crate::engine::{
     CHUNK_PAIRS, argmax, check_batch, chunk_rng, rank_desc, require_scorer, sigmoid,
 };
@@ -553,13 +554,17 @@ fn snapshot_stds(
     }
     values.clear();
     values.resize(items.len() * n, 0.0);
+    // `out` holds one snapshot's scores until the stds replace them.
+    out.resize(items.len(), 0.0);
     for (r, snapshot) in rows.iter().enumerate() {
         let u = snapshot.user(user);
         let s_pos = dot(u, snapshot.item(positive));
-        for (j, &item) in items.iter().enumerate() {
-            values[j * n + r] = f64::from(sigmoid(dot(u, snapshot.item(item)) - s_pos));
+        score_rows(u, items, |i| snapshot.item(i), out);
+        for (j, &score) in out.iter().enumerate() {
+            values[j * n + r] = f64::from(sigmoid(score - s_pos));
         }
     }
+    out.clear();
     out.extend(values.chunks(n).map(population_std));
 }
 
