@@ -120,7 +120,7 @@ def main():
         f"- command: `python3 benchmarks/speed/sampler_ab.py --baseline {args.baseline} --sampler {args.sampler} "
         f"--model {args.model} --dataset {args.dataset} --epochs {args.epochs} --repeats {args.repeats}"
         f"{' --numerics-change' if args.numerics_change else ''}"
-        f"{f' --suffix {args.suffix}' if args.suffix else ''}`"]) + "\n")
+        f"{f' --suffix={args.suffix}' if args.suffix else ''}`"]) + "\n")
     print("\n".join(lines))
     ok = deterministic if args.numerics_change else same
     return 0 if ok else 1
