@@ -153,13 +153,8 @@ pub fn dens_loss_graph(
     (t1 + t2 + t3 + t4).mul_scalar(gamma as f64 / 4.0)
 }
 
-/// Builds `L_aux` on `device` (an autodiff device), runs backward and returns the loss and
-/// the gradients.
-///
-/// # Errors
-/// [`ModelError::Config`] if the shapes disagree, [`ModelError::Diverged`] if the loss is not
-/// finite.
-pub fn dens_auxiliary(device: &Device, x: &DensInputs<'_>, step: u64) -> Result<DensGrads> {
+/// Checks that the inputs' lengths fit their declared shapes; returns the number of pairs `B`.
+pub(crate) fn check_inputs(x: &DensInputs<'_>) -> Result<usize> {
     let (d, l, k) = (x.dim, x.layers, x.k);
     let row = l * d;
     if d == 0 || l == 0 || k == 0 || !x.user.len().is_multiple_of(row) {
@@ -185,6 +180,18 @@ pub fn dens_auxiliary(device: &Device, x: &DensInputs<'_>, step: u64) -> Result<
             dens_params_len(d)
         )));
     }
+    Ok(b)
+}
+
+/// Builds `L_aux` on `device` (an autodiff device), runs backward and returns the loss and
+/// the gradients.
+///
+/// # Errors
+/// [`ModelError::Config`] if the shapes disagree, [`ModelError::Diverged`] if the loss is not
+/// finite.
+pub fn dens_auxiliary(device: &Device, x: &DensInputs<'_>, step: u64) -> Result<DensGrads> {
+    let b = check_inputs(x)?;
+    let (d, l, k) = (x.dim, x.layers, x.k);
     let leaf = |v: &[f32], shape: [usize; 2]| {
         Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), device).require_grad()
     };
@@ -295,6 +302,7 @@ impl BatchAuxiliary {
 /// batch; [`ModelError::Diverged`] if a loss is not finite.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_auxiliary<'r>(
+    engine: crate::LossEngine,
     device: &Device,
     batch: &crate::TrainBatch<'_>,
     layers: usize,
@@ -366,21 +374,21 @@ pub fn batch_auxiliary<'r>(
             &mut neg,
         );
         // The loss is linear in γ, so the term's weight scales γ.
-        let grads = dens_auxiliary(
-            device,
-            &DensInputs {
-                dim,
-                layers,
-                k: mx.k,
-                user: &user,
-                pos: &pos,
-                neg: &neg,
-                gates,
-                gamma: gamma * term.weight,
-                pooling,
-            },
-            step,
-        )?;
+        let inputs = DensInputs {
+            dim,
+            layers,
+            k: mx.k,
+            user: &user,
+            pos: &pos,
+            neg: &neg,
+            gates,
+            gamma: gamma * term.weight,
+            pooling,
+        };
+        let grads = match engine {
+            crate::LossEngine::Burn => dens_auxiliary(device, &inputs, step)?,
+            crate::LossEngine::Native => crate::dens_native::dens_auxiliary_native(&inputs, step)?,
+        };
         out.push(BatchAuxiliary {
             grads,
             layers,

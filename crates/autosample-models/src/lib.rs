@@ -20,6 +20,7 @@ pub mod bpr;
 pub mod bpr_native;
 pub mod checkpoint;
 pub mod dens_loss;
+pub mod dens_native;
 mod device;
 mod error;
 pub mod graph;

@@ -434,6 +434,7 @@ impl LightGcn {
             self.step,
         )?;
         let aux = crate::dens_loss::batch_auxiliary(
+            self.config.engine,
             &self.device,
             batch,
             layers,

@@ -395,6 +395,7 @@ impl Mf {
             Ok(_) => {
                 let (nu, users, items) = (self.users.rows(), &self.users, &self.items);
                 crate::dens_loss::batch_auxiliary(
+                    self.config.engine,
                     &self.device,
                     batch,
                     1,

@@ -808,6 +808,7 @@ impl Ngcf {
         // (with its dropout), pooled by concatenation like the scores.
         let aux = match &lg {
             Ok(_) => crate::dens_loss::batch_auxiliary(
+                self.config.engine,
                 &self.device,
                 batch,
                 blocks,

@@ -1,9 +1,11 @@
 //! DENS's auxiliary loss in burn against a plain f64 implementation of the reference formula
-//! (`create_bpr_loss` in Riwei-HEU/DENS), and its gradients against central finite differences.
+//! (`create_bpr_loss` in Riwei-HEU/DENS), and its gradients against central finite differences;
+//! the closed-form (native) loss and gradients against the burn graph.
 
 #![allow(clippy::unwrap_used)]
 
-use autosample_models::dens_loss::{DensInputs, LayerPooling, dens_auxiliary};
+use autosample_models::dens_loss::{DensGrads, DensInputs, LayerPooling, dens_auxiliary};
+use autosample_models::dens_native::dens_auxiliary_native;
 use autosample_models::training_device;
 use autosample_samplers::dens_params_len;
 
@@ -151,4 +153,91 @@ fn the_auxiliary_loss_and_its_gradients_match_the_reference_formula() {
             }
         }
     }
+}
+
+/// Largest |a − b| over the largest |b| (1 at least).
+fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+#[test]
+fn the_native_auxiliary_loss_matches_the_burn_graph() {
+    // The reference test's shape, then the shapes the models use: MF (one layer, K = 1), a
+    // 3-layer LightGCN with K = 2, and a width that is not a multiple of eight.
+    for (b, k, l, d) in [(B, K, L, D), (64, 1, 1, 16), (32, 2, 4, 8), (16, 3, 2, 13)] {
+        for pooling in [LayerPooling::Mean, LayerPooling::Concat] {
+            let user = values(b * l * d, 0.1);
+            let pos = values(b * l * d, 7.3);
+            let neg = values(b * k * l * d, 3.9);
+            let gates: Vec<f32> = values(dens_params_len(d), 11.0)
+                .iter()
+                .map(|g| g / (d as f32).sqrt())
+                .collect();
+            let inputs = DensInputs {
+                dim: d,
+                layers: l,
+                k,
+                user: &user,
+                pos: &pos,
+                neg: &neg,
+                gates: &gates,
+                gamma: 0.3,
+                pooling,
+            };
+            let want: DensGrads = dens_auxiliary(&training_device(), &inputs, 0).unwrap();
+            let got = dens_auxiliary_native(&inputs, 0).unwrap();
+            let case = format!("B {b}, K {k}, L {l}, d {d}, {pooling:?}");
+            assert!(
+                (got.loss - want.loss).abs() <= 1e-5 * want.loss.abs().max(1.0),
+                "{case}: loss {} vs burn {}",
+                got.loss,
+                want.loss
+            );
+            for (name, g, w) in [
+                ("user", &got.user, &want.user),
+                ("pos", &got.pos, &want.pos),
+                ("neg", &got.neg, &want.neg),
+                ("gates", &got.gates, &want.gates),
+            ] {
+                let gap = relative_gap(g, w);
+                assert!(gap < 1e-4, "{case}: ∂{name} differs from burn's by {gap}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_native_auxiliary_loss_rejects_bad_shapes_and_reports_divergence() {
+    let (user, pos, neg) = (values(2 * D, 0.1), values(2 * D, 0.2), values(2 * D, 0.3));
+    let gates = values(dens_params_len(D), 1.0);
+    let short = DensInputs {
+        dim: D,
+        layers: 1,
+        k: 2,
+        user: &user,
+        pos: &pos,
+        neg: &neg, // two pairs with K = 2 need four negative rows
+        gates: &gates,
+        gamma: 0.3,
+        pooling: LayerPooling::Mean,
+    };
+    let err = dens_auxiliary_native(&short, 0).unwrap_err().to_string();
+    assert!(err.contains("negative floats"), "{err}");
+    let huge: Vec<f32> = user.iter().map(|_| f32::MAX).collect();
+    let diverging = DensInputs {
+        k: 1,
+        user: &huge,
+        pos: &huge,
+        neg: &huge,
+        ..short
+    };
+    assert!(matches!(
+        dens_auxiliary_native(&diverging, 7),
+        Err(autosample_models::ModelError::Diverged { step: 7, .. })
+    ));
 }
