@@ -74,5 +74,5 @@ pub use evaluate::{
     DEFAULT_CHUNK_USERS, EvalOptions, EvalReport, MAX_BUFFER_FLOATS, METRIC_NAMES, MetricsAtK,
     PerUser, PerUserAtK, evaluate,
 };
-pub use scorer::{DotScorer, RankingScorer};
+pub use scorer::{DotScorer, RankingScorer, gemm_abt};
 pub use topk::{TopK, top_k};

@@ -106,7 +106,8 @@ impl RankingScorer for DotScorer<'_> {
     }
 }
 
-/// `dst = a · bᵀ` for row-major `a` (`m × k`), `b` (`n × k`) and `dst` (`m × n`).
+/// `dst = a · bᵀ` for row-major `a` (`m × k`), `b` (`n × k`) and `dst` (`m × n`). Public for
+/// the models' small dense products (DENS's gates), which would otherwise need their own `unsafe`.
 ///
 /// Runs `gemm` multi-threaded on the rayon pool when called from outside it, single-threaded
 /// when called from a rayon worker (the caller is then already parallel).
@@ -114,7 +115,7 @@ impl RankingScorer for DotScorer<'_> {
 /// # Panics
 /// If a slice length disagrees with `m`, `n`, `k`.
 #[allow(unsafe_code)]
-pub(crate) fn gemm_abt(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize) {
+pub fn gemm_abt(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize) {
     assert_eq!(Some(dst.len()), m.checked_mul(n), "dst is not m × n");
     assert_eq!(Some(a.len()), m.checked_mul(k), "a is not m × k");
     assert_eq!(Some(b.len()), n.checked_mul(k), "b is not n × k");
