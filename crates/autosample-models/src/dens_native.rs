@@ -172,12 +172,7 @@ pub fn dens_auxiliary_native(x: &DensInputs<'_>, step: u64) -> Result<DensGrads>
     shape.unpool_add(&g_n_ir, -1.0, &mut d_neg_r);
     let mut grad_neg = vec![0.0f32; x.neg.len()];
     shape.unpool_add(&g_n_ir, 1.0, &mut grad_neg);
-    let mut d_a_n = vec![0.0f32; x.neg.len()];
-    for e in 0..x.neg.len() {
-        let g = gate_n[e];
-        grad_neg[e] += d_neg_r[e] * g;
-        d_a_n[e] = d_neg_r[e] * x.neg[e] * g * (1.0 - g);
-    }
+    let d_a_n = gated_backward(x.neg, &gate_n, &d_neg_r, &mut grad_neg);
     gate_backward(
         gates,
         d,
@@ -214,12 +209,7 @@ pub fn dens_auxiliary_native(x: &DensInputs<'_>, step: u64) -> Result<DensGrads>
     );
     let mut grad_pos = vec![0.0f32; x.pos.len()];
     shape.unpool_add(&g_p_ir, 1.0, &mut grad_pos);
-    let mut d_a_p = vec![0.0f32; x.pos.len()];
-    for e in 0..x.pos.len() {
-        let g = gate_p[e];
-        grad_pos[e] += d_pos_r[e] * g;
-        d_a_p[e] = d_pos_r[e] * x.pos[e] * g * (1.0 - g);
-    }
+    let d_a_p = gated_backward(x.pos, &gate_p, &d_pos_r, &mut grad_pos);
     gate_backward(
         gates,
         d,
@@ -246,6 +236,18 @@ pub fn dens_auxiliary_native(x: &DensInputs<'_>, step: u64) -> Result<DensGrads>
         neg: grad_neg,
         gates: grad_gates,
     })
+}
+
+/// The backward of `r = x ⊙ g`, `g = σ(a)`, given `∂r` (with what flows back through
+/// `x − r` already in it): adds `∂r ⊙ g` to `grad_x` and returns `∂a = ∂r ⊙ x ⊙ g(1 − g)`.
+fn gated_backward(x: &[f32], gate: &[f32], d_r: &[f32], grad_x: &mut [f32]) -> Vec<f32> {
+    let mut d_a = vec![0.0f32; x.len()];
+    for e in 0..x.len() {
+        let g = gate[e];
+        grad_x[e] += d_r[e] * g;
+        d_a[e] = d_r[e] * x[e] * g * (1.0 - g);
+    }
+    d_a
 }
 
 /// How layer rows `[n, L, d]` pool into scored vectors `[n, width]`.
