@@ -5,8 +5,8 @@
 //! time allocating and zeroing tensors; for MF it cost more than DENS's sampling. By hand, with
 //! the four gate products (and their backward) by `gemm` like burn's, MF × lastfm trains 1.12×
 //! faster with DENS (benchmarks/runs/2026-11-30-2cpu/sampler-ab-mf-dens-lastfm-lightgcn-native-aux);
-//! plain loops instead of `gemm` were slower than burn (0.85×). LightGCN gains nothing
-//! measurable: its propagation and sampling dominate.
+//! plain loops instead of `gemm` were slower than burn (0.85×). MF × ml-1m (1.03×) and
+//! LightGCN gain nothing measurable: the rest of the step dominates there.
 //!
 //! Notation of [`crate::dens_loss`]. Backward, from the scores down, with
 //! `w(x)_k = e^{x_k} / (1 + Σ_j e^{x_j})` the derivative of `log(1 + Σ_k e^{x_k})` and
