@@ -6,15 +6,16 @@ train bitwise the same (every epoch's loss in metrics.jsonl and the final valida
 equal). For a change that alters floating-point rounding on purpose (`--numerics-change`: a
 new summation order), it checks instead that each binary is deterministic across its own
 repeats and reports how far the two differ (largest relative difference of an epoch's loss, and
-the final validation metrics of each). Either way it reports the median seconds per epoch of the training loop and of its sampling
-part for each, and their ratio. The binaries alternate, `--repeats` runs each, so that both
+the final validation metrics of each). Either way it reports the median seconds per epoch of
+the training loop and of its sampling part for each, and their ratio. The binaries alternate, `--repeats` runs each, so that both
 meet the same load on a shared machine.
 
     python3 benchmarks/speed/sampler_ab.py --baseline /path/to/old/autosample \
         [--sampler dens] [--model mf] [--dataset ml-1m-diffrec-clean] [--epochs 2] [--repeats 3] \
-        [--numerics-change]
+        [--numerics-change] [--suffix=-what-changed]
 
-Writes benchmarks/runs/<date>-2cpu/sampler-ab-<model>-<sampler>-<dataset>/{raw.csv,summary.md,SETUP.md}.
+Writes benchmarks/runs/<date>-2cpu/sampler-ab-<model>-<sampler>-<dataset><suffix>/{raw.csv,summary.md,
+SETUP.md}.
 AUTOSAMPLE_BIN is the binary under test (default target/release/autosample).
 """
 import argparse

@@ -76,21 +76,14 @@ pub fn dens_auxiliary_native(x: &DensInputs<'_>, step: u64) -> Result<DensGrads>
     let u = shape.pool(x.user);
     let (p_r, p_ir) = (shape.pool(&pos_r), shape.pool(&pos_ir));
     let (n_r, n_ir) = (shape.pool(&neg_r), shape.pool(&neg_ir));
-    fn row(v: &[f32], r: usize, width: usize) -> &[f32] {
-        &v[r * width..(r + 1) * width]
-    }
-    let sp_r: Vec<f32> = (0..b)
-        .map(|i| dot(row(&u, i, width), row(&p_r, i, width)))
-        .collect();
-    let sp_ir: Vec<f32> = (0..b)
-        .map(|i| dot(row(&u, i, width), row(&p_ir, i, width)))
-        .collect();
-    let sn_r: Vec<f32> = (0..b * k)
-        .map(|n| dot(row(&u, n / k, width), row(&n_r, n, width)))
-        .collect();
-    let sn_ir: Vec<f32> = (0..b * k)
-        .map(|n| dot(row(&u, n / k, width), row(&n_ir, n, width)))
-        .collect();
+    // Scores of pooled rows `v` (`per_pair` of them per pair) against their pair's user.
+    let scores = |v: &[f32], per_pair: usize| -> Vec<f32> {
+        (0..v.len() / width)
+            .map(|n| dot(row(&u, n / per_pair, width), row(v, n, width)))
+            .collect()
+    };
+    let (sp_r, sp_ir) = (scores(&p_r, 1), scores(&p_ir, 1));
+    let (sn_r, sn_ir) = (scores(&n_r, k), scores(&n_ir, k));
 
     // The four terms and the loss's gradient w.r.t. each score.
     let s = x.gamma / (4.0 * b as f32);
@@ -145,10 +138,10 @@ pub fn dens_auxiliary_native(x: &DensInputs<'_>, step: u64) -> Result<DensGrads>
 
     // Back to the pooled vectors: ∂pool(t) = ∂score·u; ∂u collects every score's other side.
     let mut g_u = vec![0.0f32; b * width];
-    let scaled = |g: &[f32], pairs: usize, other: &[f32], g_u: &mut [f32]| -> Vec<f32> {
+    let scaled = |g: &[f32], per_pair: usize, other: &[f32], g_u: &mut [f32]| -> Vec<f32> {
         let mut out = vec![0.0f32; g.len() * width];
         for (n, &gn) in g.iter().enumerate() {
-            let pair = n / pairs;
+            let pair = n / per_pair;
             let (ur, orow) = (row(&u, pair, width), row(other, n, width));
             for j in 0..width {
                 out[n * width + j] = gn * ur[j];
@@ -304,11 +297,9 @@ impl Pooling {
     }
 }
 
-/// `W` of a gate (`d × d`, row-major) and its transpose.
-fn gate_weights(gates: &[f32], d: usize, gate: DensGate) -> (&[f32], Vec<f32>) {
-    let at = gate.offset(d);
-    let w = &gates[at..at + d * d];
-    (w, transpose(w, d, d))
+/// Row `r` of a row-major matrix of rows of `width`.
+fn row(v: &[f32], r: usize, width: usize) -> &[f32] {
+    &v[r * width..(r + 1) * width]
 }
 
 /// The `cols × rows` transpose of the row-major `rows × cols` matrix `m`.
@@ -326,9 +317,8 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 /// product by `gemm` (as burn's, which is several times faster than plain loops here).
 fn gate_forward(gates: &[f32], d: usize, gate: DensGate, x: &[f32], out: &mut [f32]) {
     let at = gate.offset(d);
-    let (_, w_t) = gate_weights(gates, d, gate);
-    let bias = &gates[at + d * d..at + d * d + d];
-    gemm_abt(out, x, &w_t, x.len() / d, d, d);
+    let (w, bias) = gates[at..at + d * d + d].split_at(d * d);
+    gemm_abt(out, x, &transpose(w, d, d), x.len() / d, d, d);
     for row in out.chunks_exact_mut(d) {
         for (y, b) in row.iter_mut().zip(bias) {
             *y += b;
@@ -348,7 +338,7 @@ fn gate_backward(
 ) {
     let at = gate.offset(d);
     let n = x.len() / d;
-    let (w, _) = gate_weights(gates, d, gate);
+    let w = &gates[at..at + d * d];
     let mut tmp = vec![0.0f32; n * d];
     gemm_abt(&mut tmp, dy, w, n, d, d);
     for (g, t) in dx.iter_mut().zip(&tmp) {
