@@ -5,12 +5,10 @@ Reads benchmarks/runs/*/samplers-<model>-*/raw.csv and writes
 benchmarks/runs/<latest date>/samplers-summary.md. The best sampler per (dataset, model) is picked
 by mean *validation* Recall@20; test figures are reported next to it, never used to choose.
 """
-import csv
 import statistics
 from collections import defaultdict
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from sweep_records import DEFAULT_LR, REPO, latest_rows
 
 
 def ms(v):
@@ -22,24 +20,18 @@ def ms(v):
 
 
 def main():
-    # A run re-recorded on a later date (an experiment resumed in a later session rewrites its
-    # whole raw.csv) counts once: the newest record of each (dataset, model, sampler, seed) wins.
-    latest_row = {}
-    dirs = sorted(REPO.glob("benchmarks/runs/*/samplers-*/raw.csv"))
-    for f in dirs:
-        for r in csv.DictReader(open(f)):
-            r["_record"] = str(f.parent.relative_to(REPO / "benchmarks" / "runs"))
-            latest_row[(r["dataset"], r["model"], r["sampler"], r["seed"])] = r
-    rows = list(latest_row.values())
+    rows = latest_rows()
     if not rows:
         print("no sweep records yet")
         return
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["dataset"], r["model"], r["sampler"])].append(r)
+        # A sweep at another learning rate is its own table block (model "lightgcn, lr 5e-3").
+        model = r["model"] if r["lr"] == DEFAULT_LR else f"{r['model']}, lr {r['lr']}"
+        groups[(r["dataset"], model, r["sampler"])].append(r)
     out = ["# Every sampler trained alone (mean ± std over seeds)", "",
            "Each cell: one model trained with one sampler to early stopping on validation Recall@20 "
-           "(dim 64, Adam lr 1e-3, L2 1e-4, batch 2048, eval every 5 epochs, patience 10, `--engine native`). "
+           "(dim 64, Adam lr 1e-3 unless the model column names another, L2 1e-4, batch 2048, eval every 5 epochs, patience 10, `--engine native`). "
            "Best per (dataset, model) = highest mean validation Recall@20 (bold). Test is read once per run.", "",
            "| dataset | model | sampler | seeds | valid Recall@20 | test Recall@20 | test NDCG@20 | epochs to best | s/epoch | record |",
            "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]

@@ -45,7 +45,7 @@ FIELDS = ["model", "dataset", "seed", "repeat", "kind", "what", "wall_seconds", 
 
 def best_sampler(model, dataset):
     """The sweep's best sampler for the pair: the highest mean validation Recall@20."""
-    gt = run_selector.ground_truth().get((dataset, model), {})
+    gt = run_selector.ground_truth().get((dataset, model, run_selector.DEFAULT_LR), {})
     if len(gt) < 2:
         return None
     means = {s: statistics.mean(float(r["valid_recall@20"]) for r in rs) for s, rs in gt.items()}

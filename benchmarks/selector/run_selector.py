@@ -46,6 +46,8 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks" / "samplers"))
+from sweep_records import DEFAULT_LR, latest_rows, lr_label  # noqa: E402
 BIN = Path(os.environ.get("AUTOSAMPLE_BIN", REPO / "target" / "release" / "autosample"))
 WORK = Path(os.environ.get("AUTOSAMPLE_BENCH_WORK", REPO.parent / "autosample-bench-work")) / "selector"
 SWEEP_ARGS = ["--dim", "64", "--lr", "0.001", "--l2", "1e-4", "--batch-size", "2048",
@@ -112,6 +114,25 @@ WARM_RETRAIN = ["--retrain", "warm"]
 NO_HOLD = ["--hold-warmup", "false"]
 
 
+def split_label(label):
+    """A row's strategy label → (strategy, learning-rate label). A search at a learning rate
+    other than 1e-3 (`--lr`) is labelled `<strategy>@lr<LR>`, e.g. `evidence-6r-peak-hold@lr5e-3`,
+    and judged against the sweep at that rate."""
+    strategy, _, lr = label.partition("@lr")
+    return strategy, lr_label(lr) if lr else DEFAULT_LR
+
+
+def strategy_label(strategy, lr):
+    return strategy if lr == DEFAULT_LR else f"{strategy}@lr{lr}"
+
+
+def settings(lr):
+    """The sweep's settings (SWEEP_ARGS) at learning rate `lr`."""
+    args = list(SWEEP_ARGS)
+    args[args.index("--lr") + 1] = lr
+    return args
+
+
 def strategy_args(strategy):
     args = list(STRATEGIES[strategy])
     help_text = subprocess.run([str(BIN), "search", "--help"], capture_output=True, text=True).stdout
@@ -142,14 +163,11 @@ RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20"
 
 
 def ground_truth():
-    """(dataset, model) → {sampler: [rows]} from the sweep records, newest record per run."""
-    latest = {}
-    for f in sorted(REPO.glob("benchmarks/runs/*/samplers-*/raw.csv")):
-        for r in csv.DictReader(open(f)):
-            latest[(r["dataset"], r["model"], r["sampler"], r["seed"])] = r
+    """(dataset, model, lr label) → {sampler: [rows]} from the sweep records, newest record per
+    run."""
     truth = defaultdict(lambda: defaultdict(list))
-    for (ds, model, sampler, _), r in latest.items():
-        truth[(ds, model)][sampler].append(r)
+    for r in latest_rows():
+        truth[(r["dataset"], r["model"], r["lr"])][r["sampler"]].append(r)
     return truth
 
 
@@ -173,13 +191,14 @@ def recorded_runs():
         o = json.load(open(outcome))
         strategy = outcome.parent.name.split(f"-{o['model']}-")[0]
         key = (o["model"], o["dataset"]["name"], str(o["seed"]), strategy)
-        if strategy in STRATEGIES and key not in found:
+        if split_label(strategy)[0] in STRATEGIES and key not in found:
             found[key] = outcome_row(o, strategy)
     return found
 
 
-def run_search(model, dataset, seed, strategy, data_root, space_set):
-    out = WORK / f"{strategy}-{model}-{dataset}-seed{seed}"
+def run_search(model, dataset, seed, label, data_root, space_set):
+    out = WORK / f"{label}-{model}-{dataset}-seed{seed}"
+    strategy, lr = split_label(label)
     if not (out / "outcome.json").exists():
         if (out / "search.json").exists():
             # An interrupted search (session ended, machine restarted): continue it from its
@@ -191,12 +210,12 @@ def run_search(model, dataset, seed, strategy, data_root, space_set):
             space = REPO / "search-spaces" / SPACES[space_set]["mf" if model == "mf" else "graph"]
             cmd = [str(BIN), "search", "--data", str(data_root / dataset), "--model", model,
                    "--space", str(space), "--seed", str(seed), "--out", str(out), "--quiet", "--json"] \
-                + strategy_args(strategy) + SWEEP_ARGS
+                + strategy_args(strategy) + settings(lr)
             if model != "mf":
                 cmd += ["--layers", "3"]
         print("run:", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return outcome_row(json.load(open(out / "outcome.json")), strategy)
+    return outcome_row(json.load(open(out / "outcome.json")), label)
 
 
 def outcome_row(o, strategy):
@@ -239,7 +258,7 @@ def work_epochs(o):
 
 def score(row, truth):
     """The row with its verdict against the sweep as it stands."""
-    gt = truth.get((row["dataset"], row["model"]), {})
+    gt = truth.get((row["dataset"], row["model"], split_label(row["strategy"])[1]), {})
     means = {s: statistics.mean(float(r["valid_recall@20"]) for r in rs) for s, rs in gt.items()}
     out = dict(row)
     if len(means) < 2 or row["chosen"] not in means:
@@ -330,7 +349,9 @@ def write_record(rows, truth, argv):
         f"{platform.platform()}\n- binary of this invocation: {BIN}\n"
         f"- commits of the rows (raw.csv `commit`): {', '.join(sorted({str(r['commit']) for r in rows}))}\n"
         f"- command: `python3 benchmarks/selector/run_selector.py {' '.join(argv)}`\n"
-        f"- search settings: {' '.join(SWEEP_ARGS)} (LightGCN: --layers 3)\n"
+        f"- search settings: {' '.join(SWEEP_ARGS)} (LightGCN: --layers 3); a strategy labelled "
+        "`<strategy>@lr<LR>` ran at that learning rate and is judged against the sweep at it "
+        "(samplers-*-lr<LR>)\n"
         "- strategies: " + "; ".join(f"{k} = `{' '.join(v)}`" for k, v in STRATEGIES.items()) + "\n"
         "- ground truth: benchmarks/runs/*/samplers-<model>-*/raw.csv (the per-sampler sweep)\n"
         "- rows carried from earlier records keep their commit (raw.csv `commit`)\n")
@@ -345,6 +366,9 @@ def main():
     ap.add_argument("--strategies", nargs="+", default=["evidence", "halving", "halving-warmup", "alignment-bpr"],
                     choices=sorted(STRATEGIES))
     ap.add_argument("--summarize-only", action="store_true")
+    ap.add_argument("--lr", default=DEFAULT_LR,
+                    help="learning rate of the searches (default 1e-3, the sweep's); another rate is "
+                         "judged against the sweep run at it (run_sweep.sh with LR=...)")
     ap.add_argument("--space-set", choices=sorted(SPACES), default="default",
                     help="default: the full sweep's candidates; large: the smaller set of large data")
     args = ap.parse_args()
@@ -362,12 +386,13 @@ def main():
             for ds in args.datasets:
                 for seed in args.seeds:
                     for strategy in args.strategies:
-                        key = (model, ds, str(seed), strategy)
+                        label = strategy_label(strategy, lr_label(args.lr))
+                        key = (model, ds, str(seed), label)
                         if key in rows:
                             continue
-                        rows[key] = run_search(model, ds, seed, strategy, data_root, args.space_set)
+                        rows[key] = run_search(model, ds, seed, label, data_root, args.space_set)
                         r = score(rows[key], truth)
-                        print(f"{model} {ds} seed {seed} {strategy}: {r['chosen']} "
+                        print(f"{model} {ds} seed {seed} {label}: {r['chosen']} "
                               f"(best {r['exhaustive_best'] or '?'}), test {float(r['test_recall@20']):.4f}, "
                               f"{r['epochs']} epochs, {r['seconds']} s", flush=True)
                         write_record(list(rows.values()), truth, sys.argv[1:])
