@@ -86,6 +86,15 @@ impl TrainedModel {
         self.recommender()
     }
 
+    /// What a sampler that scores gets to see: the model, refreshed; `None` for one that does
+    /// not score (it never pays for a propagation).
+    fn scorer_for(&mut self, needs_scorer: bool) -> Option<&dyn Scorer> {
+        needs_scorer.then(|| {
+            self.refresh();
+            self.sampler_view()
+        })
+    }
+
     /// The gradients of the last step's auxiliary terms with respect to their samplers'
     /// parameters, one per term in order, once (see [`TrainBatch::auxiliary`]).
     pub fn take_auxiliary_gradient(&mut self) -> Vec<Vec<f32>> {
@@ -396,6 +405,11 @@ impl EarlyStopping {
         }
     }
 
+    /// The best value observed so far.
+    pub fn best(&self) -> Option<f64> {
+        self.best
+    }
+
     /// Records an evaluation; `true` if it is the new best (the first always is; a NaN never
     /// beats a number).
     pub fn observe(&mut self, value: f64) -> bool {
@@ -488,6 +502,13 @@ impl Default for TrainOptions {
     }
 }
 
+/// The best evaluation of a training so far (its value is [`EarlyStopping::best`]).
+struct BestEpoch {
+    epoch: usize,
+    report: EvalReport,
+    state: TrainingState,
+}
+
 /// [`train`], optionally warm-started and without the final test evaluation.
 ///
 /// # Errors
@@ -555,7 +576,8 @@ pub fn train_with(
     let mut positives = Vec::with_capacity(config.batch_size);
     let mut negatives = Negatives::default();
     let mut history = Vec::new();
-    let mut best: Option<(usize, f64, EvalReport, TrainingState)> = None;
+    // The best evaluation's epoch, report and state; its value is `stopping.best()`.
+    let mut best: Option<BestEpoch> = None;
     let mut stopping = EarlyStopping::new(config.patience);
     let (mut train_seconds, mut eval_seconds, mut triplets) = (0.0, 0.0, 0u64);
     let mut stopped_early = false;
@@ -581,7 +603,11 @@ pub fn train_with(
         save_best(run.as_deref_mut(), &model, &state, 0)?;
         tracing::info!(valid = value, "warm start: {} = {value:.5}", config.monitor);
         start_valid = Some(value);
-        best = Some((0, value, report, state));
+        best = Some(BestEpoch {
+            epoch: 0,
+            report,
+            state,
+        });
     }
     if let Some(run) = run.as_deref_mut().filter(|r| r.is_resuming()) {
         let path = run.file(RunFiles::STATE);
@@ -592,12 +618,11 @@ pub fn train_with(
         })?;
         model.restore(state)?;
         let (best_state, _) = TrainingState::read(&run.file(RunFiles::BEST_STATE))?;
-        best = Some((
-            meta.best_epoch,
-            meta.best_value,
-            meta.best_report,
-            best_state,
-        ));
+        best = Some(BestEpoch {
+            epoch: meta.best_epoch,
+            report: meta.best_report,
+            state: best_state,
+        });
         stopping = EarlyStopping::resumed(config.patience, meta.best_value, meta.since_best);
         train_seconds = meta.train_seconds;
         eval_seconds = meta.eval_seconds;
@@ -637,15 +662,9 @@ pub fn train_with(
         let (mut loss_sum, mut bpr_sum, mut reg_sum) = (0.0f64, 0.0f64, 0.0f64);
         {
             // Samplers that score (SRNS records score histories here) see the current model.
-            let scorer: Option<&dyn Scorer> = if sampler.needs_scorer() {
-                model.refresh();
-                Some(model.sampler_view())
-            } else {
-                None
-            };
             let ctx = SampleContext {
                 train: train_split,
-                scorer,
+                scorer: model.scorer_for(sampler.needs_scorer()),
                 epoch: options.schedule_offset + epoch - 1,
                 total_epochs: options.schedule_total.unwrap_or(config.epochs),
                 pool: None,
@@ -661,15 +680,9 @@ pub fn train_with(
                 positives.push(i);
             }
             {
-                let scorer: Option<&dyn Scorer> = if sampler.needs_scorer() {
-                    model.refresh();
-                    Some(model.sampler_view())
-                } else {
-                    None
-                };
                 let ctx = SampleContext {
                     train: train_split,
-                    scorer,
+                    scorer: model.scorer_for(sampler.needs_scorer()),
                     epoch: options.schedule_offset + epoch - 1,
                     total_epochs: options.schedule_total.unwrap_or(config.epochs),
                     pool: None,
@@ -748,7 +761,11 @@ pub fn train_with(
             if improved {
                 let state = model.training_state();
                 save_best(run.as_deref_mut(), &model, &state, epoch)?;
-                best = Some((epoch, value, report.clone(), state));
+                best = Some(BestEpoch {
+                    epoch,
+                    report: report.clone(),
+                    state,
+                });
             }
             tracing::info!(
                 epoch,
@@ -762,7 +779,7 @@ pub fn train_with(
                 "loss {:.4}  valid {} {value:.4}  best {:.4}",
                 record.loss,
                 config.monitor,
-                best.as_ref().map_or(f64::NAN, |b| b.1)
+                stopping.best().unwrap_or(f64::NAN)
             ));
             record.valid = Some(report.to_map());
             record.eval_seconds = Some(es);
@@ -777,9 +794,8 @@ pub fn train_with(
         }
         history.push(record);
         if let (true, Some(run)) = (evaluate_now, run.as_deref_mut()) {
-            let (best_epoch, best_value, best_report) = match &best {
-                Some((e, v, r, _)) => (*e, *v, r.clone()),
-                None => unreachable!("an evaluation just ran, so a best exists"),
+            let (Some(best), Some(best_value)) = (&best, stopping.best()) else {
+                unreachable!("an evaluation just ran, so a best exists")
             };
             let sampler_state = match sampler.save_state() {
                 Some(bytes) => {
@@ -791,9 +807,9 @@ pub fn train_with(
             };
             let meta = ResumeMeta {
                 epoch,
-                best_epoch,
+                best_epoch: best.epoch,
                 best_value,
-                best_report,
+                best_report: best.report.clone(),
                 since_best: stopping.since_best(),
                 history: history.clone(),
                 train_seconds,
@@ -838,8 +854,11 @@ pub fn train_with(
         optimizer: step_times.optimizer,
         propagation,
     };
-    let (best_epoch, _, best_valid, best_state) =
-        best.expect("the last epoch is always evaluated, so a best exists");
+    let BestEpoch {
+        epoch: best_epoch,
+        report: best_valid,
+        state: best_state,
+    } = best.expect("the last epoch is always evaluated, so a best exists");
     model.restore(best_state)?;
     let test = if options.read_test {
         Some(test_report(&mut model, dataset, &config.ks)?)
