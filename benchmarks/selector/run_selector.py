@@ -159,7 +159,13 @@ def hold_default_on(help_text):
 
 
 RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "work_epochs",
-              "seconds", "commit"]
+              "retrain_epochs", "retrain_best_epoch", "seconds", "commit"]
+# The ablations of the default's retrain and final sampler (summary section "Ablations"): the
+# default first, each variant differing from it in one setting.
+ABLATIONS = [("evidence-6r-peak-hold", "default: continue the leader's branch"),
+             ("evidence-6r-peak-warm", "warm: from the search's shared state, optimizer reset"),
+             ("evidence-6r-peak-scratch", "scratch: from a fresh initialisation"),
+             ("evidence-6r-peak-mixture", "mixture final: the last weights' mixture, warm")]
 
 
 def ground_truth():
@@ -184,6 +190,8 @@ def recorded_runs():
                 o = json.load(open(outcome))
                 if row["work_epochs"] == "" or o["build"]["commit"] == row["commit"]:
                     row["work_epochs"] = work_epochs(o)
+                if row["retrain_epochs"] == "" and o["build"]["commit"] == row["commit"]:
+                    row.update(retrain_counts(o))
             found[(row["model"], row["dataset"], str(row["seed"]), row["strategy"])] = row
     # Searches finished in this machine's work directory but missing from the record (two
     # benchmark processes rewriting one record): rebuilt from their outcome.json.
@@ -222,8 +230,19 @@ def outcome_row(o, strategy):
     """The raw row of one finished search."""
     return {"model": o["model"], "dataset": o["dataset"]["name"], "seed": str(o["seed"]),
             "strategy": strategy, "chosen": o["chosen"], "test_recall@20": o["test"].get("recall@20"),
-            "epochs": o["total_epochs"], "work_epochs": work_epochs(o),
+            "epochs": o["total_epochs"], "work_epochs": work_epochs(o), **retrain_counts(o),
             "seconds": round(o["search_seconds"], 1), "commit": o["build"]["commit"]}
+
+
+def retrain_counts(o):
+    """Epochs the final retrain ran and the one it kept (best validation; 0 = its start), for
+    the autosample strategy; blank for the others."""
+    d = o["details"]
+    if o["strategy"] != "autosample" or "retrain_curve" not in d:
+        return {"retrain_epochs": "", "retrain_best_epoch": ""}
+    curve = d["retrain_curve"]
+    best = max(curve, key=lambda p: p[1])[0] if curve else 0
+    return {"retrain_epochs": d["epochs"]["retrain"], "retrain_best_epoch": best}
 
 
 def work_epochs(o):
@@ -302,7 +321,8 @@ def write_record(rows, truth, argv):
     record.mkdir(parents=True, exist_ok=True)
     scored = [score(r, truth) for r in rows]
     fields = ["model", "dataset", "seed", "strategy", "chosen", "exhaustive_best", "hit", "within_std",
-              "test_recall@20", "exhaustive_best_test", "test_within_std", "epochs", "work_epochs", "best_single_epochs",
+              "test_recall@20", "exhaustive_best_test", "test_within_std", "epochs", "work_epochs",
+              "retrain_epochs", "retrain_best_epoch", "best_single_epochs",
               "exhaustive_epochs", "seconds", "best_single_seconds", "exhaustive_seconds", "commit", "note"]
     with open(record / "raw.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
@@ -343,6 +363,7 @@ def write_record(rows, truth, argv):
             f"{mean([r['exhaustive_best_test'] for r in judged], '.4f')} | {test_ok} | "
             f"{mean([r['work_epochs'] for r in rs], '.0f')} | {mean(ratio_single, '.2f')} | {mean(ratio_ex, '.2f')} | "
             f"{mean([r['seconds'] for r in rs], '.0f')} |")
+    lines += ablation_lines(scored)
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text(
         f"# Selector benchmark setup\n\n- date: {today}\n- machine: {os.cpu_count()} cores, "
@@ -356,6 +377,35 @@ def write_record(rows, truth, argv):
         "- ground truth: benchmarks/runs/*/samplers-<model>-*/raw.csv (the per-sampler sweep)\n"
         "- rows carried from earlier records keep their commit (raw.csv `commit`)\n")
     return record
+
+
+def ablation_lines(scored):
+    """The summary's ablation section: per pair, the default against each variant of its
+    retrain and final sampler, on the seeds where the variant ran (same seed, same search up to
+    the retrain, so the difference is the retrain's)."""
+    by_key = {(r["model"], r["dataset"], r["strategy"], r["seed"]): r for r in scored}
+    pairs = sorted({(m, ds) for (m, ds, st, _) in by_key if st in dict(ABLATIONS) and st != ABLATIONS[0][0]})
+    if not pairs:
+        return []
+    out = ["", "## Ablations of the default's retrain and final sampler", "",
+           "Each variant differs from the default (`evidence-6r-peak-hold`, whose retrain continues "
+           "the leader's branch) in one setting; its search up to the retrain is the default's. "
+           "Per seed: test Recall@20 / retrain epochs run / the retrain epoch kept (0 = its start). "
+           "Runs of the same seed and binary family are comparable; the commits are in raw.csv.", "",
+           "| model | dataset | variant | seeds | mean test | per seed (test / epochs run / epoch kept) |",
+           "|---|---|---|---:|---:|---|"]
+    for m, ds in pairs:
+        for st, what in ABLATIONS:
+            rs = sorted((r for (mm, dd, ss, _), r in by_key.items() if (mm, dd, ss) == (m, ds, st)),
+                        key=lambda r: int(r["seed"]))
+            if not rs:
+                out.append(f"| {m} | {ds} | {what} | 0 | | not run yet |")
+                continue
+            tests = [float(r["test_recall@20"]) for r in rs]
+            cells = "; ".join(f"seed {r['seed']}: {float(r['test_recall@20']):.4f} / {r['retrain_epochs'] or '?'}"
+                              f" / {r['retrain_best_epoch'] if r['retrain_best_epoch'] != '' else '?'}" for r in rs)
+            out.append(f"| {m} | {ds} | {what} | {len(rs)} | {statistics.mean(tests):.4f} | {cells} |")
+    return out
 
 
 def main():
