@@ -413,7 +413,8 @@ fn weighted_row_sum(indices: &[u32], values: &[f32], x: &[f32], dim: usize, out:
     }
 }
 
-/// Edges ahead whose source row the row kernel prefetches.
+/// Edges ahead whose source row the row kernel prefetches. 12 was measured slower (0.93× per
+/// LightGCN epoch on gowalla, Intel Xeon VM: benchmarks/runs/2026-11-30-2cpu/lightgcn-epoch-prefetch12).
 const PREFETCH_AHEAD: usize = 4;
 
 /// Asks the CPU to bring the cache line at `p` into L1 ahead of use: the rows a sparse product
