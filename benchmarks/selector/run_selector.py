@@ -389,7 +389,8 @@ def ablation_lines(scored):
         return []
     out = ["", "## Ablations of the default's retrain and final sampler", "",
            "Each variant differs from the default (`evidence-6r-peak-hold`, whose retrain continues "
-           "the leader's branch) in one setting; its search up to the retrain is the default's. "
+           "the leader's last branch) in the retrain or the final sampler alone: the rounds are the "
+           "same (the default skips the last round's supernet epochs, which nothing of it reads). "
            "Per seed: test Recall@20 / retrain epochs run / the retrain epoch kept (0 = its start). "
            "Runs of the same seed and binary family are comparable; the commits are in raw.csv.", "",
            "| model | dataset | variant | seeds | mean test | per seed (test / epochs run / epoch kept) |",
@@ -402,8 +403,10 @@ def ablation_lines(scored):
                 out.append(f"| {m} | {ds} | {what} | 0 | | not run yet |")
                 continue
             tests = [float(r["test_recall@20"]) for r in rs]
-            cells = "; ".join(f"seed {r['seed']}: {float(r['test_recall@20']):.4f} / {r['retrain_epochs'] or '?'}"
-                              f" / {r['retrain_best_epoch'] if r['retrain_best_epoch'] != '' else '?'}" for r in rs)
+            def known(v):
+                return "?" if v == "" else v
+            cells = "; ".join(f"seed {r['seed']}: {float(r['test_recall@20']):.4f} / {known(r['retrain_epochs'])}"
+                              f" / {known(r['retrain_best_epoch'])}" for r in rs)
             out.append(f"| {m} | {ds} | {what} | {len(rs)} | {statistics.mean(tests):.4f} | {cells} |")
     return out
 
