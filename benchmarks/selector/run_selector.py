@@ -395,6 +395,9 @@ def ablation_lines(scored):
            "Runs of the same seed and binary family are comparable; the commits are in raw.csv.", "",
            "| model | dataset | variant | seeds | mean test | per seed (test / epochs run / epoch kept) |",
            "|---|---|---|---:|---:|---|"]
+    def known(v):
+        return "?" if v == "" else v
+
     for m, ds in pairs:
         for st, what in ABLATIONS:
             rs = sorted((r for (mm, dd, ss, _), r in by_key.items() if (mm, dd, ss) == (m, ds, st)),
@@ -403,8 +406,6 @@ def ablation_lines(scored):
                 out.append(f"| {m} | {ds} | {what} | 0 | | not run yet |")
                 continue
             tests = [float(r["test_recall@20"]) for r in rs]
-            def known(v):
-                return "?" if v == "" else v
             cells = "; ".join(f"seed {r['seed']}: {float(r['test_recall@20']):.4f} / {known(r['retrain_epochs'])}"
                               f" / {known(r['retrain_best_epoch'])}" for r in rs)
             out.append(f"| {m} | {ds} | {what} | {len(rs)} | {statistics.mean(tests):.4f} | {cells} |")
