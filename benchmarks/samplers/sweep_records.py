@@ -15,8 +15,10 @@ _LR_SUFFIX = re.compile(r"-lr([0-9.eE+-]+)$")
 
 
 def lr_label(value):
-    """A learning rate as the records name it: "1e-3", "5e-3" (the same value, the same label)."""
-    return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
+    """A learning rate as the records name it: "1e-3", "5e-3", "2.5e-3" (the same value, the
+    same label, whether written 0.005 or 5e-3)."""
+    mantissa, exponent = f"{float(value):.6e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def experiment_lr(name):
