@@ -489,28 +489,41 @@ mod tests {
         let train = Interactions::from_pairs(3, 4, &[(0, 0), (0, 3), (1, 1), (2, 1), (2, 2)]);
         let a = NormalizedAdjacency::from_interactions(&train);
         let n = a.n_nodes();
-        let dim = 3;
-        let x: Vec<f32> = (0..n * dim).map(|k| (k as f32 * 0.37).sin()).collect();
-        let mut out = vec![0.0; n * dim];
-        a.spmm(&x, dim, &mut out);
         let d = a.to_dense();
-        for r in 0..n {
-            for j in 0..dim {
-                let want: f32 = (0..n).map(|c| d[r * n + c] * x[c * dim + j]).sum();
-                assert!((out[r * dim + j] - want).abs() < 1e-6);
+        // Every path of the row kernel: tail only, a 64-wide block, 64 + 16, 64 + 16 + tail.
+        for dim in [3, 64, 80, 83] {
+            let x: Vec<f32> = (0..n * dim).map(|k| (k as f32 * 0.37).sin()).collect();
+            let mut out = vec![0.0; n * dim];
+            a.spmm(&x, dim, &mut out);
+            for r in 0..n {
+                for j in 0..dim {
+                    let want: f32 = (0..n).map(|c| d[r * n + c] * x[c * dim + j]).sum();
+                    assert!(
+                        (out[r * dim + j] - want).abs() < 1e-6,
+                        "dim {dim} [{r}, {j}]"
+                    );
+                }
             }
         }
     }
 
     #[test]
     fn row_subset_and_sparse_input_products_match_the_full_product() {
+        // Every path of the row kernel: the tail loop alone (3), one 64-wide block (64), a
+        // 64-wide block then a 16-wide one (80), and both plus a tail (83).
+        for dim in [3, 64, 80, 83] {
+            row_subset_and_sparse_input_products_match_at(dim);
+        }
+    }
+
+    fn row_subset_and_sparse_input_products_match_at(dim: usize) {
         let train = Interactions::from_pairs(
             4,
             5,
             &[(0, 0), (0, 3), (1, 1), (2, 1), (2, 2), (3, 4), (3, 0)],
         );
         let a = NormalizedAdjacency::from_interactions(&train);
-        let (n, dim) = (a.n_nodes(), 3);
+        let n = a.n_nodes();
         let x: Vec<f32> = (0..n * dim).map(|k| (k as f32 * 0.61).cos()).collect();
         let mut full = vec![0.0; n * dim];
         a.spmm(&x, dim, &mut full);
