@@ -23,7 +23,7 @@
 //! ```
 
 use autosample_metrics::gemm_abt;
-use autosample_samplers::{DensGate, dot};
+use autosample_samplers::{DensGate, dot, sigmoid};
 
 use crate::dens_loss::{DensGrads, DensInputs, LayerPooling, check_inputs};
 use crate::{ModelError, Result};
@@ -377,8 +377,4 @@ fn log1p_sum_exp(xs: &[f32], w: &mut [f32]) -> f32 {
         *wk /= sum;
     }
     m + sum.ln()
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }

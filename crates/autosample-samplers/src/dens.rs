@@ -48,7 +48,7 @@ use rand::RngExt;
 use rayon::prelude::*;
 
 use crate::engine::{
-    CHUNK_PAIRS, check_batch, chunk_rng, fill_candidates, require_scorer, usable_pool,
+    CHUNK_PAIRS, check_batch, chunk_rng, fill_candidates, require_scorer, sigmoid, usable_pool,
 };
 use crate::{
     Auxiliary, NegativeKind, NegativeSampler, Negatives, PairBatch, Result, SampleContext,
@@ -103,10 +103,6 @@ pub fn gate_linear(params: &[f32], dim: usize, gate: DensGate, x: &[f32], out: &
             *o += xi * wij;
         }
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// DENS: gated selection over `M` candidates per layer, with trainable gates.

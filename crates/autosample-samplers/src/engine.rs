@@ -178,9 +178,10 @@ pub(crate) fn argmax(values: &[f32]) -> usize {
     best
 }
 
-/// Logistic sigmoid `1 / (1 + e^{−x})`.
+/// Logistic sigmoid `1 / (1 + e^{−x})`: SRNS's likelihoods, DENS's gates here and DENS's
+/// auxiliary loss in the models, one formula for all.
 #[inline]
-pub(crate) fn sigmoid(x: f32) -> f32 {
+pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 

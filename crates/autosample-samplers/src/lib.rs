@@ -50,6 +50,7 @@ pub use config::SamplerConfig;
 pub use dens::{DensGate, DensSampler, dens_params_len, gate_linear};
 pub use dns::DnsSampler;
 pub use dns_mn::DnsMnSampler;
+pub use engine::sigmoid;
 pub use error::{Result, SamplerError};
 pub use mixgcf::{MixGcfSampler, MixPool};
 pub use popularity::{AliasTable, PopularitySampler};
