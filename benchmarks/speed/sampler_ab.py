@@ -7,8 +7,8 @@ equal). For a change that alters floating-point rounding on purpose (`--numerics
 new summation order), it checks instead that each binary is deterministic across its own
 repeats and reports how far the two differ (largest relative difference of an epoch's loss, and
 the final validation metrics of each). Either way it reports the median seconds per epoch of
-the training loop and of its sampling part for each, and their ratio. The binaries alternate, `--repeats` runs each, so that both
-meet the same load on a shared machine.
+the training loop and of its sampling part for each, and their ratio. The binaries alternate,
+`--repeats` runs each, so that both meet the same load on a shared machine.
 
     python3 benchmarks/speed/sampler_ab.py --baseline /path/to/old/autosample \
         [--sampler dens] [--model mf] [--dataset ml-1m-diffrec-clean] [--epochs 2] [--repeats 3] \

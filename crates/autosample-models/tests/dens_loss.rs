@@ -155,7 +155,7 @@ fn the_auxiliary_loss_and_its_gradients_match_the_reference_formula() {
     }
 }
 
-/// Largest |a − b| over the largest |b| (1 at least).
+/// Largest |a − b| over the largest |b| (1e-3 at least, so near-zero gradients are not divided by ~0).
 fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     let scale = b.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
