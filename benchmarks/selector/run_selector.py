@@ -77,15 +77,15 @@ STRATEGIES = {
     # continuations and the retrain continued one.
     "evidence-6r-peak": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                          "--retrain", "branch", "--stop-past-peak"],
-    # The default with --hold-warmup: no candidate is pruned while its own warm-up (SRNS's
-    # variance ramp, DENS's gate ramp) runs past its branch; short branches had pruned SRNS,
-    # the best sampler alone on LightGCN x lastfm, in round 0.
+    # The branch rule with --hold-warmup (the default until 2026-12-01): no candidate is pruned
+    # while its own warm-up (SRNS's variance ramp, DENS's gate ramp) runs past its branch; short
+    # branches had pruned SRNS, the best sampler alone on LightGCN x lastfm, in round 0.
     "evidence-6r-peak-hold": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                               "--retrain", "branch", "--stop-past-peak", "--hold-warmup"],
-    # The ablations of the default (evidence-6r-peak-hold, whose retrain continues the leader's
-    # branch): the retrain warm from the search's shared parameters (optimizer reset), from a
-    # fresh initialisation (what warm starting saves), and the mixture of the candidates with
-    # the search's last weights as the final sampler instead of the argmax (its retrain is warm).
+    # Its ablations: the retrain warm from the search's shared parameters (optimizer reset; the
+    # default since 2026-12-01, decision 0005), from a fresh initialisation (what warm starting
+    # saves), and the mixture of the candidates with the search's last weights as the final
+    # sampler instead of the argmax (its retrain is warm).
     "evidence-6r-peak-warm": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                               "--retrain", "warm", "--stop-past-peak", "--hold-warmup"],
     "evidence-6r-peak-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds",
@@ -160,10 +160,10 @@ def hold_default_on(help_text):
 
 RAW_FIELDS = ["model", "dataset", "seed", "strategy", "chosen", "test_recall@20", "epochs", "work_epochs",
               "retrain_epochs", "retrain_best_epoch", "seconds", "commit"]
-# The ablations of the default's retrain and final sampler (summary section "Ablations"): the
-# default first, each variant differing from it in one setting.
-ABLATIONS = [("evidence-6r-peak-hold", "default: continue the leader's branch"),
-             ("evidence-6r-peak-warm", "warm: from the search's shared state, optimizer reset"),
+# The ablations of the retrain and the final sampler (summary section "Ablations"): the branch
+# retrain (the default until 2026-12-01) first, each variant differing from it in one setting.
+ABLATIONS = [("evidence-6r-peak-hold", "branch: continue the leader's branch (the default until 2026-12-01)"),
+             ("evidence-6r-peak-warm", "warm: from the search's shared state, optimizer reset (the default since)"),
              ("evidence-6r-peak-scratch", "scratch: from a fresh initialisation"),
              ("evidence-6r-peak-mixture", "mixture final: the last weights' mixture, warm")]
 
@@ -387,10 +387,11 @@ def ablation_lines(scored):
     pairs = sorted({(m, ds) for (m, ds, st, _) in by_key if st in dict(ABLATIONS) and st != ABLATIONS[0][0]})
     if not pairs:
         return []
-    out = ["", "## Ablations of the default's retrain and final sampler", "",
-           "Each variant differs from the default (`evidence-6r-peak-hold`, whose retrain continues "
-           "the leader's last branch) in the retrain or the final sampler alone: the rounds are the "
-           "same (the default skips the last round's supernet epochs, which nothing of it reads). "
+    out = ["", "## Ablations of the retrain and the final sampler", "",
+           "Each variant differs from `evidence-6r-peak-hold` (whose retrain continues the leader's "
+           "last branch, the default until 2026-12-01; `--retrain warm` since) in the retrain or the "
+           "final sampler alone: the rounds are the same (the branch retrain skips the last round's "
+           "supernet epochs, which nothing of it reads). "
            "Per seed: test Recall@20 / retrain epochs run / the retrain epoch kept (0 = its start). "
            "Runs of the same seed and binary family are comparable; the commits are in raw.csv.", "",
            "| model | dataset | variant | seeds | mean test | per seed (test / epochs run / epoch kept) |",

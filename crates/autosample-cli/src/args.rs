@@ -59,8 +59,8 @@ pub enum StrategyArg {
     /// early stopping.
     Halving,
     /// Supernet warm-up, rounds of per-candidate validation evidence with noise-aware
-    /// pruning and evidence-weighted supernet epochs, then the winner's branch from the round
-    /// that chose it trained on to early stopping (hit rates and costs against exhaustive:
+    /// pruning and evidence-weighted supernet epochs, then the winner retrained from the
+    /// search's shared parameters to early stopping (hit rates and costs against exhaustive:
     /// docs/decisions/0005).
     Autosample,
 }
@@ -131,11 +131,10 @@ pub struct SearchArgs {
     /// How to search.
     #[arg(long, value_enum, default_value = "exhaustive")]
     pub strategy: StrategyArg,
-    /// How `autosample` retrains its choice. Default: `branch` with the evidence selector and
-    /// the argmax final (the setting with the better selector record, docs/decisions/0005),
-    /// `warm` otherwise.
-    #[arg(long, value_enum)]
-    pub retrain: Option<RetrainArg>,
+    /// How `autosample` retrains its choice. `warm` tested the same as or above `branch` on
+    /// every pair of the selector benchmark (docs/decisions/0005).
+    #[arg(long, value_enum, default_value = "warm")]
+    pub retrain: RetrainArg,
     /// Epochs of the first rung of `halving` (doubling per rung).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub first_epochs: usize,

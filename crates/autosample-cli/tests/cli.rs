@@ -536,8 +536,8 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert_eq!(events.last().unwrap()["sampler"], v["chosen"]);
     assert_eq!(
         events.last().unwrap()["retrain"],
-        "branch",
-        "the evidence rule's default retrain continues the leader's branch"
+        "warm",
+        "the default retrain starts from the search's shared parameters"
     );
     let log = std::fs::read_to_string(out2.join("events.jsonl")).unwrap();
     let logged: Vec<serde_json::Value> = log

@@ -162,15 +162,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 train: resolve_config(&args.hyper, "uniform")?,
                 data: DataSpec::from_args(&args.data, None)?,
                 strategy: args.strategy,
-                retrain: args.retrain.unwrap_or(
-                    if args.selector == SelectorArg::Evidence
-                        && args.final_sampler == FinalArg::Argmax
-                    {
-                        RetrainArg::Branch
-                    } else {
-                        RetrainArg::Warm
-                    },
-                ),
+                retrain: args.retrain,
                 first_epochs: args.first_epochs,
                 selector: args.selector,
                 weight_floor: args.weight_floor,
