@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Starts the benchmark queues of benchmarks/PLAN.md in the background, one process group each,
+# single-threaded (RAYON_NUM_THREADS=1: four queues share the 2 cores; results do not depend on
+# the thread count). Each queue is a file queue-*.sh beside this one; it is copied to the work
+# directory and run from the copy, since bash reads a script as it runs and a checkout or an
+# edit of the repository's file would otherwise change the commands still to come.
+#
+# Usage: bash benchmarks/queues/start.sh [queue ...]    (default: every queue-*.sh here)
+# Logs: $AUTOSAMPLE_BENCH_WORK/queues/<queue>.log (default ../autosample-bench-work). Stop one
+# with `kill -- -<pgid>` (its pid file holds the pgid). Every command in a queue skips what is
+# recorded and resumes what was interrupted, so starting a queue again continues it.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"; repo="$(cd "$here/../.." && pwd)"
+work="${AUTOSAMPLE_BENCH_WORK:-$(dirname "$repo")/autosample-bench-work}/queues"
+bins="${AUTOSAMPLE_BIN_DIR:-$(dirname "$repo")/autosample-bench-bin}"
+mkdir -p "$work"
+# The pinned binaries the queues name (PLAN.md, "Binaries").
+bash "$here/pin_binary.sh" v14 4484d1f
+bash "$here/pin_binary.sh" v19 25e9084
+queues=("$@"); [ ${#queues[@]} -eq 0 ] && queues=($(cd "$here" && ls queue-*.sh | sed 's/\.sh$//'))
+for q in "${queues[@]}"; do
+  if [ -f "$work/$q.pid" ] && kill -0 "$(cat "$work/$q.pid")" 2>/dev/null; then
+    echo "$q: running already (pgid $(cat "$work/$q.pid"))"; continue
+  fi
+  cp "$here/$q.sh" "$work/$q.sh"
+  setsid nohup env RAYON_NUM_THREADS=1 REPO="$repo" AUTOSAMPLE_BIN_DIR="$bins" \
+    bash "$work/$q.sh" >> "$work/$q.log" 2>&1 < /dev/null &
+  echo $! > "$work/$q.pid"
+  echo "$q: started (pgid $!), log $work/$q.log"
+done
