@@ -13,9 +13,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(cd "$here/../.." && pwd)"
 work="${AUTOSAMPLE_BENCH_WORK:-$(dirname "$repo")/autosample-bench-work}/queues"
 bins="${AUTOSAMPLE_BIN_DIR:-$(dirname "$repo")/autosample-bench-bin}"
+export AUTOSAMPLE_BIN_DIR="$bins"   # one place for the default: pin_binary.sh and the queues read it
 mkdir -p "$work"
-# The pinned binaries the queues name (PLAN.md, "Binaries").
-bash "$here/pin_binary.sh" v14 4484d1f
+# The pinned binary the queues name (PLAN.md, "Binaries").
 bash "$here/pin_binary.sh" v19 25e9084
 queues=("$@"); [ ${#queues[@]} -eq 0 ] && queues=($(cd "$here" && ls queue-*.sh | sed 's/\.sh$//'))
 for q in "${queues[@]}"; do
@@ -23,8 +23,7 @@ for q in "${queues[@]}"; do
     echo "$q: running already (pgid $(cat "$work/$q.pid"))"; continue
   fi
   cp "$here/$q.sh" "$work/$q.sh"
-  setsid nohup env RAYON_NUM_THREADS=1 REPO="$repo" AUTOSAMPLE_BIN_DIR="$bins" \
-    bash "$work/$q.sh" >> "$work/$q.log" 2>&1 < /dev/null &
+  setsid nohup env RAYON_NUM_THREADS=1 REPO="$repo" bash "$work/$q.sh" >> "$work/$q.log" 2>&1 < /dev/null &
   echo $! > "$work/$q.pid"
   echo "$q: started (pgid $!), log $work/$q.log"
 done
