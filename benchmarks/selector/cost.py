@@ -170,7 +170,7 @@ def write_record(record, rows, args):
     (record / "SETUP.md").write_text("\n".join([
         "# Setup", "",
         f"- date: {datetime.date.today().isoformat()}",
-        f"- machine: {os.cpu_count()} cores, {platform.platform()} (shared with other benchmark jobs; "
+        f"- machine: {run_selector.cpu_name()}, {os.cpu_count()} cores, {platform.platform()} (shared with other benchmark jobs; "
         "the alternation pairs each search with a training under the same load)",
         f"- binary: {BIN}",
         f"- command: `python3 benchmarks/selector/cost.py --pairs {' '.join(args.pairs)} --seeds "

@@ -38,6 +38,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -311,6 +312,34 @@ def score(row, truth):
     return out
 
 
+def cpu_name():
+    """The CPU's model name (the first `model name` line of /proc/cpuinfo), or "unknown"."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def invocations(setup, argv):
+    """Every command that has written this record: the ones SETUP.md lists, then this one.
+
+    A record is written by several invocations (queues over days, one pair each); naming only
+    the last would leave the others' rows without their command."""
+    this = f"python3 benchmarks/selector/run_selector.py {' '.join(argv)}".rstrip()
+    seen = []
+    if setup.exists():
+        for line in setup.read_text().splitlines():
+            m = re.match(r"^\s+- `(python3 .*)`$", line) or re.match(r"^- command: `(python3 .*)`$", line)
+            if m and m.group(1) not in seen:
+                seen.append(m.group(1))
+    if this not in seen:
+        seen.append(this)
+    return seen
+
+
 def write_record(rows, truth, argv):
     # Another benchmark process may have recorded runs since this one started: keep them.
     merged = recorded_runs()
@@ -366,10 +395,11 @@ def write_record(rows, truth, argv):
     lines += ablation_lines(scored)
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text(
-        f"# Selector benchmark setup\n\n- date: {today}\n- machine: {os.cpu_count()} cores, "
+        f"# Selector benchmark setup\n\n- date: {today}\n- machine: {cpu_name()}, {os.cpu_count()} cores, "
         f"{platform.platform()}\n- binary of this invocation: {BIN}\n"
         f"- commits of the rows (raw.csv `commit`): {', '.join(sorted({str(r['commit']) for r in rows}))}\n"
-        f"- command: `python3 benchmarks/selector/run_selector.py {' '.join(argv)}`\n"
+        "- commands (every invocation that wrote this record; each row's binary is raw.csv `commit`):\n"
+        + "".join(f"  - `{c}`\n" for c in invocations(record / "SETUP.md", argv)) +
         f"- search settings: {' '.join(SWEEP_ARGS)} (LightGCN: --layers 3); a strategy labelled "
         "`<strategy>@lr<LR>` ran at that learning rate and is judged against the sweep at it "
         "(samplers-*-lr<LR>)\n"
