@@ -123,9 +123,10 @@ pub struct SearchArgs {
     /// The search space (search-spaces/README.md), e.g. search-spaces/default.json.
     #[arg(long, value_name = "FILE", required_unless_present = "resume")]
     pub space: Option<PathBuf>,
-    /// Continue an interrupted search (exhaustive strategy) with the settings recorded in
-    /// it: finished candidates are kept, an interrupted one resumes, and the outcome is the
-    /// same as an uninterrupted search's.
+    /// Continue an interrupted search (any strategy) with the settings and data recorded in
+    /// its search.json (other flags are not read): an exhaustive search keeps its finished
+    /// candidates, halving and autosample continue from their last rung or round, and the
+    /// outcome is the same as an uninterrupted search's.
     #[arg(long, value_name = "SEARCH_DIR", conflicts_with_all = ["out", "overwrite", "space"])]
     pub resume: Option<PathBuf>,
     /// How to search.
@@ -150,7 +151,9 @@ pub struct SearchArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub warmup_epochs: usize,
     /// What the final `autosample` model trains with: the chosen sampler, or the mixture of
-    /// the candidates with the search's last weights (config.json then names the largest).
+    /// the candidates with the last round's weights (config.json then names the leader the
+    /// rounds chose: after a past-peak stop, the best round's, which may not be the mixture's
+    /// largest weight).
     #[arg(long = "final", value_enum, default_value = "argmax")]
     pub final_sampler: FinalArg,
     /// `autosample`: at most this many rounds (the evidence rule's branches double each

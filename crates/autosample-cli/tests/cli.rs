@@ -797,6 +797,24 @@ fn export_then_recommend_serves_top_k_without_training_items() {
         "{}",
         stderr(&o)
     );
+
+    // An id map that does not match the tables (a hand-edited or mixed export) is an error
+    // naming the file, not an out-of-range panic.
+    let mut users_tsv = std::fs::read_to_string(export.join("users.tsv")).unwrap();
+    users_tsv.push_str(&format!("{nu}\textra-user\n"));
+    std::fs::write(export.join("users.tsv"), users_tsv).unwrap();
+    let o = run(&[
+        "recommend",
+        export.to_str().unwrap(),
+        "--user",
+        "extra-user",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("users.tsv: lists") && stderr(&o).contains("export again"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `inspect` summarises a search and writes report.html; headless Chromium (Debian's
@@ -942,6 +960,68 @@ fn an_interrupted_search_resumes_to_the_same_outcome() {
     let again = run(&["search", "--resume", cut.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("finished already"));
+}
+
+/// `search --resume` on data other than the search's (files edited, or a relative path read
+/// from another directory) is refused: it would end elsewhere than the uninterrupted search.
+#[test]
+fn a_resume_on_changed_data_is_refused() {
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    let data = scratch("resume-data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in ["train.txt", "test.txt"] {
+        std::fs::copy(fixture("tiny").join(f), data.join(f)).unwrap();
+    }
+    let cut = scratch("resume-changed");
+    let mut args = quick_search_args(&tiny, "exhaustive", &cut, &[]);
+    args[2] = data.to_str().unwrap().to_owned(); // --data <copy of the fixture>
+    let o = bin()
+        .args(&args)
+        .env("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH", "2")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the hook kills the first candidate");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cut.join("search.json")).unwrap()).unwrap();
+    assert!(plan["data_fingerprint"].is_string(), "{plan}");
+    // One interaction fewer: the first user's last training item.
+    let train = std::fs::read_to_string(data.join("train.txt")).unwrap();
+    let mut lines: Vec<String> = train.lines().map(str::to_owned).collect();
+    let cut_at = lines[0].rfind(' ').unwrap();
+    lines[0].truncate(cut_at);
+    std::fs::write(data.join("train.txt"), lines.join("\n") + "\n").unwrap();
+    let o = run(&["search", "--resume", cut.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the data differs from the search's"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Settings the strategy cannot run are refused before anything is written: the output
+/// directory stays free for the corrected command.
+#[test]
+fn bad_autosample_settings_write_nothing() {
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    let out = scratch("bad-settings");
+    for extra in [["--max-rounds", "0"], ["--weight-floor", "2"]] {
+        let o = bin()
+            .args(quick_search_args(&tiny, "autosample", &out, &extra))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(if extra[0] == "--max-rounds" {
+                "max rounds 0 is outside 1..=20"
+            } else {
+                "weight floor 2"
+            }),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!out.join("search.json").exists(), "{extra:?}");
+    }
 }
 
 #[test]

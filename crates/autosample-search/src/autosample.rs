@@ -15,9 +15,10 @@
 //!      `stop_past_peak` the rounds end at the first round whose leader scores below an
 //!      earlier round's best, whose leader is then the choice.
 //!      Step rules (alignment, training loss): the previous round's learned weights; a
-//!      candidate whose weight fell below `prune_below / |A|` is pruned.
-//!    - Every weight is floored at `weight_floor / |A|` so that early evidence cannot silence
-//!      a candidate for good.
+//!      candidate whose learned weight `softmax(α/τ)` (before the floor) fell below
+//!      `prune_below / |A|` is pruned.
+//!    - Every weight the supernet trains with is floored at `weight_floor / |A|` so that
+//!      early evidence cannot silence a candidate for good while it is active.
 //!    - *Supernet.* The shared model trains `round_epochs` through the supernet; step rules
 //!      update their logits during these steps.
 //! 3. **Choice**: the leader (best last evidence, the best round's past the peak, or the
@@ -228,7 +229,9 @@ pub struct Evidence {
 /// The result of the AutoSample strategy.
 #[derive(Debug, Clone, Serialize)]
 pub struct AutoSampleOutcome {
-    /// The chosen spec (for a mixture: its largest weight).
+    /// The chosen spec: the leader of the rounds (after a past-peak stop, the best round's).
+    /// A mixture final trains with the last round's weights, whose largest may be another
+    /// candidate's after such a stop.
     pub chosen: String,
     /// What the final model trained with.
     pub final_sampler: FinalSampler,
@@ -362,7 +365,7 @@ pub fn autosample_in(
         let stopping = past_peak.is_some();
         search.events.extend(past_peak);
         if settings.expand && !stopping && search.net.is_active(search.leader) {
-            search.expand(&setup, round, &active)?;
+            search.expand(&setup, round)?;
         }
         search.write_checkpoint(&setup, dir, round + 1, elapsed())?;
         if std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_ROUND")
@@ -437,6 +440,20 @@ pub fn autosample_in(
     })
 }
 
+impl AutoSampleConfig {
+    /// Checks that these settings can run, as [`autosample`] does before any training, so
+    /// that a caller can refuse them before writing anything.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming the setting and the fix.
+    pub fn validate(&self) -> Result<()> {
+        check_settings(self)
+    }
+}
+
+/// The most rounds a search may plan (`max_rounds`).
+pub const MAX_ROUNDS: usize = 20;
+
 /// Refuses settings that cannot run, before any training.
 ///
 /// # Errors
@@ -452,6 +469,15 @@ fn check_settings(settings: &AutoSampleConfig) -> Result<()> {
              selector and the argmax final; use retrain `warm` otherwise"
                 .to_owned(),
         ));
+    }
+    // No round would leave the choice to candidate order; past 20 the evidence rule's last
+    // branch (2·2^19 epochs) outlasts any training, and the doubling would overflow at 64.
+    if !(1..=MAX_ROUNDS).contains(&settings.max_rounds) {
+        return Err(TrainError::Config(format!(
+            "max rounds {} is outside 1..={MAX_ROUNDS}: at least one round must weigh the \
+             candidates (the default is 6)",
+            settings.max_rounds
+        )));
     }
     if !(0.0..=1.0).contains(&settings.weight_floor) {
         return Err(TrainError::Config(format!(

@@ -443,6 +443,12 @@ fn load_checkpoint(
                 .to_owned(),
         ));
     }
+    if let Some(i) = ck.survivors.iter().find(|&&i| i >= candidates.len()) {
+        return Err(bad(format!(
+            "names candidate {i} of a space with {}; remove it to start over",
+            candidates.len()
+        )));
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut survivors = Vec::new();
     for (k, (i, name)) in ck.survivors.iter().zip(&ck.state_files).enumerate() {

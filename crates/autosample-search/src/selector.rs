@@ -44,8 +44,13 @@ pub enum SelectorConfig {
     /// validation metric per user; a candidate is pruned where the leader's lead exceeds
     /// `z` bootstrap standard errors (`bootstrap` resamples of the validation users), with `z`
     /// the one-sided normal quantile at the Bonferroni level `prune_level / (|A| − 1)` (one
-    /// comparison per non-leader, so that all of a round's prunes together are wrong with
-    /// probability ≤ `prune_level`), and only from round `prune_from_round` on;
+    /// comparison per non-leader), and only from round `prune_from_round` on. The leader is
+    /// picked from the same data it is compared on, so this bounds the round's family-wise
+    /// error by `prune_level` only given the leader: when all candidates are equal it can reach
+    /// about `|A| · prune_level` (two equal candidates: a prune when `|gap| > 1.645 SE` at
+    /// 0.05, 10 % of the time). The bound over all ordered pairs would be
+    /// `prune_level / (|A|(|A| − 1))`; the defaults were measured with this one (decision
+    /// 0005), so it stays;
     /// weights are `softmax(evidence / temperature)`.
     Evidence {
         /// Branch epochs in round 0 (doubling per round).
@@ -89,7 +94,8 @@ pub enum SelectorConfig {
     /// state and the decrease `Δ_k` of a fixed validation loss sample is read; since the
     /// mixture's step moves the validation loss by about `−Σ_k w_k Δ_k`, `α` follows
     /// `∂/∂α_m = (w_m/τ)·(−Δ_m + Σ_k w_k Δ_k)` with Adam at `alpha_lr`. Candidates whose
-    /// weight falls below `prune_below / |A|` are pruned at the end of a round.
+    /// learned weight (before the floor) falls below `prune_below / |A|` are pruned at the end
+    /// of a round.
     Alignment {
         /// The validation loss.
         validation: ValidationLoss,
@@ -470,8 +476,9 @@ pub fn normal_quantile_upper(p: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// The pruning threshold in standard errors for a round with `active` candidates at
-/// family-wise level `level` (Bonferroni over the `active − 1` comparisons with the leader).
+/// The pruning threshold in standard errors for a round with `active` candidates at level
+/// `level` (Bonferroni over the `active − 1` comparisons with the leader; family-wise only
+/// given the leader, see [`SelectorConfig::Evidence`]).
 pub fn bonferroni_z(level: f64, active: usize) -> f64 {
     normal_quantile_upper(level / active.saturating_sub(1).max(1) as f64)
 }
@@ -526,6 +533,12 @@ impl StepRule {
 
     pub fn weights(&self, active: &[bool]) -> Vec<f64> {
         floored_softmax(&self.alpha, self.tau, active, self.floor)
+    }
+
+    /// The learned weights `softmax(α/τ)` without the floor: what the leader and the pruning
+    /// read (the floored weights could never fall below the pruning threshold).
+    pub fn unfloored_weights(&self, active: &[bool]) -> Vec<f64> {
+        floored_softmax(&self.alpha, self.tau, active, 0.0)
     }
 
     /// `∂L/∂w_k = g_k` for the active candidates: one α step, and `signal_k` accumulated.

@@ -451,6 +451,14 @@ fn parse_domain(ctx: &Ctx<'_>, key: &str, v: &Json) -> Result<Domain, SpaceError
             if v.iter().any(|x| x.fract() != 0.0) || v[0] >= v[1] {
                 return bad(format!("`randint` needs integers low < high, got {:?}", v));
             }
+            // Beyond 2^53 a JSON number no longer holds every integer, and the midpoint
+            // arithmetic below could overflow.
+            if v.iter().any(|x| x.abs() > RANDINT_LIMIT) {
+                return bad(format!(
+                    "`randint` bounds must lie within ±2^53 ({RANDINT_LIMIT}), got {:?}",
+                    v
+                ));
+            }
             Ok(Domain::RandInt {
                 low: v[0] as i64,
                 high: v[1] as i64,
@@ -542,6 +550,9 @@ fn round_clip(x: f64, low: f64, high: f64, q: Option<f64>) -> f64 {
     };
     x.clamp(low, high)
 }
+
+/// The largest `randint` bound: 2^53, below which every integer is exact in an f64.
+const RANDINT_LIMIT: f64 = 9_007_199_254_740_992.0;
 
 fn initial_points(domain: &Domain, default: Option<&Value>) -> Vec<Value> {
     let default = match default {

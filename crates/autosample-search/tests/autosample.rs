@@ -192,6 +192,125 @@ fn step_rules_learn_weights_log_them_and_repeat() {
     }
 }
 
+/// Step rules prune on the learned weights, not the floored ones: at the default floor (0.1)
+/// every floored weight is at least 0.091/|A|, above the default threshold 0.05/|A|, so a rule
+/// that pruned the floored weights would never prune. The training-loss control starves the
+/// hard sampler fast enough to show it.
+#[test]
+fn step_rules_prune_at_the_default_floor() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let settings = AutoSampleConfig {
+        warmup_epochs: 1,
+        round_epochs: 3,
+        max_rounds: 2,
+        selector: SelectorConfig::TrainingLoss {
+            alpha_lr: 0.5,
+            tau: 1.0,
+            prune_below: 0.05,
+        },
+        ..AutoSampleConfig::default()
+    };
+    assert_eq!(settings.weight_floor, 0.1, "the default floor");
+    let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+    let mut pruned_any = false;
+    for e in &out.events {
+        if let Event::Round {
+            weights,
+            final_weights,
+            pruned,
+            ..
+        } = e
+        {
+            // Active at the round's start (the event zeroes the weights of what it pruned).
+            let n = weights.iter().filter(|w| **w > 0.0).count() as f64;
+            // The floored weights the supernet trained with never fall below the threshold…
+            assert!(
+                final_weights
+                    .iter()
+                    .filter(|w| **w > 0.0)
+                    .all(|w| *w >= 0.1 / n / 1.1 - 1e-12),
+                "{final_weights:?}"
+            );
+            // …and yet the starved candidate is pruned.
+            pruned_any |= pruned.iter().any(|p| p.starts_with("dns"));
+        }
+    }
+    assert!(pruned_any, "the hard sampler is pruned: {:?}", out.events);
+}
+
+/// A step rule's update that meets a non-finite loss reports a divergence that names the
+/// candidate, instead of turning the logits into NaN.
+#[test]
+fn a_step_rule_divergence_names_the_candidate() {
+    use autosample_models::{MfConfig, OptimizerConfig};
+    use autosample_train::ModelConfig;
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let mut base = common::quick_mf();
+    base.model = ModelConfig::Mf(MfConfig {
+        dim: 8,
+        optimizer: OptimizerConfig::Sgd { lr: 1e30 },
+        ..MfConfig::default()
+    });
+    let specs: Vec<String> = space
+        .initial_candidates()
+        .iter()
+        .map(|c| c.spec())
+        .collect();
+    for selector in [
+        SelectorConfig::training_loss(),
+        SelectorConfig::alignment(ValidationLoss::UniformBpr),
+    ] {
+        let name = selector.name();
+        let settings = AutoSampleConfig {
+            warmup_epochs: 0,
+            round_epochs: 2,
+            max_rounds: 1,
+            selector,
+            ..AutoSampleConfig::default()
+        };
+        let err = autosample(&data, &space, &base, &settings, Progress::Quiet)
+            .expect_err("an SGD step of 1e30 diverges")
+            .to_string();
+        assert!(err.contains("diverged"), "{name}: {err}");
+        assert!(err.contains("non-finite loss from"), "{name}: {err}");
+        assert!(
+            specs.iter().any(|s| err.contains(s.as_str())),
+            "{name}: {err}"
+        );
+        assert!(err.contains("lower the learning rate"), "{name}: {err}");
+        if name == "training-loss" {
+            // The rule's own update met the non-finite loss (it reads the losses before the
+            // step), not the supernet step after it.
+            assert!(err.contains("at selector step"), "{name}: {err}");
+        }
+    }
+}
+
+/// A search without rounds would choose by candidate order: refused before any training, as
+/// is a plan so long that its branch lengths overflow.
+#[test]
+fn max_rounds_must_be_between_one_and_twenty() {
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    for rounds in [0, 21, 64] {
+        let settings = AutoSampleConfig {
+            max_rounds: rounds,
+            ..AutoSampleConfig::default()
+        };
+        let err = autosample(&data, &space, &base, &settings, Progress::Quiet)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("max rounds") && err.contains("1..=20"),
+            "{err}"
+        );
+    }
+}
+
 /// The negative control: α that follows the training loss moves weight to the candidate with
 /// the smallest loss, the easiest negatives (uniform), whichever trains best: the degenerate
 /// solution a real selector must avoid (method reference §3.2).

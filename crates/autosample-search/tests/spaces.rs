@@ -152,7 +152,7 @@ fn each_kind_starts_where_the_readme_says() {
 
 #[test]
 fn errors_name_the_key_and_the_fix() {
-    let cases: [(&str, &str); 12] = [
+    let cases: [(&str, &str); 13] = [
         ("{", "t.json: line 1, column 1: not valid JSON"),
         (r#"{"samplers": 1}"#, "version: missing; add \"version\": 1"),
         (
@@ -186,6 +186,12 @@ fn errors_name_the_key_and_the_fix() {
         (
             &space_of(r#"{"_name": "dns", "candidates": {"_type": "choice", "_value": [8, 8]}}"#),
             "samplers._value[0].candidates._value[1]: 8 is listed twice",
+        ),
+        (
+            &space_of(
+                r#"{"_name": "dns", "candidates": {"_type": "randint", "_value": [40, 1e19]}}"#,
+            ),
+            "samplers._value[0].candidates._value: `randint` bounds must lie within ±2^53",
         ),
         (
             &space_of(r#"{"_name": "uniform"}, {"_name": "rns"}"#),

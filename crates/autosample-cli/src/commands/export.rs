@@ -230,8 +230,22 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
             manifest.schema_version
         );
     }
-    let (user_ids, _) = read_ids(&dir.join("users.tsv"))?;
+    let (user_ids, user_names) = read_ids(&dir.join("users.tsv"))?;
     let (_, item_names) = read_ids(&dir.join("items.tsv"))?;
+    // The tables, the id maps and seen.txt index one another: files from two exports, or a
+    // hand-edited map, would send a lookup out of range.
+    for (file, listed, expected, what) in [
+        ("users.tsv", user_names.len(), manifest.n_users, "users"),
+        ("items.tsv", item_names.len(), manifest.n_items, "items"),
+    ] {
+        if listed != expected {
+            bail!(
+                "{}: lists {listed} {what}, but manifest.json says {expected}: the export's files \
+                 do not belong together; export again",
+                dir.join(file).display()
+            );
+        }
+    }
     let (users, items) = load_tables(
         &dir.join("embeddings.bpk"),
         manifest.n_users,

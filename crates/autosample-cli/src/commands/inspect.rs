@@ -93,8 +93,9 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         ));
     }
     if let Some(events) = o["details"]["events"].as_array() {
-        // Candidate order: every candidate is active in round 0, listed in order.
-        let names: Vec<String> = events
+        // Candidate order, which the weight vectors follow: every initial candidate is active
+        // in round 0, listed in order; an expansion appends its candidates.
+        let mut names: Vec<String> = events
             .iter()
             .find(|e| e["event"] == "round")
             .and_then(|e| e["evidence"].as_array())
@@ -159,10 +160,14 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                         ));
                     }
                 }
-                Some("expanded") => lines.push(format!(
-                    "after round {}: added the neighbours of {}: {}",
-                    e["round"], e["leader"], e["added"]
-                )),
+                Some("expanded") => {
+                    lines.push(format!(
+                        "after round {}: added the neighbours of {}: {}",
+                        e["round"], e["leader"], e["added"]
+                    ));
+                    let added = e["added"].as_array().into_iter().flatten();
+                    names.extend(added.map(|x| x.as_str().unwrap_or("?").to_owned()));
+                }
                 Some("past_peak") => lines.push(format!(
                     "round {}: leader's evidence {:.4} below round {}'s {:.4}: past the peak, \
                      rounds stop; chosen {}",
@@ -411,8 +416,9 @@ fn render_html(
     let mut body = String::new();
     let _ = write!(
         body,
-        "<h1>autosample search: {}</h1><p>Dataset <b>{}</b>, model <b>{}</b>, strategy <b>{}</b>, \
-         seed {}. Chosen sampler: <b class=\"chosen-name\">{}</b>.</p>",
+        "<h1>autosample search: {} × {}</h1><p>Dataset <b>{}</b>, model <b>{}</b>, strategy \
+         <b>{}</b>, seed {}. Chosen sampler: <b class=\"chosen-name\">{}</b>.</p>",
+        escape(o["model"].as_str().unwrap_or("?")),
         escape(o["dataset"]["name"].as_str().unwrap_or("?")),
         escape(o["dataset"]["name"].as_str().unwrap_or("?")),
         escape(o["model"].as_str().unwrap_or("?")),

@@ -83,6 +83,11 @@ struct SearchPlan {
     /// Where the space was read from, and its text (the search uses this copy).
     space_file: String,
     space: String,
+    /// The data's fingerprint ([`autosample_data::Dataset::fingerprint`]), checked on
+    /// `--resume`: a resumed search on other data would silently end elsewhere. Absent in plans
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_fingerprint: Option<String>,
 }
 
 fn default_first_epochs() -> usize {
@@ -181,7 +186,11 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 budget_seconds: args.budget_seconds,
                 space_file: space_file.display().to_string(),
                 space: space_text,
+                data_fingerprint: None,
             };
+            if plan.strategy == StrategyArg::Autosample {
+                autosample_settings(&plan).validate()?;
+            }
             let out = match &args.out {
                 Some(dir) => dir.clone(),
                 None => PathBuf::from("runs").join(format!(
@@ -205,24 +214,41 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     out.display()
                 );
             }
+            (plan, out)
+        }
+    };
+    let mut plan = plan;
+    let space = SearchSpace::parse(&plan.space, &plan.space_file)?;
+    let spec = plan.data.clone();
+    let dataset = spec.load()?;
+    let fingerprint = dataset.fingerprint();
+    match &plan.data_fingerprint {
+        Some(recorded) if *recorded != fingerprint => bail!(
+            "{}: the data differs from the search's (fingerprint {fingerprint} here, {recorded} \
+             in search.json): were the files changed, or is the path relative to another \
+             directory? Resume from the directory the search started in, with its data",
+            out.join("search.json").display()
+        ),
+        Some(_) => {}
+        None if args.resume.is_some() => {} // a plan from before fingerprints were recorded
+        None => {
+            // A new search: an old one is removed (--overwrite) and the plan written only once
+            // everything the search needs has been checked, so a bad flag loses nothing.
             if args.overwrite {
                 let _ = std::fs::remove_dir_all(out.join("candidates"));
                 let _ = std::fs::remove_file(out.join("outcome.json"));
                 autosample_search::remove_autosample_checkpoint(&out);
                 let _ = std::fs::remove_file(out.join(HALVING_CHECKPOINT));
             }
+            plan.data_fingerprint = Some(fingerprint);
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             autosample_data::write_atomic(
                 &out.join("search.json"),
                 serde_json::to_string_pretty(&plan)?.as_bytes(),
             )
             .with_context(|| format!("writing {}", out.join("search.json").display()))?;
-            (plan, out)
         }
-    };
-    let space = SearchSpace::parse(&plan.space, &plan.space_file)?;
-    let spec = plan.data.clone();
-    let dataset = spec.load()?;
+    }
     let mut cfg = plan.train.clone();
     let outcome_path = out.join("outcome.json");
     let progress = if quiet {
@@ -282,51 +308,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             )
         }
         StrategyArg::Autosample => {
-            let settings = AutoSampleConfig {
-                retrain: match plan.retrain {
-                    RetrainArg::Warm => Retrain::Warm,
-                    RetrainArg::Scratch => Retrain::Scratch,
-                    RetrainArg::Branch => Retrain::Branch,
-                },
-                warmup_epochs: plan.warmup_epochs,
-                max_rounds: plan.max_rounds,
-                round_epochs: plan.round_epochs,
-                weight_floor: plan.weight_floor,
-                final_sampler: match plan.final_sampler {
-                    FinalArg::Argmax => FinalSampler::Argmax,
-                    FinalArg::Mixture => FinalSampler::Mixture,
-                },
-                expand: plan.expand,
-                max_candidates: plan.max_candidates,
-                budget_epochs: plan.budget_epochs,
-                budget_seconds: plan.budget_seconds,
-                selector: match plan.selector {
-                    SelectorArg::Evidence => match SelectorConfig::evidence() {
-                        SelectorConfig::Evidence {
-                            branch_epochs,
-                            temperature,
-                            bootstrap,
-                            ..
-                        } => SelectorConfig::Evidence {
-                            branch_epochs,
-                            temperature,
-                            prune_level: plan.prune_level,
-                            bootstrap,
-                            prune_from_round: plan.prune_from_round,
-                            stop_past_peak: plan.stop_past_peak,
-                            hold_in_warmup: plan.hold_warmup,
-                        },
-                        other => other,
-                    },
-                    SelectorArg::AlignmentBpr => {
-                        SelectorConfig::alignment(ValidationLoss::UniformBpr)
-                    }
-                    SelectorArg::AlignmentSoftmax => {
-                        SelectorConfig::alignment(ValidationLoss::Softmax { temperature: 0.1 })
-                    }
-                    SelectorArg::TrainingLoss => SelectorConfig::training_loss(),
-                },
-            };
+            let settings = autosample_settings(&plan);
             let r = autosample_in(&dataset, &space, &cfg, &settings, progress, Some(&out))?;
             let epochs = r.epochs.supernet + r.epochs.branches + r.epochs.retrain;
             let details = serde_json::json!({
@@ -438,4 +420,51 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         println!("outcome: {}", outcome_path.display());
     }
     Ok(())
+}
+
+/// The AutoSample strategy's settings from a plan's flags.
+fn autosample_settings(plan: &SearchPlan) -> AutoSampleConfig {
+    AutoSampleConfig {
+        retrain: match plan.retrain {
+            RetrainArg::Warm => Retrain::Warm,
+            RetrainArg::Scratch => Retrain::Scratch,
+            RetrainArg::Branch => Retrain::Branch,
+        },
+        warmup_epochs: plan.warmup_epochs,
+        max_rounds: plan.max_rounds,
+        round_epochs: plan.round_epochs,
+        weight_floor: plan.weight_floor,
+        final_sampler: match plan.final_sampler {
+            FinalArg::Argmax => FinalSampler::Argmax,
+            FinalArg::Mixture => FinalSampler::Mixture,
+        },
+        expand: plan.expand,
+        max_candidates: plan.max_candidates,
+        budget_epochs: plan.budget_epochs,
+        budget_seconds: plan.budget_seconds,
+        selector: match plan.selector {
+            SelectorArg::Evidence => match SelectorConfig::evidence() {
+                SelectorConfig::Evidence {
+                    branch_epochs,
+                    temperature,
+                    bootstrap,
+                    ..
+                } => SelectorConfig::Evidence {
+                    branch_epochs,
+                    temperature,
+                    prune_level: plan.prune_level,
+                    bootstrap,
+                    prune_from_round: plan.prune_from_round,
+                    stop_past_peak: plan.stop_past_peak,
+                    hold_in_warmup: plan.hold_warmup,
+                },
+                other => other,
+            },
+            SelectorArg::AlignmentBpr => SelectorConfig::alignment(ValidationLoss::UniformBpr),
+            SelectorArg::AlignmentSoftmax => {
+                SelectorConfig::alignment(ValidationLoss::Softmax { temperature: 0.1 })
+            }
+            SelectorArg::TrainingLoss => SelectorConfig::training_loss(),
+        },
+    }
 }

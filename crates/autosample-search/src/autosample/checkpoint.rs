@@ -140,6 +140,20 @@ pub(super) fn load_checkpoint(
                 .to_owned(),
         });
     }
+    // Indexes into the candidate list: a damaged or hand-edited checkpoint is an error here,
+    // not an out-of-range panic later.
+    if ck.leader >= ck.candidates.len().max(1) || ck.active.len() != ck.candidates.len() {
+        return Err(TrainError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "inconsistent checkpoint (leader {}, {} activity flags, {} candidates); remove \
+                 it to start over",
+                ck.leader,
+                ck.active.len(),
+                ck.candidates.len()
+            ),
+        });
+    }
     Ok((state, ck))
 }
 

@@ -104,8 +104,9 @@ pub(super) struct Assessed {
 }
 
 /// Branches every active candidate alone from `model`'s state for `h` epochs, scores them per
-/// validation user and prunes where the paired lead exceeds the Bonferroni `z` (family-wise
-/// level `prune_level`; `None`: a round that only weighs) in bootstrap SEs; a candidate with
+/// validation user and prunes where the paired lead exceeds the Bonferroni `z` (level
+/// `prune_level` over the comparisons with the leader; `None`: a round that only weighs) in
+/// bootstrap SEs; a candidate with
 /// `held_until[i]` set (its warm-up ends after this round's branch) is never pruned.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn evidence_round(

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use autosample_data::Dataset;
-use autosample_models::TrainingState;
+use autosample_models::{ModelError, TrainingState};
 use autosample_samplers::{SamplerConfig, read_sampler_states};
 use autosample_train::{Progress, Result, TrainConfig, TrainError, TrainedModel, derive_seed};
 
@@ -368,11 +368,16 @@ impl Search {
             self.counts.supernet += 1;
         }
         let final_weights = rule.weights(active);
+        // The leader and the pruning read the softmax before the floor: a floored weight is at
+        // least `(floor/|A|)/(1 + floor)` (0.091/|A| at the default floor 0.1), so pruning the
+        // floored weights below `prune_below/|A|` (0.05/|A|) could never fire. The floor keeps
+        // a candidate in the mixture while it is active; it does not shield it from pruning.
+        let learned = rule.unfloored_weights(active);
         let signal = rule.take_signal();
         let n_active = active.iter().filter(|a| **a).count() as f64;
         let leader = (0..c)
             .filter(|&i| active[i])
-            .max_by(|&a, &b| final_weights[a].total_cmp(&final_weights[b]))
+            .max_by(|&a, &b| learned[a].total_cmp(&learned[b]))
             .unwrap_or(self.leader);
         self.leader = leader;
         let mut pruned = Vec::new();
@@ -381,11 +386,11 @@ impl Search {
             evidence.push(Evidence {
                 sampler: self.candidates[i].spec(),
                 value: signal[i],
-                lead: final_weights[leader] - final_weights[i],
+                lead: learned[leader] - learned[i],
                 lead_se: 0.0,
                 held_until: None,
             });
-            if i != leader && final_weights[i] < rule.prune_below() / n_active {
+            if i != leader && learned[i] < rule.prune_below() / n_active {
                 self.net.deactivate(i);
                 pruned.push(self.candidates[i].spec());
             }
@@ -404,12 +409,7 @@ impl Search {
 
     /// Adds the leader's neighbours in the space as candidates (up to `max_candidates`) and
     /// logs them.
-    pub(super) fn expand(
-        &mut self,
-        setup: &Setup<'_>,
-        round: usize,
-        active: &[bool],
-    ) -> Result<()> {
+    pub(super) fn expand(&mut self, setup: &Setup<'_>, round: usize) -> Result<()> {
         let mut added = Vec::new();
         for n in setup.space.neighbours(&self.candidates[self.leader]) {
             if self.candidates.len() >= setup.settings.max_candidates {
@@ -420,7 +420,12 @@ impl Search {
             }
             self.net.add_candidate(n.clone())?;
             if let Some(rule) = self.step_rule.as_mut() {
-                rule.add_candidate(active);
+                // The new logit starts at the mean of the candidates before it that are active
+                // now, after this round's pruning.
+                let now: Vec<bool> = (0..self.candidates.len())
+                    .map(|i| self.net.is_active(i))
+                    .collect();
+                rule.add_candidate(&now);
             }
             added.push(n.spec());
             self.candidates.push(n);
@@ -462,6 +467,19 @@ impl Search {
     }
 }
 
+/// The divergence of candidate `i` inside a step rule's update, named as the supernet's own
+/// divergence report names it.
+fn step_rule_diverged(net: &Supernet, i: usize, step: usize, why: &str) -> TrainError {
+    let spec = net
+        .candidates()
+        .nth(i)
+        .map_or_else(|| format!("candidate {i}"), SamplerConfig::spec);
+    TrainError::Diverged(format!(
+        "the search diverged at selector step {step}: non-finite loss from {spec} ({why}); lower \
+         the learning rate, or remove the candidate from the space"
+    ))
+}
+
 /// A step rule's update after the supernet drew its negatives for a batch, before the step:
 /// returns the weights the step trains with.
 pub(super) fn step_rule_update(
@@ -484,6 +502,15 @@ pub(super) fn step_rule_update(
                 .into_iter()
                 .map(|l| l.unwrap_or(0.0))
                 .collect();
+            // A non-finite loss would turn every logit into NaN through the softmax chain.
+            if let Some(i) = (0..c).find(|&i| active[i] && !losses[i].is_finite()) {
+                return Err(step_rule_diverged(
+                    net,
+                    i,
+                    rule.steps,
+                    &format!("its training loss is {}", losses[i]),
+                ));
+            }
             rule.update(&losses, &losses, &active);
         }
         SelectorConfig::Alignment {
@@ -500,12 +527,30 @@ pub(super) fn step_rule_update(
             )?;
             model.refresh();
             let before = sample.value(model, dataset);
+            if !before.is_finite() {
+                return Err(TrainError::Diverged(format!(
+                    "the supernet diverged before alignment probe {}: the validation loss of the \
+                     shared model is {before}; lower the learning rate",
+                    rule.steps
+                )));
+            }
             let state = model.training_state();
             let mut decrease = vec![0.0; c];
             for i in (0..c).filter(|&i| active[i]) {
-                net.train_candidate(model, users, positives, base.negatives, i)?;
+                match net.train_candidate(model, users, positives, base.negatives, i) {
+                    Err(TrainError::Model(ModelError::Diverged { value, .. })) => {
+                        let why = format!("its probe step's training loss is {value}");
+                        return Err(step_rule_diverged(net, i, rule.steps, &why));
+                    }
+                    other => other?,
+                };
                 model.refresh();
-                decrease[i] = before - sample.value(model, dataset);
+                let after = sample.value(model, dataset);
+                if !after.is_finite() {
+                    let why = format!("the validation loss after its probe step is {after}");
+                    return Err(step_rule_diverged(net, i, rule.steps, &why));
+                }
+                decrease[i] = before - after;
                 model.restore(state.clone())?;
             }
             // The mixture's step moves the validation loss by ≈ −Σ_k w_k Δ_k.
