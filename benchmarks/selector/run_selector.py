@@ -178,12 +178,45 @@ def ground_truth():
     return truth
 
 
+# Rows that a fix has made stale: (strategies, the commit that fixed them, why). A row of one
+# of these strategies from a binary without the fix is dropped, so the benchmark runs it
+# again with a fixed binary, and the summary says so.
+SUPERSEDED = [
+    ({"alignment-bpr", "alignment-softmax", "training-loss"}, "6e84e95",
+     "binaries before 6e84e95 compared the floored weights with the pruning threshold, which "
+     "they never fall below at the defaults, so these rules never pruned"),
+]
+_has_fix = {}
+SUPERSEDED_ROWS = {}  # why → {(model, dataset, strategy, commit)} dropped from the record
+
+
+def stale(row):
+    """The reason `row` is superseded by a fix its binary lacks, or None."""
+    for strategies, fix, why in SUPERSEDED:
+        if split_label(row["strategy"])[0] not in strategies:
+            continue
+        key = (fix, row["commit"])
+        if key not in _has_fix:
+            _has_fix[key] = subprocess.run(
+                ["git", "merge-base", "--is-ancestor", fix, row["commit"]], cwd=REPO,
+                capture_output=True).returncode == 0
+        if not _has_fix[key]:
+            return why
+    return None
+
+
 def recorded_runs():
-    """(model, dataset, seed, strategy) → raw row, from every committed selector record."""
+    """(model, dataset, seed, strategy) → raw row, from every committed selector record, less
+    the rows a later fix superseded (SUPERSEDED)."""
     found = {}
     for f in sorted(REPO.glob("benchmarks/runs/*/selector/raw.csv")):
         for r in csv.DictReader(open(f)):
             row = {k: r.get(k, "") for k in RAW_FIELDS}
+            why = stale(row)
+            if why:
+                SUPERSEDED_ROWS.setdefault(why, set()).add(
+                    (row["model"], row["dataset"], row["strategy"], row["commit"]))
+                continue
             outcome = WORK / f"{row['strategy']}-{row['model']}-{row['dataset']}-seed{row['seed']}" / "outcome.json"
             if outcome.exists():
                 # The same search's outcome: recount, so that a fix of the count reaches rows
@@ -201,13 +234,17 @@ def recorded_runs():
         strategy = outcome.parent.name.split(f"-{o['model']}-")[0]
         key = (o["model"], o["dataset"]["name"], str(o["seed"]), strategy)
         if split_label(strategy)[0] in STRATEGIES and key not in found:
-            found[key] = outcome_row(o, strategy)
+            row = outcome_row(o, strategy)
+            if not stale(row):
+                found[key] = row
     return found
 
 
 def run_search(model, dataset, seed, label, data_root, space_set):
     out = WORK / f"{label}-{model}-{dataset}-seed{seed}"
     strategy, lr = split_label(label)
+    if (out / "outcome.json").exists() and stale(outcome_row(json.load(open(out / "outcome.json")), label)):
+        shutil.rmtree(out)  # a search by a binary without a later fix: run it again
     if not (out / "outcome.json").exists():
         if (out / "search.json").exists():
             # An interrupted search (session ended, machine restarted): continue it from its
@@ -392,6 +429,10 @@ def write_record(rows, truth, argv):
             f"{mean([r['exhaustive_best_test'] for r in judged], '.4f')} | {test_ok} | "
             f"{mean([r['work_epochs'] for r in rs], '.0f')} | {mean(ratio_single, '.2f')} | {mean(ratio_ex, '.2f')} | "
             f"{mean([r['seconds'] for r in rs], '.0f')} |")
+    for why, dropped in SUPERSEDED_ROWS.items():
+        runs = sorted({f"{m} × {ds} `{st}`" for m, ds, st, _ in dropped})
+        lines += ["", f"Superseded, and run again where listed above: the rows of {', '.join(runs)} "
+                  f"from commits {', '.join(sorted({c for *_, c in dropped}))}: {why}."]
     lines += ablation_lines(scored)
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text(
