@@ -82,12 +82,16 @@ def main():
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--strategy", default="evidence-6r-peak", choices=sorted(run_selector.STRATEGIES))
+    ap.add_argument("--record", type=Path, default=None,
+                    help="the record directory to add to (default benchmarks/runs/<today>-2cpu/"
+                         "selector-cost), e.g. to complete a record begun on another day")
     args = ap.parse_args()
     data_root = Path(os.environ.get("AUTOSAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
     if not data_root.is_dir():
         print(f"skip: no shared data at {data_root} (set AUTOSAMPLE_DATA_DIR)")
         return 0
-    record = REPO / "benchmarks" / "runs" / f"{datetime.date.today().isoformat()}-2cpu" / "selector-cost"
+    record = args.record or (REPO / "benchmarks" / "runs" / f"{datetime.date.today().isoformat()}-2cpu"
+                             / "selector-cost")
     rows = list(csv.DictReader(open(record / "raw.csv"))) if (record / "raw.csv").exists() else []
     version = subprocess.run([str(BIN), "train", "--data", "synthetic:tiny", "--epochs", "1", "--quiet",
                               "--json", "--overwrite", "--out", str(WORK / "version")],
@@ -169,12 +173,18 @@ def write_record(record, rows, args):
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text("\n".join([
         "# Setup", "",
-        f"- date: {datetime.date.today().isoformat()}",
+        f"- written: {datetime.date.today().isoformat()}",
         f"- machine: {run_selector.cpu_name()}, {os.cpu_count()} cores, {platform.platform()} (shared with other benchmark jobs; "
         "the alternation pairs each search with a training under the same load)",
         f"- binary: {BIN}",
-        f"- command: `python3 benchmarks/selector/cost.py --pairs {' '.join(args.pairs)} --seeds "
-        f"{' '.join(map(str, args.seeds))} --repeats {args.repeats} --strategy {args.strategy}`",
+        "- commands (every invocation that wrote this record; each row's binary is raw.csv "
+        "`commit`, its command raw.csv `command`):",
+        *(f"  - `{c}`" for c in run_selector.invocations(
+            record / "SETUP.md",
+            ["--pairs", *args.pairs, "--seeds", *map(str, args.seeds), "--repeats",
+             str(args.repeats), "--strategy", args.strategy]
+            + (["--record", str(args.record)] if args.record else []),
+            script="benchmarks/selector/cost.py")),
         f"- settings: {' '.join(run_selector.SWEEP_ARGS)} (LightGCN: --layers 3); the search's strategy "
         f"flags: {' '.join(run_selector.STRATEGIES[args.strategy])}",
     ]) + "\n")

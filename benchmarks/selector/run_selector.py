@@ -360,12 +360,12 @@ def cpu_name():
     return "unknown"
 
 
-def invocations(setup, argv):
+def invocations(setup, argv, script="benchmarks/selector/run_selector.py"):
     """Every command that has written this record: the ones SETUP.md lists, then this one.
 
     A record is written by several invocations (queues over days, one pair each); naming only
     the last would leave the others' rows without their command."""
-    this = f"python3 benchmarks/selector/run_selector.py {' '.join(argv)}".rstrip()
+    this = f"python3 {script} {' '.join(argv)}".rstrip()
     seen = []
     if setup.exists():
         for line in setup.read_text().splitlines():
