@@ -192,6 +192,21 @@ fn step_rules_learn_weights_log_them_and_repeat() {
     }
 }
 
+/// The training-loss control after a 1-epoch warm-up, rounds of 3 supernet epochs.
+fn training_loss_control(alpha_lr: f64, max_rounds: usize, prune_below: f64) -> AutoSampleConfig {
+    AutoSampleConfig {
+        warmup_epochs: 1,
+        round_epochs: 3,
+        max_rounds,
+        selector: SelectorConfig::TrainingLoss {
+            alpha_lr,
+            tau: 1.0,
+            prune_below,
+        },
+        ..AutoSampleConfig::default()
+    }
+}
+
 /// Step rules prune on the learned weights, not the floored ones: at the default floor (0.1)
 /// every floored weight is at least 0.091/|A|, above the default threshold 0.05/|A|, so a rule
 /// that pruned the floored weights would never prune. The training-loss control starves the
@@ -201,17 +216,7 @@ fn step_rules_prune_at_the_default_floor() {
     let data = common::small_data();
     let space = common::shipped_space("tiny.json");
     let base = common::quick_mf();
-    let settings = AutoSampleConfig {
-        warmup_epochs: 1,
-        round_epochs: 3,
-        max_rounds: 2,
-        selector: SelectorConfig::TrainingLoss {
-            alpha_lr: 0.5,
-            tau: 1.0,
-            prune_below: 0.05,
-        },
-        ..AutoSampleConfig::default()
-    };
+    let settings = training_loss_control(0.5, 2, 0.05);
     assert_eq!(settings.weight_floor, 0.1, "the default floor");
     let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
     let mut pruned_any = false;
@@ -320,16 +325,8 @@ fn the_training_loss_control_drifts_to_the_easiest_sampler() {
     let space = common::shipped_space("tiny.json");
     let base = common::quick_mf();
     let settings = AutoSampleConfig {
-        warmup_epochs: 1,
-        round_epochs: 3,
-        max_rounds: 1,
-        selector: SelectorConfig::TrainingLoss {
-            alpha_lr: 0.05,
-            tau: 1.0,
-            prune_below: 0.0,
-        },
         weight_floor: 0.0,
-        ..AutoSampleConfig::default()
+        ..training_loss_control(0.05, 1, 0.0)
     };
     let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
     let specs: Vec<String> = space
