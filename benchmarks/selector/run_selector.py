@@ -397,7 +397,9 @@ def write_record(rows, truth, argv):
     lines = ["# Selector benchmark: each strategy's pick against exhaustive ground truth", "",
              "Ground truth: the per-sampler sweep (benchmarks/runs/*/samplers-*), best = highest mean "
              "validation Recall@20 over its seeds. Test Recall@20 is the strategy's own final model. "
-             "Seconds are wall time on a shared 2-core machine (indicative); epochs are exact.", "",
+             "Seconds are wall time on a shared 2-core machine (indicative; a search resumed in a "
+             "later session by a binary before 2026-12-02 counts its last process only); epochs "
+             "are exact.", "",
              "Goals (issue 7): test within one std of the best sampler's mean test over its seeds; cost at "
              "most 2× one training of the best sampler and at most 1/3 of exhaustive search, here in "
              "*work epochs*, which the shared machine does not distort: one single-sampler epoch each, a "

@@ -1165,6 +1165,12 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
                 states.iter().map(|(k, _)| k).collect::<Vec<_>>()
             );
         }
+        // What the killed process had spent, by the checkpoint (halving's is JSON).
+        let earlier = std::fs::read(cut.join("halving.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|ck| ck["seconds"].as_f64())
+            .unwrap_or(0.0);
         let o = run(&[
             "search",
             "--resume",
@@ -1174,6 +1180,15 @@ fn interrupted_autosample_and_halving_searches_resume_to_the_same_outcome() {
         ]);
         assert!(o.status.success(), "{name}: {}", stderr(&o));
         let got = json(&o);
+        // The search's seconds count the killed process too, not only the one that resumed.
+        let (total, process) = (
+            got["search_seconds"].as_f64().unwrap(),
+            got["process_seconds"].as_f64().unwrap(),
+        );
+        assert!(
+            total >= process && total >= earlier,
+            "{name}: {total} {process} {earlier}"
+        );
         assert_eq!(got["chosen"], want["chosen"], "{name}");
         assert_eq!(got["test"], want["test"], "{name}");
         assert_eq!(got["details"][log], want["details"][log], "{name}");

@@ -36,7 +36,11 @@ struct Outcome {
     /// Test metrics of the chosen candidate's model: the only read of the test split.
     test: std::collections::BTreeMap<String, f64>,
     total_epochs: usize,
+    /// Wall seconds of the whole search, the processes before a `--resume` included (each
+    /// strategy keeps its elapsed time in its checkpoints; an interrupted epoch's time is lost).
     search_seconds: f64,
+    /// Wall seconds of the process that finished it.
+    process_seconds: f64,
     finished_at_unix: u64,
 }
 
@@ -262,9 +266,13 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         "search over {}",
         plan.space_file
     );
+    // The strategy's own seconds, which count the processes before a resume too.
+    let strategy_seconds: f64;
     let (strategy, chosen, test, total_epochs, details, model) = match plan.strategy {
         StrategyArg::Exhaustive => {
             let r = exhaustive(&dataset, &space, &cfg, progress, Some(&out))?;
+            // Each candidate's seconds are kept with it; a resume trains only what is left.
+            strategy_seconds = r.candidates.iter().map(|c| c.seconds).sum::<f64>();
             let details = serde_json::json!({ "candidates": r.candidates });
             (
                 "exhaustive",
@@ -291,6 +299,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 progress,
                 Some(&out),
             )?;
+            strategy_seconds = r.seconds;
             let details = serde_json::json!({
                 "start": r.start,
                 "warmup_epochs": r.warmup_epochs,
@@ -319,6 +328,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 "retrain_seconds": r.retrain_seconds,
                 "retrain_curve": r.retrain_curve,
             });
+            strategy_seconds = r.search_seconds + r.retrain_seconds;
             ("autosample", r.chosen, r.test, epochs, details, r.model)
         }
     };
@@ -355,7 +365,8 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         details,
         test,
         total_epochs,
-        search_seconds: started.elapsed().as_secs_f64(),
+        search_seconds: strategy_seconds.max(started.elapsed().as_secs_f64()),
+        process_seconds: started.elapsed().as_secs_f64(),
         finished_at_unix: utc_stamp().0,
     };
     // The decisions, one JSON object per line (the exhaustive baseline: one per candidate).
