@@ -54,15 +54,19 @@ def sh(cmd):
         return "unavailable"
 
 
-def machine_facts():
-    cpu = "unknown"
+def cpu_name():
+    """The CPU's model name (the first `model name` line of /proc/cpuinfo), or "unknown"."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown"
+
+
+def machine_facts():
+    cpu = cpu_name()
     mem = "unknown"
     try:
         kb = int(open("/proc/meminfo").readline().split()[1])

@@ -48,7 +48,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks" / "samplers"))
+sys.path.insert(0, str(REPO / "benchmarks" / "quality"))
 from sweep_records import DEFAULT_LR, latest_rows, lr_label  # noqa: E402
+from run_quality import cpu_name  # noqa: E402,F401  (cost.py reads it from here too)
 BIN = Path(os.environ.get("AUTOSAMPLE_BIN", REPO / "target" / "release" / "autosample"))
 WORK = Path(os.environ.get("AUTOSAMPLE_BENCH_WORK", REPO.parent / "autosample-bench-work")) / "selector"
 SWEEP_ARGS = ["--dim", "64", "--lr", "0.001", "--l2", "1e-4", "--batch-size", "2048",
@@ -347,17 +349,6 @@ def score(row, truth):
         if best_same else "",
         note=f"{len(means)} samplers in the sweep")
     return out
-
-
-def cpu_name():
-    """The CPU's model name (the first `model name` line of /proc/cpuinfo), or "unknown"."""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def invocations(setup, argv, script="benchmarks/selector/run_selector.py"):

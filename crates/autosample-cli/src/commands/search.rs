@@ -131,7 +131,7 @@ fn default_halving_start() -> HalvingStartArg {
 pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     // Everything is checked before any training: the space, the flags, the output directory.
-    let (plan, out) = match &args.resume {
+    let (mut plan, out) = match &args.resume {
         Some(dir) => {
             let path = dir.join("search.json");
             let text = std::fs::read_to_string(&path).with_context(|| {
@@ -221,7 +221,6 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             (plan, out)
         }
     };
-    let mut plan = plan;
     let space = SearchSpace::parse(&plan.space, &plan.space_file)?;
     let spec = plan.data.clone();
     let dataset = spec.load()?;
@@ -352,6 +351,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         serde_json::to_string_pretty(&run_config)?.as_bytes(),
     )
     .with_context(|| format!("writing {}", out.join(RunFiles::CONFIG).display()))?;
+    let process_seconds = started.elapsed().as_secs_f64();
     let outcome = Outcome {
         build: build_info(),
         strategy,
@@ -365,8 +365,8 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         details,
         test,
         total_epochs,
-        search_seconds: strategy_seconds.max(started.elapsed().as_secs_f64()),
-        process_seconds: started.elapsed().as_secs_f64(),
+        search_seconds: strategy_seconds.max(process_seconds),
+        process_seconds,
         finished_at_unix: utc_stamp().0,
     };
     // The decisions, one JSON object per line (the exhaustive baseline: one per candidate).
