@@ -125,7 +125,9 @@ def main():
             summary_path = run / "summary.json"
             cmd = [str(BIN), "train", "--data", str(path), "--seed", str(seed), "--out", str(run),
                    "--quiet", "--json"] + train_args
-            if not summary_path.exists() and (ds, str(seed)) in recorded:
+            # A recorded run is never recorded again, even when its run directory survives: a
+            # later day would otherwise copy it into a second dated record.
+            if (ds, str(seed)) in recorded:
                 rows.append(recorded[(ds, str(seed))])
                 print(f"{ds} seed {seed}: recorded earlier, not rerun", flush=True)
                 continue

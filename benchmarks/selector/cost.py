@@ -15,9 +15,9 @@ repeat's ratio pairs a search with the training run next to it, so both saw the 
     python3 benchmarks/selector/cost.py [--pairs mf:lastfm-lightgcn lightgcn:lastfm-lightgcn
         mf:ml-1m-diffrec-clean] [--seeds 1] [--repeats 2] [--strategy evidence-6r-peak]
 
-Writes benchmarks/runs/<date>-2cpu/selector-cost/{raw.csv,summary.md,SETUP.md}; runs already in
-that raw.csv (same pair, seed, repeat, kind and binary) are not run again. AUTOSAMPLE_BIN pins
-the binary; scratch directories go to $AUTOSAMPLE_BENCH_WORK/selector-cost.
+Adds to the newest benchmarks/runs/<date>-2cpu/selector-cost/{raw.csv,summary.md,SETUP.md}
+(today's when there is none, or --record); runs already in that raw.csv (same pair, seed,
+repeat, kind and binary) are not run again. AUTOSAMPLE_BIN pins the binary; scratch directories go to $AUTOSAMPLE_BENCH_WORK/selector-cost.
 """
 import argparse
 import csv
@@ -83,20 +83,24 @@ def main():
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--strategy", default="evidence-6r-peak", choices=sorted(run_selector.STRATEGIES))
     ap.add_argument("--record", type=Path, default=None,
-                    help="the record directory to add to (default benchmarks/runs/<today>-2cpu/"
-                         "selector-cost), e.g. to complete a record begun on another day")
+                    help="the record directory to add to (default the newest benchmarks/runs/*/"
+                         "selector-cost, else today's)")
     args = ap.parse_args()
     data_root = Path(os.environ.get("AUTOSAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
     if not data_root.is_dir():
         print(f"skip: no shared data at {data_root} (set AUTOSAMPLE_DATA_DIR)")
         return 0
-    record = args.record or (REPO / "benchmarks" / "runs" / f"{datetime.date.today().isoformat()}-2cpu"
-                             / "selector-cost")
+    # By default the newest record is added to, so that a queue restarted on a later day finds
+    # the rows it has run (and does not run them again into a second record).
+    earlier = sorted(REPO.glob("benchmarks/runs/*/selector-cost"))
+    record = args.record or (earlier[-1] if earlier else REPO / "benchmarks" / "runs"
+                             / f"{datetime.date.today().isoformat()}-2cpu" / "selector-cost")
     rows = list(csv.DictReader(open(record / "raw.csv"))) if (record / "raw.csv").exists() else []
     version = subprocess.run([str(BIN), "train", "--data", "synthetic:tiny", "--epochs", "1", "--quiet",
                               "--json", "--overwrite", "--out", str(WORK / "version")],
                              capture_output=True, text=True)
     commit = json.loads(version.stdout)["build"]["commit"] if version.returncode == 0 else "unknown"
+    ran = 0
     for pair in args.pairs:
         model, dataset = pair.split(":", 1)
         sampler = best_sampler(model, dataset)
@@ -129,7 +133,9 @@ def main():
                     print(f"{pair} seed {seed} r{repeat} {kind}: {wall:.1f} s wall, {cpu:.1f} s CPU",
                           flush=True)
                     write_record(record, rows, args)
-    write_record(record, rows, args)
+                    ran += 1
+    if ran == 0:
+        print(f"every run is recorded in {record}; nothing to do")
     return 0
 
 
