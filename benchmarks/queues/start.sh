@@ -17,7 +17,8 @@ export AUTOSAMPLE_BIN_DIR="$bins"   # one place for the default: pin_binary.sh a
 mkdir -p "$work"
 # The pinned binary the queues name (PLAN.md, "Binaries").
 bash "$here/pin_binary.sh" v19 25e9084
-bash "$here/pin_binary.sh" v20 6e84e95   # the step rules' reruns (queue D)
+bash "$here/pin_binary.sh" v20 6e84e95   # the step rules' reruns (session 10; no queue runs it now)
+bash "$here/pin_binary.sh" v21 d00f0a3   # the cells started from session 11 on (seconds across resumes)
 queues=("$@"); [ ${#queues[@]} -eq 0 ] && queues=($(cd "$here" && ls queue-*.sh | sed 's/\.sh$//'))
 for q in "${queues[@]}"; do
   if [ -f "$work/$q.pid" ] && kill -0 "$(cat "$work/$q.pid")" 2>/dev/null; then
