@@ -350,9 +350,9 @@ pub struct TrainArgs {
     /// dns[:candidates=32], dns_mn[:candidates=32,top=1], cns[:candidates=32],
     /// ahns[:candidates=32,alpha=1,beta=0.1,p=-2], srns[:s1=8,...], mixgcf[:candidates=64],
     /// dens[:candidates=6,warmup=100,gamma=0.3]
-    /// (docs/samplers/).
-    #[arg(long, default_value = "uniform", value_name = "SPEC")]
-    pub sampler: String,
+    /// (docs/samplers/). Default: the `--config` file's sampler, else uniform.
+    #[arg(long, value_name = "SPEC")]
+    pub sampler: Option<String>,
     /// Run directory (default: runs/<data>-<model>-<sampler>-<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -375,9 +375,9 @@ pub struct TrainArgs {
 /// The model and how it trains: shared by `train` and `search`.
 #[derive(Debug, Clone, Args)]
 pub struct HyperArgs {
-    /// The model.
-    #[arg(long, value_enum, default_value = "mf")]
-    pub model: ModelArg,
+    /// The model. Default: the `--config` file's model, else mf.
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
     /// A training config JSON (the `train` object of a run's config.json); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

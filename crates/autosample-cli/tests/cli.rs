@@ -281,6 +281,54 @@ fn evaluate_refuses_different_data() {
         stderr(&o)
     );
     std::fs::remove_dir_all(&out).unwrap();
+
+    // A run killed before its summary is checked too (its config.json records the
+    // fingerprint): another split seed gives the same shapes but another test split, whose
+    // items the model may have trained on.
+    let file = scratch("fingerprint-interactions.tsv");
+    let mut text = String::new();
+    for u in 0..30 {
+        for j in 0..8 {
+            text.push_str(&format!("u{u}\ti{}\n", (u * 7 + j * 3) % 40));
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let cut = scratch("fingerprint-cut");
+    let o = bin()
+        .args([
+            "train",
+            "--data",
+            file.to_str().unwrap(),
+            "--epochs",
+            "4",
+            "--eval-every",
+            "1",
+            "--dim",
+            "4",
+            "--out",
+            cut.to_str().unwrap(),
+            "--quiet",
+        ])
+        .env("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH", "2")
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && !cut.join("summary.json").exists());
+    let evaluate = |seed: &str| {
+        run(&[
+            "evaluate",
+            cut.to_str().unwrap(),
+            "--data",
+            file.to_str().unwrap(),
+            "--split-seed",
+            seed,
+        ])
+    };
+    let o = evaluate("99");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("fingerprint"), "{}", stderr(&o));
+    let default_seed = evaluate("2024");
+    assert!(default_seed.status.success(), "{}", stderr(&default_seed));
+    std::fs::remove_dir_all(&cut).unwrap();
 }
 
 #[test]
@@ -390,6 +438,11 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
             .unwrap();
         assert!(!o.status.success(), "the aborted run should not succeed");
         assert!(!cut.join("summary.json").exists());
+        // The model's seconds up to the cut are saved with the state, so the resumed run's
+        // breakdown covers both processes (not the second one's alone).
+        let before = resume_meta(&cut.join("resume.bin"))["model_seconds"]["loss_graph"]
+            .as_f64()
+            .expect("resume.bin keeps the model's seconds");
         let o = run(&[
             "train",
             "--resume",
@@ -399,6 +452,13 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
         ]);
         assert!(o.status.success(), "resume failed: {}", stderr(&o));
         let resumed = json(&o);
+        let after = resumed["timing"]["breakdown"]["loss_graph"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            before > 0.0 && after >= before,
+            "{name}: {after} s after resume, {before} s saved"
+        );
         for key in ["valid", "test", "best_epoch", "epochs_run"] {
             assert_eq!(
                 resumed[key], expected[key],
@@ -417,6 +477,147 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
     // Nothing to resume is a clear error.
     let o = run(&["train", "--resume", "/no/such/run"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// The JSON metadata of a training state file (`resume.bin`): after the magic line, a
+/// little-endian u64 length and the header `{"meta": ..., ...}`.
+fn resume_meta(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap();
+    let rest = bytes
+        .strip_prefix(b"AUTOSAMPLE-STATE 1\n".as_slice())
+        .unwrap();
+    let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&rest[8..8 + len]).unwrap();
+    header["meta"].clone()
+}
+
+/// A run killed after the epoch that stopped it early (during the final test evaluation, or
+/// a finished run resumed by mistake) resumes to the uninterrupted result: it does not train
+/// past its stop.
+#[test]
+fn a_run_killed_at_its_early_stop_resumes_to_the_same_result() {
+    let data = fixture("tiny");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--dim",
+            "8",
+            "--lr",
+            "0.05",
+            "--epochs",
+            "200",
+            "--eval-every",
+            "1",
+            "--patience",
+            "1",
+            "--batch-size",
+            "16",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let whole = scratch("stop-whole");
+    let o = bin().args(args(&whole)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected = json(&o);
+    let stop = expected["epochs_run"].as_u64().unwrap();
+    assert!(stop < 200, "the fixture run should stop early (ran {stop})");
+
+    let cut = scratch("stop-cut");
+    let o = bin()
+        .args(args(&cut))
+        .env("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH", stop.to_string())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the aborted run should not succeed");
+    for dir in [&cut, &whole] {
+        let o = run(&[
+            "train",
+            "--resume",
+            dir.to_str().unwrap(),
+            "--json",
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "resume failed: {}", stderr(&o));
+        let resumed = json(&o);
+        for key in ["valid", "test", "best_epoch", "epochs_run", "stopped_early"] {
+            assert_eq!(
+                resumed[key],
+                expected[key],
+                "{}: {key} differs",
+                dir.display()
+            );
+        }
+        let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        assert_eq!(lines.lines().count() as u64, stop, "no epoch past the stop");
+    }
+    std::fs::remove_dir_all(&whole).unwrap();
+    std::fs::remove_dir_all(&cut).unwrap();
+}
+
+/// `--config` gives the model and the sampler too: a flag left out keeps the file's value.
+#[test]
+fn a_config_file_keeps_its_model_and_sampler_unless_a_flag_overrides() {
+    let data = fixture("tiny");
+    let first = scratch("config-source");
+    let o = run(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        "lightgcn",
+        "--sampler",
+        "dns:candidates=4",
+        "--dim",
+        "8",
+        "--epochs",
+        "1",
+        "--out",
+        first.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(first.join("config.json")).unwrap()).unwrap();
+    let config = scratch("train-config.json");
+    std::fs::write(&config, recorded["train"].to_string()).unwrap();
+    let train_with = |extra: &[&str], name: &str| -> serde_json::Value {
+        let out = scratch(name);
+        let mut a = vec![
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ];
+        a.extend_from_slice(extra);
+        let o = run(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
+                .unwrap();
+        std::fs::remove_dir_all(&out).unwrap();
+        v["train"].clone()
+    };
+    let kept = train_with(&[], "config-kept");
+    assert_eq!(kept["model"], recorded["train"]["model"]);
+    assert_eq!(kept["sampler"], recorded["train"]["sampler"]);
+    let overridden = train_with(&["--model", "mf", "--sampler", "uniform"], "config-flags");
+    assert_eq!(overridden["model"]["type"], "mf");
+    assert_eq!(overridden["sampler"]["type"], "uniform");
+    std::fs::remove_dir_all(&first).unwrap();
 }
 
 #[test]
@@ -496,6 +697,9 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
         .unwrap();
     assert_eq!(chosen_value, best);
     assert!(v["test"]["recall@20"].is_number());
+    // The validation metrics selected on are the chosen candidate's, as a run summary's.
+    let chosen_valid = &candidates.iter().find(|c| c["sampler"] == chosen).unwrap()["valid"];
+    assert_eq!(&v["valid"], chosen_valid);
     assert_eq!(v["total_epochs"], 12);
     assert!(v["build"]["commit"].is_string() && v["seed"].is_number());
 
@@ -507,6 +711,21 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert!(e.status.success(), "{}", stderr(&e));
     assert!(!stderr(&e).contains("missing"), "{}", stderr(&e));
     assert_eq!(json(&e)["test"]["recall@20"], v["test"]["recall@20"]);
+    // An export of a search carries the metrics it was selected on and tested with.
+    let exported = scratch("search-export");
+    let o = run(&[
+        "export",
+        out.to_str().unwrap(),
+        "--to",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(exported.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["metrics"]["valid"], v["valid"]);
+    assert_eq!(manifest["metrics"]["test"], v["test"]);
+    assert_eq!(manifest["sampler"], v["chosen"]);
 
     // The experimental AutoSample strategy: same outcome file, its decisions in `details`.
     let out2 = scratch("search-autosample");
@@ -546,6 +765,11 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
         .collect();
     assert_eq!(&logged, events, "events.jsonl holds the same decisions");
     assert!(v["test"]["recall@20"].is_number());
+    assert_eq!(
+        v["valid"], v["details"]["retrained_valid"],
+        "the retrained model's validation"
+    );
+    assert!(v["valid"]["recall@20"].is_number());
 
     // Another selector rule, and halving from a supernet warm-up, through the same command.
     let out3 = scratch("search-alignment");
@@ -797,6 +1021,70 @@ fn export_then_recommend_serves_top_k_without_training_items() {
         "{}",
         stderr(&o)
     );
+    // From a users file, the unknown id's file and line are named (blank lines count).
+    let wanted = scratch("wanted-users.txt");
+    std::fs::write(&wanted, format!("{original}\n\nno-such-user\n")).unwrap();
+    let o = run(&[
+        "recommend",
+        export.to_str().unwrap(),
+        "--users-file",
+        wanted.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}:3: unknown user \"no-such-user\"",
+            wanted.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+
+    // A --to that holds other files but no export is refused without --overwrite.
+    let other = scratch("export-other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let o = run(&[
+        "export",
+        run_dir.to_str().unwrap(),
+        "--to",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("holds files but no export"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_dir(&other).unwrap().count(),
+        1,
+        "nothing written"
+    );
+    // An overwrite that fails halfway leaves no manifest vouching for a mix of old and new
+    // files (here items.tsv cannot be replaced: a directory holds its name).
+    let copy = scratch("export-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in std::fs::read_dir(&export).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::remove_file(copy.join("items.tsv")).unwrap();
+    std::fs::create_dir_all(copy.join("items.tsv").join("blocker")).unwrap();
+    let o = run(&[
+        "export",
+        run_dir.to_str().unwrap(),
+        "--to",
+        copy.to_str().unwrap(),
+        "--overwrite",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        !copy.join("manifest.json").exists(),
+        "a stale manifest survived"
+    );
+    let o = run(&["recommend", copy.to_str().unwrap(), "--user", original]);
+    assert_eq!(o.status.code(), Some(2), "a broken export is not served");
 
     // An id map that does not match the tables (a hand-edited or mixed export) is an error
     // naming the file, not an out-of-range panic.

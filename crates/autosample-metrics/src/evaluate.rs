@@ -221,7 +221,9 @@ pub fn evaluate(
     let ks = validate(scorer, target, exclude, opts)?;
     let n_items = scorer.n_items();
     let nk = ks.len();
-    let k_max = ks[nk - 1];
+    // No list is longer than the item count, so neither are the ranking buffers: a cut-off
+    // of any size (a user's `--ks 1000000000`) costs no more than K = n_items.
+    let k_max = ks[nk - 1].min(n_items);
     let disc = Discounts::new(k_max);
     let users = target.active_users();
 

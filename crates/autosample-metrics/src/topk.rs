@@ -216,6 +216,9 @@ fn select_large(scores: &[f32], k: usize, skip: impl Fn(u32) -> bool, out: &mut 
 /// item id first; `-inf` (excluded) and NaN scores are never returned, so `out` may hold fewer
 /// than `k` ids. Convenience wrapper over [`TopK`], which reuses its buffers across rows.
 pub fn top_k(scores: &[f32], k: usize, out: &mut Vec<u32>) {
+    // At most every item is returned, so K beyond the item count (`recommend -k` from a user)
+    // is the item count: no allocation of K slots.
+    let k = k.min(scores.len());
     TopK::with_capacity(k).select(scores, k, out);
 }
 
@@ -250,6 +253,9 @@ mod tests {
         // k = 2 cuts between the tied pair: the lower id wins.
         top_k(&s, 2, &mut out);
         assert_eq!(out, vec![3, 1]);
+        // Any k beyond the item count gives every rankable item (and allocates no k slots).
+        top_k(&s, usize::MAX, &mut out);
+        assert_eq!(out, vec![3, 1, 4, 0, 2]);
     }
 
     #[test]

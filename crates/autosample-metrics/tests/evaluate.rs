@@ -269,8 +269,16 @@ fn k_larger_than_rankable_items() {
     let target = inter(1, 5, &[&[4]]);
     let train = inter(1, 5, &[&[0, 2]]);
     let valid = inter(1, 5, &[&[1]]);
-    let r = evaluate(&s, &target, &[&train, &valid], &opts(&[10, 1000])).unwrap();
-    for k in [10.0, 1000.0] {
+    // A cut-off far beyond the item count (a user's `--ks`) is no allocation of K slots: the
+    // ranking buffers hold at most the item count.
+    let r = evaluate(
+        &s,
+        &target,
+        &[&train, &valid],
+        &opts(&[10, 1000, usize::MAX]),
+    )
+    .unwrap();
+    for k in [10.0, 1000.0, usize::MAX as f64] {
         let at = r.at.iter().find(|a| a.k as f64 == k).unwrap();
         close(at.recall, 1.0);
         close(at.precision, 1.0 / k);

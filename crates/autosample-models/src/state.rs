@@ -179,6 +179,19 @@ mod tests {
         s.tensors.push(("a".into(), vec![1.0, -2.5, 3.25]));
         s.tensors.push(("b".into(), vec![]));
         s.counters.insert("step".into(), 42);
+        // Resume metadata's floats come back bit for bit: a best validation value read one
+        // ULP low would make a later tie count as an improvement (serde_json's default
+        // parser rounds 17-digit floats twice; the workspace enables float_roundtrip).
+        for value in [0.23661700534065394f64, 0.1 + 0.2, 1.0 / 3.0, 2.0e-308] {
+            s.write(&path, &serde_json::json!({ "best": value }))
+                .unwrap();
+            let (_, meta) = TrainingState::read(&path).unwrap();
+            assert_eq!(
+                meta["best"].as_f64().unwrap().to_bits(),
+                value.to_bits(),
+                "{value:e}"
+            );
+        }
         s.write(&path, &serde_json::json!({"epoch": 7})).unwrap();
         let (mut back, meta) = TrainingState::read(&path).unwrap();
         assert_eq!(meta["epoch"], 7);

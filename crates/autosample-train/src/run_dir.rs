@@ -51,6 +51,32 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> TrainError {
     }
 }
 
+/// Deletes what an earlier run left in `path` besides the files [`RunDir::create`] rewrites
+/// at once: its checkpoints, resume state, sampler states and summary. Left in place, a new
+/// run killed before its first evaluation would resume from the old run's state under the new
+/// config, and `evaluate`/`export` would serve the old best checkpoint meanwhile.
+fn remove_earlier_run(path: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(path).map_err(|e| io_err(path, "cannot list", e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err(path, "cannot list", e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let stale = [
+            RunFiles::STATE,
+            RunFiles::BEST,
+            RunFiles::BEST_STATE,
+            RunFiles::SUMMARY,
+        ]
+        .contains(&name.as_ref())
+            || (name.starts_with("sampler-e") && name.ends_with(".state"));
+        if stale {
+            let file = entry.path();
+            std::fs::remove_file(&file).map_err(|e| io_err(&file, "cannot remove", e))?;
+        }
+    }
+    Ok(())
+}
+
 impl RunDir {
     /// Creates `path` (and its parents). Refuses a directory that already holds a run unless
     /// `overwrite`, so that an earlier run is never clobbered by accident.
@@ -62,6 +88,9 @@ impl RunDir {
             });
         }
         std::fs::create_dir_all(path).map_err(|e| io_err(path, "cannot create directory", e))?;
+        if overwrite {
+            remove_earlier_run(path)?;
+        }
         let metrics_path = path.join(RunFiles::METRICS);
         let metrics = OpenOptions::new()
             .create(true)
@@ -187,6 +216,41 @@ mod tests {
         let err = RunDir::create(&dir, false).unwrap_err().to_string();
         assert!(err.contains("--overwrite"), "{err}");
         assert!(RunDir::create(&dir, true).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn overwrite_removes_the_earlier_runs_state_so_it_cannot_be_resumed() {
+        let dir = std::env::temp_dir().join(format!("autosample-rundir-ow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let run = RunDir::create(&dir, false).unwrap();
+        run.write_json(RunFiles::CONFIG, &serde_json::json!({"a": 1}))
+            .unwrap();
+        let earlier = [
+            RunFiles::STATE,
+            RunFiles::BEST,
+            RunFiles::BEST_STATE,
+            RunFiles::SUMMARY,
+            "sampler-e4.state",
+        ];
+        for name in earlier {
+            std::fs::write(dir.join(name), b"old").unwrap();
+        }
+        std::fs::write(dir.join("notes.txt"), b"the user's").unwrap();
+        assert!(RunDir::resume(&dir).is_ok(), "the earlier run is resumable");
+        drop(run);
+        let _ = RunDir::create(&dir, true).unwrap();
+        for name in earlier {
+            assert!(!dir.join(name).exists(), "{name} survived --overwrite");
+        }
+        assert!(
+            dir.join("notes.txt").exists(),
+            "only the run's own files go"
+        );
+        assert!(
+            RunDir::resume(&dir).is_err(),
+            "a new run must not resume the earlier one's state"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -226,6 +226,11 @@ struct ResumeMeta {
     /// ([`NegativeSampler::save_state`]), for samplers that keep one.
     #[serde(default)]
     sampler_state: Option<String>,
+    /// The model's step and propagation seconds up to `epoch` (the processes before this one
+    /// included), so a resumed run's breakdown covers the whole run as its sampling does.
+    /// Absent in states saved before it was kept: those resume with the later epochs' only.
+    #[serde(default)]
+    model_seconds: TimeBreakdown,
 }
 
 /// The file name of the sampler state saved at evaluation `epoch`: one per evaluation, so that
@@ -269,7 +274,9 @@ pub struct TrainOutcome {
     pub sampler_state: Option<Vec<u8>>,
 }
 
-/// Where the training time went, in seconds over the whole run.
+/// Where the training time went, in seconds over the whole run (every process of a resumed
+/// one). `propagation` includes the graph refreshes before each validation, which
+/// `train_seconds` does not count.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct TimeBreakdown {
     /// Filling batches and drawing their negatives.
@@ -283,6 +290,21 @@ pub struct TimeBreakdown {
     /// Graph propagation, forward and backward (graph models; 0 for MF).
     #[serde(default)]
     pub propagation: f64,
+}
+
+impl TimeBreakdown {
+    /// The model's share (everything but sampling) of `model` as timed in this process,
+    /// added to `before`'s (the processes before a resume).
+    fn model_part(model: &TrainedModel, before: &TimeBreakdown) -> TimeBreakdown {
+        let (step, propagation) = model.timings();
+        TimeBreakdown {
+            sampling: 0.0,
+            gather: before.gather + step.gather,
+            loss_graph: before.loss_graph + step.loss_graph,
+            optimizer: before.optimizer + step.optimizer,
+            propagation: before.propagation + propagation,
+        }
+    }
 }
 
 impl TrainOutcome {
@@ -584,6 +606,7 @@ pub fn train_with(
     let mut epochs_run = 0;
     let mut sampling_seconds = 0.0;
     let mut first_epoch = 1;
+    let mut model_seconds_before = TimeBreakdown::default();
     let mut start_valid = None;
     let mut saved_sampler_state: Option<String> = None;
     if options
@@ -646,6 +669,18 @@ pub fn train_with(
             None => {}
         }
         saved_sampler_state = meta.sampler_state;
+        model_seconds_before = meta.model_seconds;
+        if stopping.exhausted() {
+            // The last saved epoch was the one that stopped the run (a kill during the final
+            // test evaluation, or a resume of a finished run): training is over, and another
+            // epoch would give a result the uninterrupted run never had.
+            stopped_early = meta.epoch < config.epochs;
+            first_epoch = config.epochs + 1;
+            tracing::info!(
+                epoch = meta.epoch,
+                "the run had stopped early at its last epoch"
+            );
+        }
     }
     let abort_after: Option<usize> = std::env::var("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH")
         .ok()
@@ -817,6 +852,7 @@ pub fn train_with(
                 sampling_seconds,
                 triplets,
                 sampler_state: sampler_state.clone(),
+                model_seconds: TimeBreakdown::model_part(&model, &model_seconds_before),
             };
             let meta = serde_json::to_value(&meta).map_err(|e| TrainError::Io {
                 path: run.file(RunFiles::STATE),
@@ -846,13 +882,9 @@ pub fn train_with(
     }
     bar.finish_and_clear();
 
-    let (step_times, propagation) = model.timings();
     let breakdown = TimeBreakdown {
         sampling: sampling_seconds,
-        gather: step_times.gather,
-        loss_graph: step_times.loss_graph,
-        optimizer: step_times.optimizer,
-        propagation,
+        ..TimeBreakdown::model_part(&model, &model_seconds_before)
     };
     let BestEpoch {
         epoch: best_epoch,

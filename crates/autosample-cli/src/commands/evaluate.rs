@@ -39,42 +39,43 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let spec = DataSpec::from_args(&args.data, Some(&config.data))?;
     let dataset = spec.load()?;
 
-    // The split must be the one the model was selected on, or the numbers mean nothing.
+    // The split must be the one the model was selected on, or the numbers mean nothing: the
+    // summary records the data's fingerprint, and so does the config of every run (and
+    // search) since it was added, which covers a run killed before its summary.
     let summary_path = args.run.join(RunFiles::SUMMARY);
-    match std::fs::read_to_string(&summary_path) {
+    let recorded = match std::fs::read_to_string(&summary_path) {
         Ok(text) => {
             let summary: Summary = serde_json::from_str(&text)
                 .with_context(|| format!("{}: not a run summary", summary_path.display()))?;
-            if summary.dataset.fingerprint != dataset.fingerprint() {
-                bail!(
-                    "the data differs from the run's (fingerprint {} here, {} in {}): different \
-                     files, read options or split seed. Pass the same --data and read flags as \
-                     the run used (recorded in {})",
-                    dataset.fingerprint(),
-                    summary.dataset.fingerprint,
-                    summary_path.display(),
-                    config_path.display()
+            Some((summary.dataset.fingerprint, &summary_path))
+        }
+        Err(_) => {
+            if !args.run.join("outcome.json").exists() {
+                tracing::warn!(
+                    "{} is missing (unfinished run?); evaluating its best checkpoint",
+                    summary_path.display()
                 );
             }
+            config
+                .dataset_fingerprint
+                .clone()
+                .map(|fp| (fp, &config_path))
         }
-        Err(_) => match &config.dataset_fingerprint {
-            // A search directory (or a run whose summary is lost): its config records the
-            // fingerprint of the data it was selected on.
-            Some(fp) if args.run.join("outcome.json").exists() => {
-                if *fp != dataset.fingerprint() {
-                    bail!(
-                        "the data differs from the search's (fingerprint {} here, {fp} in {}): \
-                         pass the same --data and read flags as the search used",
-                        dataset.fingerprint(),
-                        config_path.display()
-                    );
-                }
-            }
-            _ => tracing::warn!(
-                "{} is missing (unfinished run?); evaluating its best checkpoint",
-                summary_path.display()
-            ),
-        },
+    };
+    match recorded {
+        Some((fp, from)) if fp != dataset.fingerprint() => bail!(
+            "the data differs from the run's (fingerprint {} here, {fp} in {}): different \
+             files, read options or split seed. Pass the same --data and read flags as the run \
+             used (recorded in {})",
+            dataset.fingerprint(),
+            from.display(),
+            config_path.display()
+        ),
+        Some(_) => {}
+        None => tracing::warn!(
+            "{} records no data fingerprint (an older run); the data cannot be checked",
+            config_path.display()
+        ),
     }
 
     if !args.run.join(RunFiles::BEST_STATE).exists() && !args.run.join(RunFiles::BEST).exists() {

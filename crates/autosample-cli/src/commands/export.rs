@@ -73,6 +73,16 @@ pub fn export(args: &ExportArgs) -> Result<()> {
             args.to.display()
         );
     }
+    if !args.overwrite
+        && !manifest_path.exists()
+        && std::fs::read_dir(&args.to).is_ok_and(|mut d| d.next().is_some())
+    {
+        bail!(
+            "{}: holds files but no export; pick an empty or new directory for --to (or pass \
+             --overwrite to write the export's files among them)",
+            args.to.display()
+        );
+    }
     let dataset = DataSpec::from_args(&args.data, Some(&config.data))?.load()?;
     if let Some(fp) = &config.dataset_fingerprint
         && *fp != dataset.fingerprint()
@@ -98,6 +108,12 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         items.extend_from_slice(view.item_vec(i));
     }
     std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
+    // The manifest marks a complete export, so an earlier one's goes first: an overwrite
+    // that fails halfway must not leave it vouching for a mix of old and new files.
+    if manifest_path.exists() {
+        std::fs::remove_file(&manifest_path)
+            .with_context(|| format!("removing the earlier {}", manifest_path.display()))?;
+    }
     let (users, items) = (
         EmbeddingTable::from_vec(nu, dim, users),
         EmbeddingTable::from_vec(ni, dim, items),
@@ -271,25 +287,27 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
             row.push(i.ok().with_context(bad)?);
         }
     }
-    let wanted: Vec<String> = match (&args.user, &args.users_file) {
-        (Some(u), _) => vec![u.clone()],
+    // Each wanted id with where it came from, for the error on an unknown one.
+    let wanted: Vec<(String, String)> = match (&args.user, &args.users_file) {
+        (Some(u), _) => vec![(u.clone(), "--user".to_owned())],
         (None, Some(f)) => std::fs::read_to_string(f)
             .with_context(|| format!("{}: cannot read", f.display()))?
             .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
+            .enumerate()
+            .map(|(n, l)| (l.trim(), n + 1))
+            .filter(|(l, _)| !l.is_empty())
+            .map(|(l, no)| (l.to_owned(), format!("{}:{no}", f.display())))
             .collect(),
         (None, None) => bail!("give --user ID or --users-file FILE"),
     };
     let mut results = Vec::new();
     let mut scores = vec![0.0f32; manifest.n_items];
     let mut top = Vec::new();
-    for original in &wanted {
+    for (original, from) in &wanted {
         let Some(&u) = user_ids.get(original) else {
             bail!(
-                "unknown user {original:?}: not in the training data of this model ({} users, \
-                 listed in {})",
+                "{from}: unknown user {original:?}: not in the training data of this model ({} \
+                 users, listed in {})",
                 manifest.n_users,
                 dir.join("users.tsv").display()
             );
@@ -323,6 +341,9 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (u, recs) in &results {
+            if recs.is_empty() {
+                eprintln!("{u}: no items to recommend (the user has seen every item)");
+            }
             for (rank, (i, s)) in recs.iter().enumerate() {
                 println!("{u}\t{}\t{i}\t{s:.5}", rank + 1);
             }

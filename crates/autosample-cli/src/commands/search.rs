@@ -33,6 +33,9 @@ struct Outcome {
     monitor: String,
     /// Per candidate (exhaustive) or per decision (autosample): the evidence behind the choice.
     details: serde_json::Value,
+    /// Validation metrics of the chosen model (what was selected on: the chosen candidate's
+    /// best epoch, or the final retrain's), as a train run's summary has them.
+    valid: std::collections::BTreeMap<String, f64>,
     /// Test metrics of the chosen candidate's model: the only read of the test split.
     test: std::collections::BTreeMap<String, f64>,
     total_epochs: usize,
@@ -168,7 +171,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 bail!("--budget-seconds {b}: give a number of seconds ≥ 0");
             }
             let plan = SearchPlan {
-                train: resolve_config(&args.hyper, "uniform")?,
+                train: resolve_config(&args.hyper, Some("uniform"))?,
                 data: DataSpec::from_args(&args.data, None)?,
                 strategy: args.strategy,
                 retrain: args.retrain,
@@ -267,15 +270,22 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     );
     // The strategy's own seconds, which count the processes before a resume too.
     let strategy_seconds: f64;
-    let (strategy, chosen, test, total_epochs, details, model) = match plan.strategy {
+    let (strategy, chosen, valid, test, total_epochs, details, model) = match plan.strategy {
         StrategyArg::Exhaustive => {
             let r = exhaustive(&dataset, &space, &cfg, progress, Some(&out))?;
             // Each candidate's seconds are kept with it; a resume trains only what is left.
             strategy_seconds = r.candidates.iter().map(|c| c.seconds).sum::<f64>();
+            let valid = r
+                .candidates
+                .iter()
+                .find(|c| c.sampler == r.chosen)
+                .map(|c| c.valid.clone())
+                .unwrap_or_default();
             let details = serde_json::json!({ "candidates": r.candidates });
             (
                 "exhaustive",
                 r.chosen,
+                valid,
                 r.test,
                 r.total_epochs,
                 details,
@@ -309,6 +319,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             (
                 "halving",
                 r.chosen,
+                r.valid,
                 r.test,
                 r.total_epochs,
                 details,
@@ -328,7 +339,16 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 "retrain_curve": r.retrain_curve,
             });
             strategy_seconds = r.search_seconds + r.retrain_seconds;
-            ("autosample", r.chosen, r.test, epochs, details, r.model)
+            let valid = r.valid.clone();
+            (
+                "autosample",
+                r.chosen,
+                valid,
+                r.test,
+                epochs,
+                details,
+                r.model,
+            )
         }
     };
     cfg.sampler = chosen.parse()?;
@@ -363,6 +383,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         train: cfg,
         chosen,
         details,
+        valid,
         test,
         total_epochs,
         search_seconds: strategy_seconds.max(process_seconds),

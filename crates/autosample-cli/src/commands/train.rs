@@ -110,7 +110,8 @@ pub struct Timing {
     pub eval_seconds: f64,
     /// Loading or generating the data.
     pub data_seconds: f64,
-    /// The whole command.
+    /// The whole command: the process that finished the run (a resumed run's earlier
+    /// processes are in `train_seconds` and `eval_seconds`, not here).
     pub total_seconds: f64,
     /// Training triples processed.
     pub triplets: u64,
@@ -121,9 +122,10 @@ pub struct Timing {
     pub breakdown: autosample_train::TimeBreakdown,
 }
 
-/// The training config of the flags: `--config` (if any) overridden by each flag given, with
-/// `sampler` as the sampler.
-pub fn resolve_config(args: &HyperArgs, sampler: &str) -> Result<TrainConfig> {
+/// The training config of the flags: `--config` (if any) overridden by each flag given,
+/// `sampler` included (`None`: the config's sampler, uniform without one). A flag left out
+/// keeps the config's value, the model and the sampler too.
+pub fn resolve_config(args: &HyperArgs, sampler: Option<&str>) -> Result<TrainConfig> {
     let mut cfg = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -138,22 +140,18 @@ pub fn resolve_config(args: &HyperArgs, sampler: &str) -> Result<TrainConfig> {
         }
         None => TrainConfig::default(),
     };
-    match args.model {
-        ModelArg::Mf => {
-            if !matches!(cfg.model, ModelConfig::Mf(_)) {
-                cfg.model = ModelConfig::Mf(MfConfig::default());
-            }
+    // A --model flag replaces the config's model only when it names another one, so that the
+    // file's settings of that model (dim, layers, ...) are kept.
+    match (args.model, &cfg.model) {
+        (None, _)
+        | (Some(ModelArg::Mf), ModelConfig::Mf(_))
+        | (Some(ModelArg::Lightgcn), ModelConfig::LightGcn(_))
+        | (Some(ModelArg::Ngcf), ModelConfig::Ngcf(_)) => {}
+        (Some(ModelArg::Mf), _) => cfg.model = ModelConfig::Mf(MfConfig::default()),
+        (Some(ModelArg::Lightgcn), _) => {
+            cfg.model = ModelConfig::LightGcn(LightGcnConfig::default())
         }
-        ModelArg::Lightgcn => {
-            if !matches!(cfg.model, ModelConfig::LightGcn(_)) {
-                cfg.model = ModelConfig::LightGcn(LightGcnConfig::default());
-            }
-        }
-        ModelArg::Ngcf => {
-            if !matches!(cfg.model, ModelConfig::Ngcf(_)) {
-                cfg.model = ModelConfig::Ngcf(NgcfConfig::default());
-            }
-        }
+        (Some(ModelArg::Ngcf), _) => cfg.model = ModelConfig::Ngcf(NgcfConfig::default()),
     }
     if let (ModelConfig::Ngcf(_), Some(_)) = (&cfg.model, args.init_std) {
         bail!("--init-std does not apply to ngcf, which initialises with Xavier-uniform");
@@ -219,9 +217,11 @@ pub fn resolve_config(args: &HyperArgs, sampler: &str) -> Result<TrainConfig> {
         (_, Some(_)) => bail!("--layers applies to graph models (lightgcn, ngcf) only"),
         _ => {}
     }
-    cfg.sampler = sampler
-        .parse::<SamplerConfig>()
-        .with_context(|| format!("--sampler {sampler:?}"))?;
+    if let Some(sampler) = sampler {
+        cfg.sampler = sampler
+            .parse::<SamplerConfig>()
+            .with_context(|| format!("--sampler {sampler:?}"))?;
+    }
     macro_rules! set {
         ($($field:ident),*) => {$( if let Some(v) = args.$field.clone() { cfg.$field = v; } )*};
     }
@@ -252,7 +252,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
     let (cfg, spec) = match &resumed {
         Some(rc) => (rc.train.clone(), rc.data.clone()),
         None => (
-            resolve_config(&args.hyper, &args.sampler)?,
+            resolve_config(&args.hyper, args.sampler.as_deref())?,
             DataSpec::from_args(&args.data, None)?,
         ),
     };
