@@ -10,7 +10,9 @@
 //! | MovieLens | `movielens` | `u.data`: `user\titem\trating\ttimestamp`; `ratings.dat`: `user::item::rating::timestamp` |
 //!
 //! Every reader skips blank lines, accepts LF and CRLF line endings and a UTF-8 byte-order
-//! mark, and trims whitespace around lines and fields. Ratings and timestamps are parsed as
+//! mark, and trims whitespace around lines and fields, except tabs that start a line: in a
+//! tab-separated file `<TAB>11<TAB>5` has an empty first field (an error), it is not user 11
+//! (the delimiter is still sniffed on the fully trimmed line). Ratings and timestamps are parsed as
 //! `f64`, so `4`, `4.0` and `3.2466e+05` are all fine. Ids are any non-empty text without the
 //! delimiter (integers in practice). CSV fields may be wrapped in double quotes, but a quoted
 //! field may not contain a comma.
@@ -401,12 +403,26 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
     }
 }
 
-/// Non-blank lines with their 1-based numbers, trimmed (handles CRLF and trailing blanks).
+/// Non-blank lines with their 1-based numbers, trimmed by [`trim_line`] (handles CRLF and
+/// trailing blanks). A line of only whitespace, tabs included, is blank.
 fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.split('\n')
         .enumerate()
-        .map(|(k, l)| (k + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty())
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(k, l)| (k + 1, trim_line(l)))
+}
+
+/// A line without trailing whitespace and without leading whitespace up to the first tab: in
+/// a tab-separated file a leading tab is an empty first field (`\t11\t5` must not read as user
+/// 11), while a trailing tab means a missing last field, just as a short row does.
+fn trim_line(line: &str) -> &str {
+    line.trim_start_matches(|c: char| c.is_whitespace() && c != '\t')
+        .trim_end()
+}
+
+/// The `no`-th (1-based) line of `text`, trimmed like every data line.
+fn nth_line(text: &str, no: usize) -> &str {
+    trim_line(text.split('\n').nth(no - 1).unwrap_or_default())
 }
 
 /// Words that make a first line a header.
@@ -524,6 +540,9 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
         // Empty file: any format reads it as empty.
         return Ok((ResolvedFormat::List { header: false }, None));
     };
+    // The delimiter is sniffed on the fully trimmed line, so that a stray leading tab does not
+    // make a space-separated file tab-separated (`\t1 2`).
+    let bare = first.trim();
     let header_of = |delimiter: Delimiter| -> bool {
         opts.header.unwrap_or_else(|| {
             let mut fields = Vec::new();
@@ -535,14 +554,14 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
     let format = match opts.format {
         FileFormat::RecBoleInter => FileFormat::RecBoleInter,
         FileFormat::Auto if is_inter => FileFormat::RecBoleInter,
-        FileFormat::Auto if name == "u.data" || name == "ratings.dat" || first.contains("::") => {
+        FileFormat::Auto if name == "u.data" || name == "ratings.dat" || bare.contains("::") => {
             FileFormat::MovieLens
         }
         other => other,
     };
     let resolved = match format {
         FileFormat::RecBoleInter => {
-            let delimiter = if first.contains('\t') {
+            let delimiter = if bare.contains('\t') {
                 Delimiter::Tab
             } else {
                 Delimiter::Whitespace
@@ -550,7 +569,7 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
             (ResolvedFormat::RecBoleInter { delimiter }, Some(first_no))
         }
         FileFormat::MovieLens => {
-            let delimiter = Delimiter::sniff(first);
+            let delimiter = Delimiter::sniff(bare);
             let header = header_of(delimiter);
             (
                 ResolvedFormat::MovieLens { delimiter, header },
@@ -558,7 +577,7 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
             )
         }
         FileFormat::Pairs => {
-            let delimiter = Delimiter::sniff(first);
+            let delimiter = Delimiter::sniff(bare);
             let header = header_of(delimiter);
             (
                 ResolvedFormat::Pairs { delimiter, header },
@@ -570,7 +589,7 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
             (ResolvedFormat::List { header }, head_line(header))
         }
         FileFormat::Auto => {
-            let delimiter = Delimiter::sniff(first);
+            let delimiter = Delimiter::sniff(bare);
             let header = header_of(delimiter);
             // A detected header names columns, so the file is a pairs file.
             if delimiter != Delimiter::Whitespace || (header && opts.header.is_none()) {
@@ -727,7 +746,7 @@ pub(crate) fn read_table(
             };
             let columns = match (format, header_line) {
                 (ResolvedFormat::RecBoleInter { .. }, Some(no)) => {
-                    let head = text.split('\n').nth(no - 1).unwrap_or_default().trim();
+                    let head = nth_line(&text, no);
                     delimiter.split(head, &mut fields);
                     Columns::named(&fields).ok_or_else(|| {
                         DataError::parse(
@@ -743,7 +762,7 @@ pub(crate) fn read_table(
                     })?
                 }
                 (ResolvedFormat::Pairs { .. }, Some(no)) => {
-                    let head = text.split('\n').nth(no - 1).unwrap_or_default().trim();
+                    let head = nth_line(&text, no);
                     delimiter.split(head, &mut fields);
                     Columns::named(&fields).unwrap_or(Columns::POSITIONAL)
                 }
@@ -1055,6 +1074,22 @@ mod tests {
         assert_eq!(n.intern("1234567"), 3);
         assert_eq!(n.len(), 4);
         assert_eq!(n.name(2), "05");
+    }
+
+    #[test]
+    fn lines_keep_a_leading_tab_but_sniff_without_it() {
+        assert_eq!(trim_line(" \t11\t5 \r"), "\t11\t5");
+        assert_eq!(trim_line("  1 2\t"), "1 2");
+        let lines: Vec<_> = data_lines("1\t2\n\t \r\n\t3\t4\n").collect();
+        assert_eq!(lines, [(1, "1\t2"), (3, "\t3\t4")], "a tabs-only line is blank");
+        assert_eq!(
+            detect("a.txt", "\t1 2\n3 4\n"),
+            ResolvedFormat::Pairs {
+                delimiter: WS,
+                header: false
+            },
+            "a stray leading tab does not make a space file tab-separated"
+        );
     }
 
     #[test]

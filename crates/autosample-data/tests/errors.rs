@@ -101,6 +101,29 @@ fn empty_id() {
     parse_error("malformed/empty_id.csv", 3, &["empty item id in column 2"]);
 }
 
+/// Writes `text` as `name` in a fresh temporary directory and returns the load error.
+fn err_in(name: &str, text: &str, opts: &LoadOptions) -> (tempfile::TempDir, PathBuf, DataError) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    let e = match load_dataset(&p, opts) {
+        Ok(d) => panic!("{name} loaded ({} users), expected an error", d.n_users()),
+        Err(e) => e,
+    };
+    (dir, p, e)
+}
+
+#[test]
+fn leading_tab_is_an_empty_first_field_not_a_shift() {
+    let text = "1\t10\t4\n\t11\t5\n2\t12\t3\n";
+    let (_dir, p, e) = err_in("interactions.tsv", text, &LoadOptions::default());
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 2, .. } if path == &p),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("empty user id in column 1"), "{e}");
+}
+
 #[test]
 fn not_utf8() {
     parse_error("malformed/not_utf8.txt", 2, &["not UTF-8"]);
