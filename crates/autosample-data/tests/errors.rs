@@ -124,6 +124,69 @@ fn leading_tab_is_an_empty_first_field_not_a_shift() {
     assert!(e.to_string().contains("empty user id in column 1"), "{e}");
 }
 
+/// Writes `files` (name, text) into a fresh temporary directory.
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// Asserts an [`DataError::EmptySplit`] for `file` whose message holds every one of `needles`.
+fn empty_split(e: &DataError, file: &Path, needles: &[&str]) {
+    assert!(
+        matches!(e, DataError::EmptySplit { path, .. } if path == file),
+        "{e:?}"
+    );
+    let shown = e.to_string();
+    assert!(shown.starts_with(&file.display().to_string()), "{shown}");
+    for n in needles {
+        assert!(shown.contains(n), "{shown:?} should contain {n:?}");
+    }
+}
+
+#[test]
+fn a_test_file_that_copies_train_is_an_error_not_zero_metrics() {
+    let train = "0 1\n1 2\n";
+    for files in [
+        vec![("train.txt", train), ("test.txt", train)],
+        vec![("train.txt", train), ("valid.txt", "0 3\n"), ("test.txt", "0 3\n1 2\n")],
+    ] {
+        let dir = dir_with(&files);
+        let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+        empty_split(
+            &e,
+            &dir.path().join("test.txt"),
+            &[
+                "every pair of test.txt is already in train or valid",
+                "the test split would be empty",
+                "copy of the train file",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_given_valid_file_that_ends_up_empty_says_to_delete_it() {
+    let train = "0 1\n1 2\n";
+    let advice = "delete valid.txt (or move it out of the directory) so that validation is \
+                  carved from train with --valid-fraction";
+    for (valid, why) in [
+        (train, "every pair of valid.txt is already in train"),
+        ("", "valid.txt holds no interactions"),
+        ("\n  \n", "valid.txt holds no interactions"),
+    ] {
+        let dir = dir_with(&[("train.txt", train), ("valid.txt", valid), ("test.txt", "0 3\n")]);
+        let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+        empty_split(
+            &e,
+            &dir.path().join("valid.txt"),
+            &[why, "the validation split would be empty", advice],
+        );
+    }
+}
+
 #[test]
 fn not_utf8() {
     parse_error("malformed/not_utf8.txt", 2, &["not UTF-8"]);
