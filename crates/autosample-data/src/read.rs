@@ -58,7 +58,9 @@
 //!
 //! With [`LoadOptions::rating_threshold`] (`--rating-threshold`), only rows whose rating is at least
 //! the threshold are kept (the usual "ratings ≥ 4 are positives" for explicit data). Setting it
-//! on a file without a rating column (a list file, or pairs with two columns) is an error.
+//! on a file without a rating column (a list file, or pairs with two columns) is an error; an
+//! empty or blank-only file is read as empty whatever the threshold (the loader decides whether
+//! an empty file is an error).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -711,6 +713,11 @@ pub(crate) fn read_table(
         timestamps: Vec::new(),
         below_threshold: 0,
     };
+    if data_lines(&text).next().is_none() {
+        // Empty or blank-only: nothing to read, and no columns to check a threshold against
+        // (the caller says whether an empty file is an error).
+        return Ok(table);
+    }
     let threshold = opts.rating_threshold;
     let no_rating_error = |what: &str| {
         DataError::config(format!(

@@ -292,6 +292,40 @@ fn threshold_on_files_without_ratings() {
 }
 
 #[test]
+fn an_empty_split_file_with_a_threshold_is_empty_not_ratingless() {
+    let opts = LoadOptions {
+        rating_threshold: Some(4.0),
+        ..LoadOptions::default()
+    };
+    let train = "1\t10\t5\n2\t11\t4\n";
+    let dir = dir_with(&[("train.tsv", train), ("valid.tsv", ""), ("test.tsv", "1\t11\t5\n")]);
+    let e = load_dataset(dir.path(), &opts).unwrap_err();
+    empty_split(
+        &e,
+        &dir.path().join("valid.tsv"),
+        &["valid.tsv holds no interactions", "delete valid.tsv"],
+    );
+    let dir = dir_with(&[("train.tsv", train), ("test.tsv", "\n \n")]);
+    let e = load_dataset(dir.path(), &opts).unwrap_err();
+    assert!(
+        matches!(&e, DataError::Empty { path } if path == &dir.path().join("test.tsv")),
+        "{e:?}"
+    );
+    // Every valid row below the threshold: the same advice, with the reason.
+    let dir = dir_with(&[
+        ("train.tsv", train),
+        ("valid.tsv", "1\t12\t2\n"),
+        ("test.tsv", "1\t11\t5\n"),
+    ]);
+    let e = load_dataset(dir.path(), &opts).unwrap_err();
+    empty_split(
+        &e,
+        &dir.path().join("valid.tsv"),
+        &["every row of valid.tsv (1) is below --rating-threshold 4", "delete valid.tsv"],
+    );
+}
+
+#[test]
 fn temporal_split_needs_timestamps() {
     let opts = LoadOptions {
         split: SplitStrategy::Temporal,
