@@ -21,7 +21,9 @@
 //! The format of the train file (or of the single file) is detected (see [`crate::read`])
 //! unless [`LoadOptions::format`] says otherwise, and the valid and test files are read in the
 //! same format (their delimiter and header are still detected per file), so that a test file
-//! whose shape alone would be ambiguous is read like its train file.
+//! whose shape alone would be ambiguous is read like its train file. A header-less valid or test
+//! file beside a train file whose header names columns out of positional order is an error (see
+//! [`crate::read`], header detection).
 //!
 //! # Ids
 //!
@@ -441,17 +443,19 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
                     path.display()
                 );
             }
-            let train_t = read_table(&train, opts, &mut users, &mut items)?;
-            // The train file's format applies to the other files (header still per file).
+            let train_t = read_table(&train, opts, None, &mut users, &mut items)?;
+            // The train file's format applies to the other files (header still per file), and
+            // so do the columns its header names out of positional order.
             let same = LoadOptions {
                 format: train_t.format.file_format(),
                 ..opts.clone()
             };
+            let named = train_t.named_header.as_ref();
             let valid_t = valid
                 .as_deref()
-                .map(|v| read_table(v, &same, &mut users, &mut items));
+                .map(|v| read_table(v, &same, named, &mut users, &mut items));
             let valid_t = valid_t.transpose()?;
-            let test_t = read_table(&test, &same, &mut users, &mut items)?;
+            let test_t = read_table(&test, &same, named, &mut users, &mut items)?;
             for t in [&train_t, &test_t] {
                 if t.len() == 0 {
                     return Err(DataError::Empty {
@@ -506,7 +510,7 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
             }
         }
         Layout::Single(file) => {
-            let table = read_table(&file, opts, &mut users, &mut items)?;
+            let table = read_table(&file, opts, None, &mut users, &mut items)?;
             if table.len() == 0 {
                 return Err(DataError::Empty { path: file });
             }

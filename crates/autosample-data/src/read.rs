@@ -52,7 +52,10 @@
 //!
 //! When a pairs header names both a user column and an item column, columns are found by name
 //! (`rating` or `weight` is the rating, `timestamp` the timestamp, other columns are ignored);
-//! otherwise columns are positional: user, item, rating, timestamp.
+//! otherwise columns are positional: user, item, rating, timestamp. When a train file's header
+//! names its columns in another order (`item_id,user_id`), a valid or test file beside it
+//! without a header is an error at its first line that says to add the header: read by
+//! position, its users and items would be swapped without a word.
 //!
 //! # Rating threshold
 //!
@@ -233,7 +236,7 @@ pub struct RawFile {
 pub fn read_file(path: &Path, opts: &LoadOptions) -> Result<RawFile> {
     let mut users = Interner::default();
     let mut items = Interner::default();
-    let table = read_table(path, opts, &mut users, &mut items)?;
+    let table = read_table(path, opts, None, &mut users, &mut items)?;
     let mut with_items = vec![false; users.len()];
     let records = (0..table.len())
         .map(|k| {
@@ -355,6 +358,19 @@ pub(crate) struct RawTable {
     /// Per row (NaN = missing); empty when the format has no timestamp column.
     pub(crate) timestamps: Vec<f64>,
     pub(crate) below_threshold: usize,
+    /// The header, when it names columns that a header-less file would not get by position.
+    pub(crate) named_header: Option<NamedHeader>,
+}
+
+/// A train file's header whose named columns differ from the positional `user item rating
+/// timestamp` (e.g. `item_id,user_id`): a header-less valid or test file beside it would be
+/// read by position, its users and items swapped, so the loader refuses it.
+#[derive(Debug, Clone)]
+pub(crate) struct NamedHeader {
+    /// The train file.
+    pub(crate) file: PathBuf,
+    /// Its header line.
+    pub(crate) line: String,
 }
 
 impl RawTable {
@@ -508,6 +524,15 @@ impl Columns {
             positional: false,
             max_fields: usize::MAX,
         })
+    }
+
+    /// Whether reading by position finds the same user, item, rating and timestamp columns
+    /// (each of rating and timestamp either unnamed or in its positional place).
+    fn agree_with_positions(&self) -> bool {
+        self.user == 0
+            && self.item == 1
+            && self.rating.is_none_or(|r| r == 2)
+            && self.timestamp.is_none_or(|t| t == 3)
     }
 
     fn min_fields(&self) -> usize {
@@ -694,11 +719,32 @@ fn parse_number(
     }
 }
 
+/// The error for a header-less file beside a train file whose header names columns in another
+/// order than the positional one.
+fn missing_named_header(path: &Path, line_no: usize, train: &NamedHeader) -> DataError {
+    let train_name = train
+        .file
+        .file_name()
+        .map_or_else(|| train.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    DataError::parse(
+        path,
+        line_no,
+        format!(
+            "this file has no header, but the header of {train_name} (\"{}\") names its columns \
+             in another order than user, item, rating, timestamp, so reading this file by \
+             position would mix them up; add that header as the first line of this file",
+            excerpt(&train.line)
+        ),
+    )
+}
+
 /// Reads one file into interned records. `users` and `items` are shared across the files of a
-/// dataset so that symbols follow first appearance over train, valid, test.
+/// dataset so that symbols follow first appearance over train, valid, test. `train` is the
+/// named header of the train file when `path` is its valid or test file (see [`NamedHeader`]).
 pub(crate) fn read_table(
     path: &Path,
     opts: &LoadOptions,
+    train: Option<&NamedHeader>,
     users: &mut Interner,
     items: &mut Interner,
 ) -> Result<RawTable> {
@@ -712,12 +758,13 @@ pub(crate) fn read_table(
         ratings: Vec::new(),
         timestamps: Vec::new(),
         below_threshold: 0,
+        named_header: None,
     };
-    if data_lines(&text).next().is_none() {
+    let Some((first_no, _)) = data_lines(&text).next() else {
         // Empty or blank-only: nothing to read, and no columns to check a threshold against
         // (the caller says whether an empty file is an error).
         return Ok(table);
-    }
+    };
     let threshold = opts.rating_threshold;
     let no_rating_error = |what: &str| {
         DataError::config(format!(
@@ -771,8 +818,19 @@ pub(crate) fn read_table(
                 (ResolvedFormat::Pairs { .. }, Some(no)) => {
                     let head = nth_line(&text, no);
                     delimiter.split(head, &mut fields);
-                    Columns::named(&fields).unwrap_or(Columns::POSITIONAL)
+                    let columns = Columns::named(&fields).unwrap_or(Columns::POSITIONAL);
+                    if !columns.agree_with_positions() {
+                        table.named_header = Some(NamedHeader {
+                            file: path.to_path_buf(),
+                            line: head.to_owned(),
+                        });
+                    }
+                    columns
                 }
+                (ResolvedFormat::Pairs { .. }, None) => match train {
+                    Some(train) => return Err(missing_named_header(path, first_no, train)),
+                    None => Columns::POSITIONAL,
+                },
                 _ => Columns::POSITIONAL,
             };
             let is_movielens = matches!(format, ResolvedFormat::MovieLens { .. });

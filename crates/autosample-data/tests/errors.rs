@@ -188,6 +188,36 @@ fn a_given_valid_file_that_ends_up_empty_says_to_delete_it() {
 }
 
 #[test]
+fn a_headerless_test_file_beside_a_reordered_train_header_must_get_the_header() {
+    let train = "item_id,user_id\n10,1\n11,2\n";
+    let dir = dir_with(&[("train.csv", train), ("test.csv", "\n12,1\n")]);
+    let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+    let test = dir.path().join("test.csv");
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 2, .. } if path == &test),
+        "{e:?}"
+    );
+    for n in [
+        "no header",
+        "train.csv (\"item_id,user_id\")",
+        "add that header as the first line of this file",
+    ] {
+        assert!(e.to_string().contains(n), "{e} should contain {n:?}");
+    }
+    // A valid file is held to the same rule (it is read before test).
+    let dir = dir_with(&[
+        ("train.csv", train),
+        ("valid.csv", "13,2\n"),
+        ("test.csv", "item_id,user_id\n12,1\n"),
+    ]);
+    let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 1, .. } if path == &dir.path().join("valid.csv")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn not_utf8() {
     parse_error("malformed/not_utf8.txt", 2, &["not UTF-8"]);
 }
