@@ -259,7 +259,8 @@ pub enum DataCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// A dataset directory, a single interaction file, `synthetic` (the embedded default) or
-    /// `synthetic:tiny`.
+    /// `synthetic:tiny`; only these two exact names are the generator, anything else is a path.
+    /// The read flags below apply to files only and are an error with synthetic data.
     #[arg(long, value_name = "DIR|FILE|synthetic")]
     pub data: Option<String>,
     /// File format (default: detected per file; see docs/data-formats.md).
@@ -446,7 +447,8 @@ pub struct EvaluateArgs {
     /// A run directory written by `autosample train`.
     #[arg(value_name = "RUN_DIR")]
     pub run: PathBuf,
-    /// The data (default: as recorded in the run's config.json); read options likewise.
+    /// The data (default: as recorded in the run's config.json); read options likewise, read
+    /// flags applying over them.
     #[command(flatten)]
     pub data: DataArgs,
     /// Metric cut-offs (default: the run's).
@@ -483,7 +485,8 @@ pub struct ExportArgs {
     /// Replace an existing export.
     #[arg(long)]
     pub overwrite: bool,
-    /// The data (default: as recorded in the run's config.json).
+    /// The data (default: as recorded in the run's config.json); read options likewise, read
+    /// flags applying over them.
     #[command(flatten)]
     pub data: DataArgs,
 }
