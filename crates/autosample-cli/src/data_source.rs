@@ -61,11 +61,15 @@ impl DataSpec {
                 generate(config).context("generating the synthetic dataset")
             }
             DataSpec::Files { path, load } => {
-                if !path.exists() {
-                    bail!(
-                        "{}: no such file or directory; pass --data <dataset dir | file | synthetic>",
-                        path.display()
-                    );
+                if let Err(e) = std::fs::metadata(path) {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        bail!(
+                            "{}: no such file or directory; pass --data <dataset dir | file | \
+                             synthetic>",
+                            path.display()
+                        );
+                    }
+                    bail!("{}: cannot read: {e}", path.display());
                 }
                 load_dataset(path, load).with_context(|| format!("loading {}", path.display()))
             }
@@ -256,5 +260,21 @@ mod tests {
             DataSpec::Files { load: got, .. } => assert_eq!(got, load),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_unreadable_path_is_not_called_missing() {
+        let error = |path: &str| match files(path, LoadOptions::default()).load() {
+            Ok(_) => panic!("{path} loaded"),
+            Err(e) => e.to_string(),
+        };
+        let missing = concat!(env!("CARGO_MANIFEST_DIR"), "/no-such-dataset");
+        let e = error(missing);
+        assert!(e.contains("no such file or directory"), "{e}");
+        // Under a regular file: the lookup fails with "not a directory", not "not found".
+        let under_file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml/data");
+        let e = error(under_file);
+        assert!(e.contains("cannot read"), "{e}");
+        assert!(!e.contains("no such file"), "{e}");
     }
 }
