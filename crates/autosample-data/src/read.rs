@@ -865,6 +865,11 @@ pub(crate) fn read_table(
                     return Err(no_rating_error("its lines are user-item pairs"));
                 }
             }
+            // A list file taken for pairs because of its header must keep skipping the header.
+            let list_flags = match header_line {
+                Some(_) => "--format list --header true",
+                None => "--format list",
+            };
             let has_rating_col = columns.rating.is_some();
             let has_time_col = columns.timestamp.is_some();
             for (no, line) in body {
@@ -888,7 +893,7 @@ pub(crate) fn read_table(
                         no,
                         format!(
                             "expected at most {} fields ({shape}), found {n} (\"{}\"); if each \
-                             line is a user followed by all its items, pass --format list",
+                             line is a user followed by all its items, pass {list_flags}",
                             columns.max_fields,
                             excerpt(line)
                         ),

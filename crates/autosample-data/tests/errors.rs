@@ -70,6 +70,27 @@ fn too_many_fields_suggests_list_format() {
 }
 
 #[test]
+fn too_many_fields_after_a_header_suggests_keeping_the_header() {
+    let text = "uid items\n1 2 3 4 5 6\n2 3\n";
+    let (dir, p, e) = err_in("interactions.txt", text, &LoadOptions::default());
+    assert!(matches!(&e, DataError::Parse { line: 2, .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("pass --format list --header true"),
+        "{e}"
+    );
+    // The advice works: the header is skipped and line 2 is user 1 with five items.
+    let opts = LoadOptions {
+        format: autosample_data::FileFormat::List,
+        header: Some(true),
+        ..LoadOptions::default()
+    };
+    let d = load_dataset(&p, &opts).unwrap();
+    assert_eq!(d.users.originals(), ["1", "2"]);
+    assert_eq!(d.n_items(), 5);
+    drop(dir);
+}
+
+#[test]
 fn recbole_header_without_user_and_item() {
     parse_error(
         "malformed/bad_header.inter",
