@@ -15,7 +15,8 @@
 //! (the delimiter is still sniffed on the fully trimmed line). Ratings and timestamps are parsed as
 //! `f64`, so `4`, `4.0` and `3.2466e+05` are all fine. Ids are any non-empty text without the
 //! delimiter (integers in practice). CSV fields may be wrapped in double quotes, but a quoted
-//! field may not contain a comma.
+//! field may not contain a comma: a field that opens a quote and does not close it before the
+//! next comma is an error.
 //!
 //! # Format auto-detection ([`FileFormat::Auto`]), per file, first rule that matches
 //!
@@ -719,6 +720,32 @@ fn parse_number(
     }
 }
 
+/// The 0-based column of a CSV line whose field opens a quote that the comma split cuts off
+/// (`u1,"Book, The"`): quoted commas are not supported, and the halves would otherwise be read
+/// as two fields without a word (silently, when the header names columns and extras are ignored).
+fn cut_quote(line: &str) -> Option<usize> {
+    if !line.contains('"') {
+        return None;
+    }
+    line.split(',').position(|f| {
+        let f = f.trim();
+        f.starts_with('"') && (f.len() == 1 || !f.ends_with('"'))
+    })
+}
+
+fn cut_quote_error(path: &Path, line_no: usize, column: usize, line: &str) -> DataError {
+    DataError::parse(
+        path,
+        line_no,
+        format!(
+            "the quoted field in column {} holds a comma (\"{}\"), and quoted commas are not \
+             supported; remove the comma from the field, or save the file tab-separated",
+            column + 1,
+            excerpt(line)
+        ),
+    )
+}
+
 /// The error for a header-less file beside a train file whose header names columns in another
 /// order than the positional one.
 fn missing_named_header(path: &Path, line_no: usize, train: &NamedHeader) -> DataError {
@@ -873,6 +900,11 @@ pub(crate) fn read_table(
             let has_rating_col = columns.rating.is_some();
             let has_time_col = columns.timestamp.is_some();
             for (no, line) in body {
+                if delimiter == Delimiter::Comma
+                    && let Some(col) = cut_quote(line)
+                {
+                    return Err(cut_quote_error(path, no, col, line));
+                }
                 delimiter.split(line, &mut fields);
                 let n = fields.len();
                 if n < min_fields {

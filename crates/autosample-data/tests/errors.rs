@@ -239,6 +239,24 @@ fn a_headerless_test_file_beside_a_reordered_train_header_must_get_the_header() 
 }
 
 #[test]
+fn a_quoted_comma_is_an_error_not_a_split_field() {
+    // With named columns extra fields are ignored, so the cut would pass silently.
+    let text = "user,item\nu0,\"Alpha\"\nu1,\"Book, The\"\n";
+    let (_dir, p, e) = err_in("interactions.csv", text, &LoadOptions::default());
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 3, .. } if path == &p),
+        "{e:?}"
+    );
+    for n in [
+        "column 2",
+        "quoted commas are not supported",
+        "remove the comma from the field, or save the file tab-separated",
+    ] {
+        assert!(e.to_string().contains(n), "{e} should contain {n:?}");
+    }
+}
+
+#[test]
 fn not_utf8() {
     parse_error("malformed/not_utf8.txt", 2, &["not UTF-8"]);
 }
