@@ -566,7 +566,11 @@ mod tests {
         ] {
             assert_eq!(format_of(value), Some(want), "--format {value}");
             let lib: autosample_data::FileFormat = value.parse().unwrap();
-            assert_eq!(lib.to_string(), format!("{want:?}").to_lowercase(), "{value}");
+            assert_eq!(
+                lib.to_string(),
+                format!("{want:?}").to_lowercase(),
+                "{value}"
+            );
         }
         assert!(
             Cli::try_parse_from(["autosample", "data", "stats", "--format", "parquet"]).is_err()

@@ -46,7 +46,9 @@ impl DataSpec {
             (None, Some(DataSpec::Synthetic { config })) => {
                 return synthetic(config.clone(), "synthetic (as the run recorded)", args);
             }
-            (None, None) => return synthetic(SyntheticConfig::default(), "synthetic (no --data)", args),
+            (None, None) => {
+                return synthetic(SyntheticConfig::default(), "synthetic (no --data)", args);
+            }
         };
         Ok(DataSpec::Files {
             path,

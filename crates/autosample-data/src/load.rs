@@ -632,10 +632,10 @@ fn dedupe(file: &Path, nu: usize, ni: usize, pairs: &[(UserId, ItemId)]) -> Inte
 /// then advise a positive --valid-fraction, which a given valid file overrides), and an empty
 /// test split makes every test metric 0.
 fn empty_split(file: &RawTable, opts: &LoadOptions, role: Role) -> DataError {
-    let name = file
-        .path
-        .file_name()
-        .map_or_else(|| file.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = file.path.file_name().map_or_else(
+        || file.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let (split, earlier) = match role {
         Role::Valid => ("validation", "train"),
         _ => ("test", "train or valid"),

@@ -749,10 +749,10 @@ fn cut_quote_error(path: &Path, line_no: usize, column: usize, line: &str) -> Da
 /// The error for a header-less file beside a train file whose header names columns in another
 /// order than the positional one.
 fn missing_named_header(path: &Path, line_no: usize, train: &NamedHeader) -> DataError {
-    let train_name = train
-        .file
-        .file_name()
-        .map_or_else(|| train.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let train_name = train.file.file_name().map_or_else(
+        || train.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     DataError::parse(
         path,
         line_no,
@@ -1183,7 +1183,11 @@ mod tests {
         assert_eq!(trim_line(" \t11\t5 \r"), "\t11\t5");
         assert_eq!(trim_line("  1 2\t"), "1 2");
         let lines: Vec<_> = data_lines("1\t2\n\t \r\n\t3\t4\n").collect();
-        assert_eq!(lines, [(1, "1\t2"), (3, "\t3\t4")], "a tabs-only line is blank");
+        assert_eq!(
+            lines,
+            [(1, "1\t2"), (3, "\t3\t4")],
+            "a tabs-only line is blank"
+        );
         assert_eq!(
             detect("a.txt", "\t1 2\n3 4\n"),
             ResolvedFormat::Pairs {

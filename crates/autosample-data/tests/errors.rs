@@ -172,7 +172,11 @@ fn a_test_file_that_copies_train_is_an_error_not_zero_metrics() {
     let train = "0 1\n1 2\n";
     for files in [
         vec![("train.txt", train), ("test.txt", train)],
-        vec![("train.txt", train), ("valid.txt", "0 3\n"), ("test.txt", "0 3\n1 2\n")],
+        vec![
+            ("train.txt", train),
+            ("valid.txt", "0 3\n"),
+            ("test.txt", "0 3\n1 2\n"),
+        ],
     ] {
         let dir = dir_with(&files);
         let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
@@ -198,7 +202,11 @@ fn a_given_valid_file_that_ends_up_empty_says_to_delete_it() {
         ("", "valid.txt holds no interactions"),
         ("\n  \n", "valid.txt holds no interactions"),
     ] {
-        let dir = dir_with(&[("train.txt", train), ("valid.txt", valid), ("test.txt", "0 3\n")]);
+        let dir = dir_with(&[
+            ("train.txt", train),
+            ("valid.txt", valid),
+            ("test.txt", "0 3\n"),
+        ]);
         let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
         empty_split(
             &e,
@@ -367,7 +375,11 @@ fn an_empty_split_file_with_a_threshold_is_empty_not_ratingless() {
         ..LoadOptions::default()
     };
     let train = "1\t10\t5\n2\t11\t4\n";
-    let dir = dir_with(&[("train.tsv", train), ("valid.tsv", ""), ("test.tsv", "1\t11\t5\n")]);
+    let dir = dir_with(&[
+        ("train.tsv", train),
+        ("valid.tsv", ""),
+        ("test.tsv", "1\t11\t5\n"),
+    ]);
     let e = load_dataset(dir.path(), &opts).unwrap_err();
     empty_split(
         &e,
@@ -390,7 +402,10 @@ fn an_empty_split_file_with_a_threshold_is_empty_not_ratingless() {
     empty_split(
         &e,
         &dir.path().join("valid.tsv"),
-        &["every row of valid.tsv (1) is below --rating-threshold 4", "delete valid.tsv"],
+        &[
+            "every row of valid.tsv (1) is below --rating-threshold 4",
+            "delete valid.tsv",
+        ],
     );
 }
 
