@@ -122,11 +122,19 @@ fn empty_id() {
     parse_error("malformed/empty_id.csv", 3, &["empty item id in column 2"]);
 }
 
+/// Writes `files` (name, text) into a fresh temporary directory.
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("a fixture file");
+    }
+    dir
+}
+
 /// Writes `text` as `name` in a fresh temporary directory and returns the load error.
 fn err_in(name: &str, text: &str, opts: &LoadOptions) -> (tempfile::TempDir, PathBuf, DataError) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = dir_with(&[(name, text)]);
     let p = dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
     let e = match load_dataset(&p, opts) {
         Ok(d) => panic!("{name} loaded ({} users), expected an error", d.n_users()),
         Err(e) => e,
@@ -143,15 +151,6 @@ fn leading_tab_is_an_empty_first_field_not_a_shift() {
         "{e:?}"
     );
     assert!(e.to_string().contains("empty user id in column 1"), "{e}");
-}
-
-/// Writes `files` (name, text) into a fresh temporary directory.
-fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    dir
 }
 
 /// Asserts an [`DataError::EmptySplit`] for `file` whose message holds every one of `needles`.
