@@ -259,11 +259,12 @@ pub enum DataCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// A dataset directory, a single interaction file, `synthetic` (the embedded default) or
-    /// `synthetic:tiny`.
+    /// `synthetic:tiny`; only these two exact names are the generator, anything else is a path.
+    /// The read flags below apply to files only and are an error with synthetic data.
     #[arg(long, value_name = "DIR|FILE|synthetic")]
     pub data: Option<String>,
     /// File format (default: detected per file; see docs/data-formats.md).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<FormatArg>,
     /// Whether the files start with a header line (default: detected).
     #[arg(long, value_name = "BOOL")]
@@ -285,18 +286,29 @@ pub struct DataArgs {
     pub split_seed: Option<u64>,
 }
 
-/// `--format` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// `--format` values, with the aliases `FileFormat::from_str` accepts (docs/data-formats.md
+/// advertises them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     /// Detect per file.
     Auto,
     /// LightGCN/NGCF lists: `user item item ...`.
+    #[value(alias = "lightgcn", alias = "ngcf")]
     List,
     /// Pairs/columns: `user item [rating [timestamp]]`, TSV/CSV/space.
+    #[value(alias = "tsv", alias = "csv", alias = "columns")]
     Pairs,
     /// RecBole atomic `.inter` files.
+    #[value(
+        alias = "inter",
+        alias = "recbole_inter",
+        alias = "recbole-inter",
+        alias = "rec_bole_inter",
+        alias = "rec-bole-inter"
+    )]
     Recbole,
     /// MovieLens `u.data` / `ratings.dat`.
+    #[value(alias = "ml", alias = "movie_lens", alias = "movie-lens")]
     Movielens,
 }
 
@@ -435,7 +447,8 @@ pub struct EvaluateArgs {
     /// A run directory written by `autosample train`.
     #[arg(value_name = "RUN_DIR")]
     pub run: PathBuf,
-    /// The data (default: as recorded in the run's config.json); read options likewise.
+    /// The data (default: as recorded in the run's config.json); read options likewise, read
+    /// flags applying over them.
     #[command(flatten)]
     pub data: DataArgs,
     /// Metric cut-offs (default: the run's).
@@ -472,7 +485,8 @@ pub struct ExportArgs {
     /// Replace an existing export.
     #[arg(long)]
     pub overwrite: bool,
-    /// The data (default: as recorded in the run's config.json).
+    /// The data (default: as recorded in the run's config.json); read options likewise, read
+    /// flags applying over them.
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -517,4 +531,49 @@ pub struct StatsArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn format_of(value: &str) -> Option<FormatArg> {
+        let cli = Cli::try_parse_from(["autosample", "data", "stats", "--format", value])
+            .unwrap_or_else(|e| panic!("--format {value}: {e}"));
+        let Command::Data(DataCommand::Stats(stats)) = cli.command else {
+            panic!("parsed as another command");
+        };
+        stats.data.format
+    }
+
+    #[test]
+    fn format_accepts_the_aliases_of_the_data_docs() {
+        for (value, want) in [
+            ("list", FormatArg::List),
+            ("lightgcn", FormatArg::List),
+            ("LightGCN", FormatArg::List),
+            ("ngcf", FormatArg::List),
+            ("tsv", FormatArg::Pairs),
+            ("csv", FormatArg::Pairs),
+            ("columns", FormatArg::Pairs),
+            ("inter", FormatArg::Recbole),
+            ("recbole-inter", FormatArg::Recbole),
+            ("ml", FormatArg::Movielens),
+            ("movie_lens", FormatArg::Movielens),
+            ("auto", FormatArg::Auto),
+        ] {
+            assert_eq!(format_of(value), Some(want), "--format {value}");
+            let lib: autosample_data::FileFormat = value.parse().unwrap();
+            assert_eq!(
+                lib.to_string(),
+                format!("{want:?}").to_lowercase(),
+                "{value}"
+            );
+        }
+        assert!(
+            Cli::try_parse_from(["autosample", "data", "stats", "--format", "parquet"]).is_err()
+        );
+    }
 }

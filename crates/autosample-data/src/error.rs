@@ -47,6 +47,16 @@ pub enum DataError {
         /// The file or directory.
         path: PathBuf,
     },
+    /// A given valid or test file whose split would be empty: the file holds no interactions,
+    /// or every pair of it is already in an earlier split (a copy of train, say). Training
+    /// could not early-stop on such a valid split, and test metrics would all be 0.
+    #[error("{}: {message}", path.display())]
+    EmptySplit {
+        /// The valid or test file.
+        path: PathBuf,
+        /// Why the split is empty, and what to do.
+        message: String,
+    },
     /// An option value is impossible (e.g. a fraction outside (0, 1)).
     #[error("invalid option: {message}")]
     Config {

@@ -21,7 +21,9 @@
 //! The format of the train file (or of the single file) is detected (see [`crate::read`])
 //! unless [`LoadOptions::format`] says otherwise, and the valid and test files are read in the
 //! same format (their delimiter and header are still detected per file), so that a test file
-//! whose shape alone would be ambiguous is read like its train file.
+//! whose shape alone would be ambiguous is read like its train file. A header-less valid or test
+//! file beside a train file whose header names columns out of positional order is an error (see
+//! [`crate::read`], header detection).
 //!
 //! # Ids
 //!
@@ -38,6 +40,12 @@
 //!
 //! A pair repeated within a split is kept once. A pair present in two splits is removed from the
 //! later one (train before valid before test). Both are counted and logged as warnings.
+//!
+//! An empty train or test file is a [`DataError::Empty`]. A test file whose pairs are all in
+//! train or valid, and a given valid file that is empty or whose pairs are all in train, are a
+//! [`DataError::EmptySplit`] naming the file: an empty test split makes every test metric 0,
+//! and training cannot early-stop on an empty valid split (the fix is to delete the valid file
+//! so that validation is carved from train).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -435,17 +443,19 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
                     path.display()
                 );
             }
-            let train_t = read_table(&train, opts, &mut users, &mut items)?;
-            // The train file's format applies to the other files (header still per file).
+            let train_t = read_table(&train, opts, None, &mut users, &mut items)?;
+            // The train file's format applies to the other files (header still per file), and
+            // so do the columns its header names out of positional order.
             let same = LoadOptions {
                 format: train_t.format.file_format(),
                 ..opts.clone()
             };
+            let named = train_t.named_header.as_ref();
             let valid_t = valid
                 .as_deref()
-                .map(|v| read_table(v, &same, &mut users, &mut items));
+                .map(|v| read_table(v, &same, named, &mut users, &mut items));
             let valid_t = valid_t.transpose()?;
-            let test_t = read_table(&test, &same, &mut users, &mut items)?;
+            let test_t = read_table(&test, &same, named, &mut users, &mut items)?;
             for t in [&train_t, &test_t] {
                 if t.len() == 0 {
                     return Err(DataError::Empty {
@@ -466,11 +476,11 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
             let train_x = dedupe(&train_t.path, nu, ni, &to_pairs(&train_t));
             let (train_x, valid_x, provenance) = match &valid_t {
                 Some(vt) => {
-                    if vt.len() == 0 {
-                        tracing::warn!(file = %vt.path.display(), "the valid file is empty");
-                    }
                     let v = dedupe(&vt.path, nu, ni, &to_pairs(vt));
                     let v = remove_seen(&vt.path, v, &[&train_x]);
+                    if v.nnz() == 0 {
+                        return Err(empty_split(vt, opts, Role::Valid));
+                    }
                     (train_x, v, SplitProvenance::Given)
                 }
                 None => {
@@ -485,6 +495,9 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
             let test_x = dedupe(&test_t.path, nu, ni, &to_pairs(&test_t));
             // Carving moved train pairs to valid; both are "earlier" than test.
             let test_x = remove_seen(&test_t.path, test_x, &[&train_x, &valid_x]);
+            if test_x.nnz() == 0 {
+                return Err(empty_split(&test_t, opts, Role::Test));
+            }
             Dataset {
                 name,
                 source,
@@ -497,7 +510,7 @@ pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
             }
         }
         Layout::Single(file) => {
-            let table = read_table(&file, opts, &mut users, &mut items)?;
+            let table = read_table(&file, opts, None, &mut users, &mut items)?;
             if table.len() == 0 {
                 return Err(DataError::Empty { path: file });
             }
@@ -612,6 +625,43 @@ fn dedupe(file: &Path, nu: usize, ni: usize, pairs: &[(UserId, ItemId)]) -> Inte
         );
     }
     x
+}
+
+/// The error for a given valid or test file whose split is empty once read and cleaned. An
+/// error rather than a warning: training cannot early-stop on an empty valid split (and would
+/// then advise a positive --valid-fraction, which a given valid file overrides), and an empty
+/// test split makes every test metric 0.
+fn empty_split(file: &RawTable, opts: &LoadOptions, role: Role) -> DataError {
+    let name = file.path.file_name().map_or_else(
+        || file.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let (split, earlier) = match role {
+        Role::Valid => ("validation", "train"),
+        _ => ("test", "train or valid"),
+    };
+    let why = if file.len() > 0 {
+        format!("every pair of {name} is already in {earlier}")
+    } else if file.below_threshold > 0 {
+        format!(
+            "every row of {name} ({}) is below --rating-threshold {}",
+            file.below_threshold,
+            opts.rating_threshold.unwrap_or(f64::NAN)
+        )
+    } else {
+        format!("{name} holds no interactions (it is empty, or every line is blank or a header)")
+    };
+    let fix = match role {
+        Role::Valid => format!(
+            "delete {name} (or move it out of the directory) so that validation is carved from \
+             train with --valid-fraction, or give the real validation pairs"
+        ),
+        _ => format!("give the held-out test pairs (is {name} a copy of the train file?)"),
+    };
+    DataError::EmptySplit {
+        path: file.path.clone(),
+        message: format!("{why}, so the {split} split would be empty; {fix}"),
+    }
 }
 
 /// `split` without the pairs already in an earlier split, warning with the count.

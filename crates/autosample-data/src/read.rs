@@ -10,10 +10,13 @@
 //! | MovieLens | `movielens` | `u.data`: `user\titem\trating\ttimestamp`; `ratings.dat`: `user::item::rating::timestamp` |
 //!
 //! Every reader skips blank lines, accepts LF and CRLF line endings and a UTF-8 byte-order
-//! mark, and trims whitespace around lines and fields. Ratings and timestamps are parsed as
+//! mark, and trims whitespace around lines and fields, except tabs that start a line: in a
+//! tab-separated file `<TAB>11<TAB>5` has an empty first field (an error), it is not user 11
+//! (the delimiter is still sniffed on the fully trimmed line). Ratings and timestamps are parsed as
 //! `f64`, so `4`, `4.0` and `3.2466e+05` are all fine. Ids are any non-empty text without the
 //! delimiter (integers in practice). CSV fields may be wrapped in double quotes, but a quoted
-//! field may not contain a comma.
+//! field may not contain a comma: a field that opens a quote and does not close it before the
+//! next comma is an error.
 //!
 //! # Format auto-detection ([`FileFormat::Auto`]), per file, first rule that matches
 //!
@@ -50,13 +53,18 @@
 //!
 //! When a pairs header names both a user column and an item column, columns are found by name
 //! (`rating` or `weight` is the rating, `timestamp` the timestamp, other columns are ignored);
-//! otherwise columns are positional: user, item, rating, timestamp.
+//! otherwise columns are positional: user, item, rating, timestamp. When a train file's header
+//! names its columns in another order (`item_id,user_id`), a valid or test file beside it
+//! without a header is an error at its first line that says to add the header: read by
+//! position, its users and items would be swapped without a word.
 //!
 //! # Rating threshold
 //!
 //! With [`LoadOptions::rating_threshold`] (`--rating-threshold`), only rows whose rating is at least
 //! the threshold are kept (the usual "ratings ≥ 4 are positives" for explicit data). Setting it
-//! on a file without a rating column (a list file, or pairs with two columns) is an error.
+//! on a file without a rating column (a list file, or pairs with two columns) is an error; an
+//! empty or blank-only file is read as empty whatever the threshold (the loader decides whether
+//! an empty file is an error).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -229,7 +237,7 @@ pub struct RawFile {
 pub fn read_file(path: &Path, opts: &LoadOptions) -> Result<RawFile> {
     let mut users = Interner::default();
     let mut items = Interner::default();
-    let table = read_table(path, opts, &mut users, &mut items)?;
+    let table = read_table(path, opts, None, &mut users, &mut items)?;
     let mut with_items = vec![false; users.len()];
     let records = (0..table.len())
         .map(|k| {
@@ -351,6 +359,19 @@ pub(crate) struct RawTable {
     /// Per row (NaN = missing); empty when the format has no timestamp column.
     pub(crate) timestamps: Vec<f64>,
     pub(crate) below_threshold: usize,
+    /// The header, when it names columns that a header-less file would not get by position.
+    pub(crate) named_header: Option<NamedHeader>,
+}
+
+/// A train file's header whose named columns differ from the positional `user item rating
+/// timestamp` (e.g. `item_id,user_id`): a header-less valid or test file beside it would be
+/// read by position, its users and items swapped, so the loader refuses it.
+#[derive(Debug, Clone)]
+pub(crate) struct NamedHeader {
+    /// The train file.
+    pub(crate) file: PathBuf,
+    /// Its header line.
+    pub(crate) line: String,
 }
 
 impl RawTable {
@@ -401,12 +422,26 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
     }
 }
 
-/// Non-blank lines with their 1-based numbers, trimmed (handles CRLF and trailing blanks).
+/// Non-blank lines with their 1-based numbers, trimmed by [`trim_line`] (handles CRLF and
+/// trailing blanks). A line of only whitespace, tabs included, is blank.
 fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.split('\n')
         .enumerate()
-        .map(|(k, l)| (k + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty())
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(k, l)| (k + 1, trim_line(l)))
+}
+
+/// A line without trailing whitespace and without leading whitespace up to the first tab: in
+/// a tab-separated file a leading tab is an empty first field (`\t11\t5` must not read as user
+/// 11), while a trailing tab means a missing last field, just as a short row does.
+fn trim_line(line: &str) -> &str {
+    line.trim_start_matches(|c: char| c.is_whitespace() && c != '\t')
+        .trim_end()
+}
+
+/// The `no`-th (1-based) line of `text`, trimmed like every data line.
+fn nth_line(text: &str, no: usize) -> &str {
+    trim_line(text.split('\n').nth(no - 1).unwrap_or_default())
 }
 
 /// Words that make a first line a header.
@@ -492,6 +527,15 @@ impl Columns {
         })
     }
 
+    /// Whether reading by position finds the same user, item, rating and timestamp columns
+    /// (each of rating and timestamp either unnamed or in its positional place).
+    fn agree_with_positions(&self) -> bool {
+        self.user == 0
+            && self.item == 1
+            && self.rating.is_none_or(|r| r == 2)
+            && self.timestamp.is_none_or(|t| t == 3)
+    }
+
     fn min_fields(&self) -> usize {
         if self.positional {
             2
@@ -524,6 +568,9 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
         // Empty file: any format reads it as empty.
         return Ok((ResolvedFormat::List { header: false }, None));
     };
+    // The delimiter is sniffed on the fully trimmed line, so that a stray leading tab does not
+    // make a space-separated file tab-separated (`\t1 2`).
+    let bare = first.trim();
     let header_of = |delimiter: Delimiter| -> bool {
         opts.header.unwrap_or_else(|| {
             let mut fields = Vec::new();
@@ -535,14 +582,14 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
     let format = match opts.format {
         FileFormat::RecBoleInter => FileFormat::RecBoleInter,
         FileFormat::Auto if is_inter => FileFormat::RecBoleInter,
-        FileFormat::Auto if name == "u.data" || name == "ratings.dat" || first.contains("::") => {
+        FileFormat::Auto if name == "u.data" || name == "ratings.dat" || bare.contains("::") => {
             FileFormat::MovieLens
         }
         other => other,
     };
     let resolved = match format {
         FileFormat::RecBoleInter => {
-            let delimiter = if first.contains('\t') {
+            let delimiter = if bare.contains('\t') {
                 Delimiter::Tab
             } else {
                 Delimiter::Whitespace
@@ -550,7 +597,7 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
             (ResolvedFormat::RecBoleInter { delimiter }, Some(first_no))
         }
         FileFormat::MovieLens => {
-            let delimiter = Delimiter::sniff(first);
+            let delimiter = Delimiter::sniff(bare);
             let header = header_of(delimiter);
             (
                 ResolvedFormat::MovieLens { delimiter, header },
@@ -558,7 +605,7 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
             )
         }
         FileFormat::Pairs => {
-            let delimiter = Delimiter::sniff(first);
+            let delimiter = Delimiter::sniff(bare);
             let header = header_of(delimiter);
             (
                 ResolvedFormat::Pairs { delimiter, header },
@@ -570,7 +617,7 @@ fn resolve(path: &Path, text: &str, opts: &LoadOptions) -> Result<(ResolvedForma
             (ResolvedFormat::List { header }, head_line(header))
         }
         FileFormat::Auto => {
-            let delimiter = Delimiter::sniff(first);
+            let delimiter = Delimiter::sniff(bare);
             let header = header_of(delimiter);
             // A detected header names columns, so the file is a pairs file.
             if delimiter != Delimiter::Whitespace || (header && opts.header.is_none()) {
@@ -673,11 +720,58 @@ fn parse_number(
     }
 }
 
+/// The 0-based column of a CSV line whose field opens a quote that the comma split cuts off
+/// (`u1,"Book, The"`): quoted commas are not supported, and the halves would otherwise be read
+/// as two fields without a word (silently, when the header names columns and extras are ignored).
+fn cut_quote(line: &str) -> Option<usize> {
+    if !line.contains('"') {
+        return None;
+    }
+    line.split(',').position(|f| {
+        let f = f.trim();
+        f.starts_with('"') && (f.len() == 1 || !f.ends_with('"'))
+    })
+}
+
+fn cut_quote_error(path: &Path, line_no: usize, column: usize, line: &str) -> DataError {
+    DataError::parse(
+        path,
+        line_no,
+        format!(
+            "the quoted field in column {} holds a comma (\"{}\"), and quoted commas are not \
+             supported; remove the comma from the field, or save the file tab-separated",
+            column + 1,
+            excerpt(line)
+        ),
+    )
+}
+
+/// The error for a header-less file beside a train file whose header names columns in another
+/// order than the positional one.
+fn missing_named_header(path: &Path, line_no: usize, train: &NamedHeader) -> DataError {
+    let train_name = train.file.file_name().map_or_else(
+        || train.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    DataError::parse(
+        path,
+        line_no,
+        format!(
+            "this file has no header, but the header of {train_name} (\"{}\") names its columns \
+             in another order than user, item, rating, timestamp, so reading this file by \
+             position would mix them up; add that header as the first line of this file",
+            excerpt(&train.line)
+        ),
+    )
+}
+
 /// Reads one file into interned records. `users` and `items` are shared across the files of a
-/// dataset so that symbols follow first appearance over train, valid, test.
+/// dataset so that symbols follow first appearance over train, valid, test. `train` is the
+/// named header of the train file when `path` is its valid or test file (see [`NamedHeader`]).
 pub(crate) fn read_table(
     path: &Path,
     opts: &LoadOptions,
+    train: Option<&NamedHeader>,
     users: &mut Interner,
     items: &mut Interner,
 ) -> Result<RawTable> {
@@ -691,6 +785,12 @@ pub(crate) fn read_table(
         ratings: Vec::new(),
         timestamps: Vec::new(),
         below_threshold: 0,
+        named_header: None,
+    };
+    let Some((first_no, _)) = data_lines(&text).next() else {
+        // Empty or blank-only: nothing to read, and no columns to check a threshold against
+        // (the caller says whether an empty file is an error).
+        return Ok(table);
     };
     let threshold = opts.rating_threshold;
     let no_rating_error = |what: &str| {
@@ -727,7 +827,7 @@ pub(crate) fn read_table(
             };
             let columns = match (format, header_line) {
                 (ResolvedFormat::RecBoleInter { .. }, Some(no)) => {
-                    let head = text.split('\n').nth(no - 1).unwrap_or_default().trim();
+                    let head = nth_line(&text, no);
                     delimiter.split(head, &mut fields);
                     Columns::named(&fields).ok_or_else(|| {
                         DataError::parse(
@@ -743,10 +843,21 @@ pub(crate) fn read_table(
                     })?
                 }
                 (ResolvedFormat::Pairs { .. }, Some(no)) => {
-                    let head = text.split('\n').nth(no - 1).unwrap_or_default().trim();
+                    let head = nth_line(&text, no);
                     delimiter.split(head, &mut fields);
-                    Columns::named(&fields).unwrap_or(Columns::POSITIONAL)
+                    let columns = Columns::named(&fields).unwrap_or(Columns::POSITIONAL);
+                    if !columns.agree_with_positions() {
+                        table.named_header = Some(NamedHeader {
+                            file: path.to_path_buf(),
+                            line: head.to_owned(),
+                        });
+                    }
+                    columns
                 }
+                (ResolvedFormat::Pairs { .. }, None) => match train {
+                    Some(train) => return Err(missing_named_header(path, first_no, train)),
+                    None => Columns::POSITIONAL,
+                },
                 _ => Columns::POSITIONAL,
             };
             let is_movielens = matches!(format, ResolvedFormat::MovieLens { .. });
@@ -781,9 +892,19 @@ pub(crate) fn read_table(
                     return Err(no_rating_error("its lines are user-item pairs"));
                 }
             }
+            // A list file taken for pairs because of its header must keep skipping the header.
+            let list_flags = match header_line {
+                Some(_) => "--format list --header true",
+                None => "--format list",
+            };
             let has_rating_col = columns.rating.is_some();
             let has_time_col = columns.timestamp.is_some();
             for (no, line) in body {
+                if delimiter == Delimiter::Comma
+                    && let Some(col) = cut_quote(line)
+                {
+                    return Err(cut_quote_error(path, no, col, line));
+                }
                 delimiter.split(line, &mut fields);
                 let n = fields.len();
                 if n < min_fields {
@@ -804,7 +925,7 @@ pub(crate) fn read_table(
                         no,
                         format!(
                             "expected at most {} fields ({shape}), found {n} (\"{}\"); if each \
-                             line is a user followed by all its items, pass --format list",
+                             line is a user followed by all its items, pass {list_flags}",
                             columns.max_fields,
                             excerpt(line)
                         ),
@@ -1055,6 +1176,26 @@ mod tests {
         assert_eq!(n.intern("1234567"), 3);
         assert_eq!(n.len(), 4);
         assert_eq!(n.name(2), "05");
+    }
+
+    #[test]
+    fn lines_keep_a_leading_tab_but_sniff_without_it() {
+        assert_eq!(trim_line(" \t11\t5 \r"), "\t11\t5");
+        assert_eq!(trim_line("  1 2\t"), "1 2");
+        let lines: Vec<_> = data_lines("1\t2\n\t \r\n\t3\t4\n").collect();
+        assert_eq!(
+            lines,
+            [(1, "1\t2"), (3, "\t3\t4")],
+            "a tabs-only line is blank"
+        );
+        assert_eq!(
+            detect("a.txt", "\t1 2\n3 4\n"),
+            ResolvedFormat::Pairs {
+                delimiter: WS,
+                header: false
+            },
+            "a stray leading tab does not make a space file tab-separated"
+        );
     }
 
     #[test]

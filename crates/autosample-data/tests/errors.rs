@@ -70,6 +70,27 @@ fn too_many_fields_suggests_list_format() {
 }
 
 #[test]
+fn too_many_fields_after_a_header_suggests_keeping_the_header() {
+    let text = "uid items\n1 2 3 4 5 6\n2 3\n";
+    let (dir, p, e) = err_in("interactions.txt", text, &LoadOptions::default());
+    assert!(matches!(&e, DataError::Parse { line: 2, .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("pass --format list --header true"),
+        "{e}"
+    );
+    // The advice works: the header is skipped and line 2 is user 1 with five items.
+    let opts = LoadOptions {
+        format: autosample_data::FileFormat::List,
+        header: Some(true),
+        ..LoadOptions::default()
+    };
+    let d = load_dataset(&p, &opts).unwrap();
+    assert_eq!(d.users.originals(), ["1", "2"]);
+    assert_eq!(d.n_items(), 5);
+    drop(dir);
+}
+
+#[test]
 fn recbole_header_without_user_and_item() {
     parse_error(
         "malformed/bad_header.inter",
@@ -99,6 +120,147 @@ fn bad_timestamp() {
 #[test]
 fn empty_id() {
     parse_error("malformed/empty_id.csv", 3, &["empty item id in column 2"]);
+}
+
+/// Writes `files` (name, text) into a fresh temporary directory.
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("a fixture file");
+    }
+    dir
+}
+
+/// Writes `text` as `name` in a fresh temporary directory and returns the load error.
+fn err_in(name: &str, text: &str, opts: &LoadOptions) -> (tempfile::TempDir, PathBuf, DataError) {
+    let dir = dir_with(&[(name, text)]);
+    let p = dir.path().join(name);
+    let e = match load_dataset(&p, opts) {
+        Ok(d) => panic!("{name} loaded ({} users), expected an error", d.n_users()),
+        Err(e) => e,
+    };
+    (dir, p, e)
+}
+
+#[test]
+fn leading_tab_is_an_empty_first_field_not_a_shift() {
+    let text = "1\t10\t4\n\t11\t5\n2\t12\t3\n";
+    let (_dir, p, e) = err_in("interactions.tsv", text, &LoadOptions::default());
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 2, .. } if path == &p),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("empty user id in column 1"), "{e}");
+}
+
+/// Asserts an [`DataError::EmptySplit`] for `file` whose message holds every one of `needles`.
+fn empty_split(e: &DataError, file: &Path, needles: &[&str]) {
+    assert!(
+        matches!(e, DataError::EmptySplit { path, .. } if path == file),
+        "{e:?}"
+    );
+    let shown = e.to_string();
+    assert!(shown.starts_with(&file.display().to_string()), "{shown}");
+    for n in needles {
+        assert!(shown.contains(n), "{shown:?} should contain {n:?}");
+    }
+}
+
+#[test]
+fn a_test_file_that_copies_train_is_an_error_not_zero_metrics() {
+    let train = "0 1\n1 2\n";
+    for files in [
+        vec![("train.txt", train), ("test.txt", train)],
+        vec![
+            ("train.txt", train),
+            ("valid.txt", "0 3\n"),
+            ("test.txt", "0 3\n1 2\n"),
+        ],
+    ] {
+        let dir = dir_with(&files);
+        let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+        empty_split(
+            &e,
+            &dir.path().join("test.txt"),
+            &[
+                "every pair of test.txt is already in train or valid",
+                "the test split would be empty",
+                "copy of the train file",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_given_valid_file_that_ends_up_empty_says_to_delete_it() {
+    let train = "0 1\n1 2\n";
+    let advice = "delete valid.txt (or move it out of the directory) so that validation is \
+                  carved from train with --valid-fraction";
+    for (valid, why) in [
+        (train, "every pair of valid.txt is already in train"),
+        ("", "valid.txt holds no interactions"),
+        ("\n  \n", "valid.txt holds no interactions"),
+    ] {
+        let dir = dir_with(&[
+            ("train.txt", train),
+            ("valid.txt", valid),
+            ("test.txt", "0 3\n"),
+        ]);
+        let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+        empty_split(
+            &e,
+            &dir.path().join("valid.txt"),
+            &[why, "the validation split would be empty", advice],
+        );
+    }
+}
+
+#[test]
+fn a_headerless_test_file_beside_a_reordered_train_header_must_get_the_header() {
+    let train = "item_id,user_id\n10,1\n11,2\n";
+    let dir = dir_with(&[("train.csv", train), ("test.csv", "\n12,1\n")]);
+    let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+    let test = dir.path().join("test.csv");
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 2, .. } if path == &test),
+        "{e:?}"
+    );
+    for n in [
+        "no header",
+        "train.csv (\"item_id,user_id\")",
+        "add that header as the first line of this file",
+    ] {
+        assert!(e.to_string().contains(n), "{e} should contain {n:?}");
+    }
+    // A valid file is held to the same rule (it is read before test).
+    let dir = dir_with(&[
+        ("train.csv", train),
+        ("valid.csv", "13,2\n"),
+        ("test.csv", "item_id,user_id\n12,1\n"),
+    ]);
+    let e = load_dataset(dir.path(), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 1, .. } if path == &dir.path().join("valid.csv")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_quoted_comma_is_an_error_not_a_split_field() {
+    // With named columns extra fields are ignored, so the cut would pass silently.
+    let text = "user,item\nu0,\"Alpha\"\nu1,\"Book, The\"\n";
+    let (_dir, p, e) = err_in("interactions.csv", text, &LoadOptions::default());
+    assert!(
+        matches!(&e, DataError::Parse { path, line: 3, .. } if path == &p),
+        "{e:?}"
+    );
+    for n in [
+        "column 2",
+        "quoted commas are not supported",
+        "remove the comma from the field, or save the file tab-separated",
+    ] {
+        assert!(e.to_string().contains(n), "{e} should contain {n:?}");
+    }
 }
 
 #[test]
@@ -203,6 +365,47 @@ fn threshold_on_files_without_ratings() {
     std::fs::write(&p, "1\t2\t5\n1\t3\n").unwrap();
     let e = load_dataset(&p, &opts).unwrap_err();
     assert!(matches!(e, DataError::Parse { line: 2, .. }), "{e:?}");
+}
+
+#[test]
+fn an_empty_split_file_with_a_threshold_is_empty_not_ratingless() {
+    let opts = LoadOptions {
+        rating_threshold: Some(4.0),
+        ..LoadOptions::default()
+    };
+    let train = "1\t10\t5\n2\t11\t4\n";
+    let dir = dir_with(&[
+        ("train.tsv", train),
+        ("valid.tsv", ""),
+        ("test.tsv", "1\t11\t5\n"),
+    ]);
+    let e = load_dataset(dir.path(), &opts).unwrap_err();
+    empty_split(
+        &e,
+        &dir.path().join("valid.tsv"),
+        &["valid.tsv holds no interactions", "delete valid.tsv"],
+    );
+    let dir = dir_with(&[("train.tsv", train), ("test.tsv", "\n \n")]);
+    let e = load_dataset(dir.path(), &opts).unwrap_err();
+    assert!(
+        matches!(&e, DataError::Empty { path } if path == &dir.path().join("test.tsv")),
+        "{e:?}"
+    );
+    // Every valid row below the threshold: the same advice, with the reason.
+    let dir = dir_with(&[
+        ("train.tsv", train),
+        ("valid.tsv", "1\t12\t2\n"),
+        ("test.tsv", "1\t11\t5\n"),
+    ]);
+    let e = load_dataset(dir.path(), &opts).unwrap_err();
+    empty_split(
+        &e,
+        &dir.path().join("valid.tsv"),
+        &[
+            "every row of valid.tsv (1) is below --rating-threshold 4",
+            "delete valid.tsv",
+        ],
+    );
 }
 
 #[test]

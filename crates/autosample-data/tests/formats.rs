@@ -443,3 +443,22 @@ fn val_and_bom_and_quoted_csv() {
     assert_eq!(originals(&d.items), ["x", "y", "z"]);
     assert_eq!(sizes(&d), (2, 3, 3, 1, 1));
 }
+
+#[test]
+fn split_files_with_headers_read_by_name_and_positional_headers_need_none_beside() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    // Every file with the reordered header: columns by name in each.
+    write("train.csv", "item_id,user_id\n10,1\n11,2\n");
+    write("test.csv", "item_id,user_id\n12,1\n");
+    let d = load_dataset(dir.path(), &LoadOptions::default()).unwrap();
+    assert_eq!(originals(&d.users), ["1", "2"]);
+    assert_eq!(originals(&d.items), ["10", "11", "12"]);
+    assert_eq!(d.test.items(0), &[2], "user 1 holds item 12 in test");
+    // A header in positional order: a header-less test file beside it reads the same.
+    write("train.csv", "user_id,item_id,rating\n1,10,5\n2,11,4\n");
+    write("test.csv", "1,12,3\n");
+    let d = load_dataset(dir.path(), &LoadOptions::default()).unwrap();
+    assert_eq!(originals(&d.users), ["1", "2"]);
+    assert_eq!(d.test.items(0), &[2]);
+}
