@@ -43,10 +43,19 @@ FIELDS = ["model", "dataset", "seed", "repeat", "kind", "what", "wall_seconds", 
           "epochs", "test_recall@20", "commit", "command"]
 
 
+def space_of(model, dataset):
+    """The search space the selector benchmark searches this pair over (the smaller candidate
+    sets on the large data)."""
+    return run_selector.row_space({"model": model, "dataset": dataset})
+
+
 def best_sampler(model, dataset):
-    """The sweep's best sampler for the pair: the highest mean validation Recall@20."""
+    """The sweep's best sampler for the pair among its space's candidates: the highest mean
+    validation Recall@20."""
     gt = run_selector.ground_truth().get((dataset, model, run_selector.DEFAULT_LR), {})
-    if len(gt) < 2:
+    candidates = run_selector.space_candidates(space_of(model, dataset))
+    gt = {s: rs for s, rs in gt.items() if s in candidates}
+    if len(gt) < len(candidates):
         return None
     means = {s: statistics.mean(float(r["valid_recall@20"]) for r in rs) for s, rs in gt.items()}
     return max(means, key=means.get)
@@ -68,7 +77,7 @@ def commands(model, dataset, seed, strategy, sampler, data_root, out):
               "--quiet", "--json"] + run_selector.SWEEP_ARGS
     if model != "mf":
         common += ["--layers", "3"]
-    space = REPO / "search-spaces" / run_selector.SPACES["default"]["mf" if model == "mf" else "graph"]
+    space = REPO / "search-spaces" / space_of(model, dataset)
     single = [str(BIN), "train", "--sampler", sampler, "--out", str(out / "single")] + common
     search = [str(BIN), "search", "--space", str(space), "--out", str(out / "search")] \
         + run_selector.strategy_args(strategy) + common
@@ -160,7 +169,14 @@ def write_record(record, rows, args):
     groups = {}
     for r in rows:
         groups.setdefault((r["model"], r["dataset"], str(r["seed"]), str(r["commit"])), []).append(r)
-    for (model, dataset, seed, _), rs in sorted(groups.items()):
+    # One line per strategy: each of its searches paired with the training of its repeat (two
+    # strategies timed with one binary share those trainings).
+    lines_of = []
+    for (model, dataset, seed, commit), rs in sorted(groups.items()):
+        for strategy in sorted({r["what"] for r in rs if r["kind"] == "search"}):
+            lines_of.append((model, dataset, seed, [r for r in rs if r["kind"] == "single"
+                                                    or r["what"] == strategy]))
+    for model, dataset, seed, rs in lines_of:
         by_repeat = {}
         for r in rs:
             by_repeat.setdefault(str(r["repeat"]), {})[r["kind"]] = r
