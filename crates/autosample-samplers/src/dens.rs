@@ -421,7 +421,19 @@ impl NegativeSampler for DensSampler {
 
 #[cfg(test)]
 mod tests {
-    use super::distinct_items;
+    use super::{DensSampler, distinct_items};
+
+    #[test]
+    fn the_warmup_weight_ramps_to_zero_and_a_zero_warmup_is_zero_at_once() {
+        // 1 − min(1, t/warmup), t the 0-based epoch (the reference's cur_epoch / warmup).
+        let d = DensSampler::new(6, 100.0, 0.3);
+        assert_eq!(d.dns_weight(0), 1.0);
+        assert_eq!(d.dns_weight(25), 0.75);
+        assert_eq!(d.dns_weight(100), 0.0);
+        assert_eq!(d.dns_weight(400), 0.0);
+        // warmup = 0, where the reference divides by zero: the irrelevant factor alone.
+        assert_eq!(DensSampler::new(6, 0.0, 0.3).dns_weight(0), 0.0);
+    }
 
     #[test]
     fn distinct_items_keep_first_appearance_order() {

@@ -57,6 +57,7 @@ impl NegativeSampler for UniformSampler {
         rng: &mut SamplerRng,
         out: &mut Negatives,
     ) -> Result<()> {
+        crate::engine::check_batch(batch, ctx.train, "uniform")?;
         let items = out.reset_items(k);
         let n_items = ctx.train.n_items();
         items.reserve(batch.len() * k);
@@ -81,6 +82,7 @@ impl CandidatePool {
         train: &Interactions,
         rng: &mut SamplerRng,
     ) -> Result<Self> {
+        crate::engine::check_batch(batch, train, "candidate pool")?;
         let mut items = Vec::with_capacity(batch.len() * per_pair);
         let n_items = train.n_items();
         for &user in batch.users {
@@ -169,5 +171,19 @@ mod tests {
         assert_eq!(pool.items.len(), 32);
         assert!(pool.of(0).iter().all(|&j| j > 1));
         assert!(pool.of(1).iter().all(|&j| j != 9));
+    }
+
+    #[test]
+    fn ids_outside_the_split_are_an_invalid_context_not_a_panic() {
+        let train = Interactions::from_pairs(2, 10, &[(0, 0), (1, 9)]);
+        let mut rng = SamplerRng::seed_from_u64(1);
+        let err = draw(&train, 2, 1, &mut rng).unwrap_err();
+        assert!(matches!(err, SamplerError::InvalidContext { .. }), "{err}");
+        let batch = PairBatch {
+            users: &[0],
+            positives: &[10],
+        };
+        let err = CandidatePool::draw(&batch, 4, &train, &mut rng).unwrap_err();
+        assert!(matches!(err, SamplerError::InvalidContext { .. }), "{err}");
     }
 }
