@@ -462,12 +462,15 @@ def write_record(rows, truth, argv):
                         if r["best_single_epochs"] and r["work_epochs"] != ""]
         ratio_ex = [float(r["work_epochs"]) / float(r["exhaustive_epochs"]) for r in judged
                     if r["exhaustive_epochs"] and r["work_epochs"] != ""]
+        # Means over the judged rows (those with a ground truth), as the best's test is, so
+        # the two columns average the same seeds; over every row where none is judged yet.
+        base = judged or rs
         lines.append(
             f"| {m} | {ds} | {st} | {len(rs)} | {hit} | {within} | "
-            f"{mean([r['test_recall@20'] for r in rs], '.4f')} | "
+            f"{mean([r['test_recall@20'] for r in base], '.4f')} | "
             f"{mean([r['exhaustive_best_test'] for r in judged], '.4f')} | {test_ok} | {above} | "
-            f"{mean([r['work_epochs'] for r in rs], '.0f')} | {mean(ratio_single, '.2f')} | {mean(ratio_ex, '.2f')} | "
-            f"{mean([r['seconds'] for r in rs], '.0f')} |")
+            f"{mean([r['work_epochs'] for r in base], '.0f')} | {mean(ratio_single, '.2f')} | {mean(ratio_ex, '.2f')} | "
+            f"{mean([r['seconds'] for r in base], '.0f')} |")
     for why, dropped in SUPERSEDED_ROWS.items():
         runs = sorted({f"{m} × {ds} `{st}`" for m, ds, st, _ in dropped})
         lines += ["", f"Superseded, and run again where listed above: the rows of {', '.join(runs)} "
@@ -490,9 +493,10 @@ def write_record(rows, truth, argv):
 
 
 def ablation_lines(scored):
-    """The summary's ablation section: per pair, the default against each variant of its
-    retrain and final sampler, on the seeds where the variant ran (same seed, same search up to
-    the retrain, so the difference is the retrain's)."""
+    """The summary's ablation section: per pair, the branch retrain and each variant of the
+    retrain and final sampler, each over the seeds it ran (listed per seed: a variant's seed is
+    the same search up to the retrain as the others' same seed, so their difference is the
+    retrain's; the means compare alike only where the seed sets match)."""
     by_key = {(r["model"], r["dataset"], r["strategy"], r["seed"]): r for r in scored}
     pairs = sorted({(m, ds) for (m, ds, st, _) in by_key if st in dict(ABLATIONS) and st != ABLATIONS[0][0]})
     if not pairs:
