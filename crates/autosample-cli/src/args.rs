@@ -43,8 +43,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Top-K items for known users of an exported model, excluding their training items.
     Recommend(RecommendArgs),
-    /// Search a space of negative samplers for the best one on this data and model. So far the
-    /// `exhaustive` strategy (every candidate trained alone; the ground-truth baseline).
+    /// Search a space of negative samplers for the best one on this data and model:
+    /// `exhaustive` (every candidate trained alone; the ground-truth baseline, the default),
+    /// `halving` or `autosample` (the supernet with a selector rule and a retrain).
     Search(Box<SearchArgs>),
 }
 

@@ -40,7 +40,12 @@ impl DataSpec {
         let (path, base) = match (&args.data, recorded) {
             (Some(d), _) => match synthetic_config(d)? {
                 Some(config) => return synthetic(config, d, args),
-                None => (PathBuf::from(d), recorded_load.cloned().unwrap_or_default()),
+                // Recorded absolute, so that `--resume`, `evaluate` and `export` (which read
+                // the recorded path) work from any working directory.
+                None => (
+                    std::path::absolute(d).unwrap_or_else(|_| PathBuf::from(d)),
+                    recorded_load.cloned().unwrap_or_default(),
+                ),
             },
             (None, Some(DataSpec::Files { path, load })) => (path.clone(), load.clone()),
             (None, Some(DataSpec::Synthetic { config })) => {
@@ -197,7 +202,9 @@ mod tests {
         }
         for data in ["synthetic-ml1m", "synthetic/", "synthetics"] {
             match spec(&["--data", data], None).unwrap() {
-                DataSpec::Files { path, .. } => assert_eq!(path, PathBuf::from(data)),
+                DataSpec::Files { path, .. } => {
+                    assert_eq!(path, std::path::absolute(data).unwrap())
+                }
                 other => panic!("{data}: {other:?}"),
             }
         }

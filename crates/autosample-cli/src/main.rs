@@ -6,6 +6,31 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// `println!` for the command's output, which ends the process quietly (exit 0, as a default
+/// SIGPIPE would) when the reader has gone away, as `autosample recommend ... | head` does:
+/// `println!` would panic there. Whatever the command writes to files is written before its
+/// output, so nothing is lost.
+macro_rules! out {
+    () => {
+        $crate::stdout_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::stdout_line(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line of output; see [`out!`].
+fn stdout_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing the output: {e}");
+        std::process::exit(2);
+    }
+}
+
 mod args;
 mod commands;
 mod data_source;

@@ -479,6 +479,135 @@ fn an_aborted_run_resumes_to_the_same_outcome() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A relative `--data` is recorded absolute, so a run resumes (and evaluates) from another
+/// working directory.
+#[test]
+fn a_relative_data_path_resumes_from_another_directory() {
+    let out = scratch("relative-data");
+    let o = bin()
+        .current_dir(fixture("tiny").parent().unwrap())
+        .args([
+            "train",
+            "--data",
+            "tiny",
+            "--epochs",
+            "4",
+            "--eval-every",
+            "2",
+            "--dim",
+            "4",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--quiet")
+        .env("AUTOSAMPLE_TEST_ABORT_AFTER_EPOCH", "2")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the aborted run should not succeed");
+    let o = bin()
+        .current_dir(std::env::temp_dir())
+        .args(["train", "--resume"])
+        .arg(&out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// A search never lands silently on a training run's directory, and an overwrite in either
+/// direction removes the other kind's files (else `train --resume` or `inspect` read them).
+#[test]
+fn search_and_train_do_not_mix_in_one_directory() {
+    let tiny_space =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    let dir = scratch("mixed-dir");
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "train",
+            "--data",
+            "synthetic:tiny",
+            "--epochs",
+            "2",
+            "--eval-every",
+            "1",
+        ];
+        a.extend_from_slice(&["--dim", "4", "--quiet", "--out", dir.to_str().unwrap()]);
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let search = |extra: &[&str]| {
+        let mut a = vec![
+            "search",
+            "--data",
+            "synthetic:tiny",
+            "--epochs",
+            "2",
+            "--eval-every",
+            "1",
+        ];
+        a.extend_from_slice(&[
+            "--dim",
+            "4",
+            "--quiet",
+            "--space",
+            tiny_space.to_str().unwrap(),
+        ]);
+        a.extend_from_slice(&["--out", dir.to_str().unwrap()]);
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let o = train(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = search(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("holds a training run"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(dir.join("summary.json").exists(), "the run is untouched");
+    let o = search(&["--overwrite"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for stale in ["summary.json", "resume.bin"] {
+        assert!(
+            !dir.join(stale).exists(),
+            "the run's {stale} survived the search"
+        );
+    }
+    let o = train(&["--overwrite"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for stale in ["outcome.json", "search.json", "events.jsonl"] {
+        assert!(
+            !dir.join(stale).exists(),
+            "the search's {stale} survived the run"
+        );
+    }
+    let o = run(&["inspect", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("a training run, not a search"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Output into a closed pipe (`autosample ... | head`) ends quietly instead of panicking.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let tiny = fixture("tiny");
+    let o = bin()
+        .args(["data", "stats", "--data", tiny.to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 /// The JSON metadata of a training state file (`resume.bin`): after the magic line, a
 /// little-endian u64 length and the header `{"meta": ..., ...}`.
 fn resume_meta(path: &Path) -> serde_json::Value {
@@ -1021,6 +1150,19 @@ fn export_then_recommend_serves_top_k_without_training_items() {
         "{}",
         stderr(&o)
     );
+    let o = run(&[
+        "recommend",
+        export.to_str().unwrap(),
+        "--user",
+        original,
+        "-k",
+        "0",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "-k 0 is an error, not an empty list"
+    );
     // From a users file, the unknown id's file and line are named (blank lines count).
     let wanted = scratch("wanted-users.txt");
     std::fs::write(&wanted, format!("{original}\n\nno-such-user\n")).unwrap();
@@ -1301,7 +1443,7 @@ fn bad_autosample_settings_write_nothing() {
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains(if extra[0] == "--max-rounds" {
-                "max rounds 0 is outside 1..=20"
+                "max rounds 0 (--max-rounds) is outside 1..=20"
             } else {
                 "weight floor 2"
             }),

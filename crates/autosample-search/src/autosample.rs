@@ -474,8 +474,9 @@ fn check_settings(settings: &AutoSampleConfig) -> Result<()> {
     // branch (2·2^19 epochs) outlasts any training, and the doubling would overflow at 64.
     if !(1..=MAX_ROUNDS).contains(&settings.max_rounds) {
         return Err(TrainError::Config(format!(
-            "max rounds {} is outside 1..={MAX_ROUNDS}: at least one round must weigh the \
-             candidates (the default is 6)",
+            "max rounds {} (--max-rounds) is outside 1..={MAX_ROUNDS}: at least one round must \
+             weigh the candidates, and past {MAX_ROUNDS} the last branch outlasts any training \
+             (the default is 6)",
             settings.max_rounds
         )));
     }

@@ -20,7 +20,7 @@ mod trainer;
 pub use config::{ModelConfig, TrainConfig};
 pub use error::{Result, TrainError};
 pub use progress::Progress;
-pub use run_dir::{RunDir, RunFiles, write_json_atomic};
+pub use run_dir::{RunDir, RunFiles, remove_run_files, write_json_atomic};
 pub use seeds::derive_seed;
 pub use trainer::{
     EarlyStopping, EpochRecord, TimeBreakdown, TrainOptions, TrainOutcome, TrainedModel, WarmStart,

@@ -54,8 +54,9 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> TrainError {
 /// Deletes what an earlier run left in `path` besides the files [`RunDir::create`] rewrites
 /// at once: its checkpoints, resume state, sampler states and summary. Left in place, a new
 /// run killed before its first evaluation would resume from the old run's state under the new
-/// config, and `evaluate`/`export` would serve the old best checkpoint meanwhile.
-fn remove_earlier_run(path: &Path) -> Result<()> {
+/// config, and `evaluate`/`export` would serve the old best checkpoint meanwhile. A search
+/// replacing a run (`search --overwrite`) calls it too.
+pub fn remove_run_files(path: &Path) -> Result<()> {
     let entries = std::fs::read_dir(path).map_err(|e| io_err(path, "cannot list", e))?;
     for entry in entries {
         let entry = entry.map_err(|e| io_err(path, "cannot list", e))?;
@@ -89,7 +90,7 @@ impl RunDir {
         }
         std::fs::create_dir_all(path).map_err(|e| io_err(path, "cannot create directory", e))?;
         if overwrite {
-            remove_earlier_run(path)?;
+            remove_run_files(path)?;
         }
         let metrics_path = path.join(RunFiles::METRICS);
         let metrics = OpenOptions::new()

@@ -12,10 +12,10 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
     let dataset = spec.load()?;
     let stats = dataset_stats(&dataset);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+        out!("{}", serde_json::to_string_pretty(&stats)?);
     } else {
-        println!("{} ({})", dataset.name, dataset.source);
-        println!("{stats}");
+        out!("{} ({})", dataset.name, dataset.source);
+        out!("{stats}");
     }
     Ok(())
 }

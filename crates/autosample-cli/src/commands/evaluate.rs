@@ -106,18 +106,21 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         seconds: started.elapsed().as_secs_f64(),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        out!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        println!("run   {}", result.run);
-        println!(
+        out!("run   {}", result.run);
+        out!(
             "data  {} (fingerprint {})",
-            result.dataset, result.fingerprint
+            result.dataset,
+            result.fingerprint
         );
-        println!(
+        out!(
             "users valid {}, test {}; {:.2}s",
-            result.valid_users, result.test_users, result.seconds
+            result.valid_users,
+            result.test_users,
+            result.seconds
         );
-        println!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
+        out!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
         let names: Vec<&String> = result
             .valid
             .as_ref()
@@ -129,7 +132,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 .map_or("-".to_owned(), |v| format!("{v:.4}"))
         };
         for name in names {
-            println!(
+            out!(
                 "{name:<14} {:>10} {:>10}",
                 cell(&result.valid, name),
                 cell(&result.test, name)

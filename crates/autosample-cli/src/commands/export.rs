@@ -156,7 +156,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         &manifest_path,
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
-    println!(
+    out!(
         "exported {} ({} users × {} items, dim {dim}) to {}",
         args.run.display(),
         nu,
@@ -300,6 +300,18 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
             .collect(),
         (None, None) => bail!("give --user ID or --users-file FILE"),
     };
+    if args.k == 0 {
+        bail!("-k 0: give the number of items to recommend, at least 1");
+    }
+    if wanted.is_empty() {
+        bail!(
+            "{}: lists no user id; give one id per line",
+            args.users_file
+                .as_deref()
+                .unwrap_or(Path::new("--users-file"))
+                .display()
+        );
+    }
     let mut results = Vec::new();
     let mut scores = vec![0.0f32; manifest.n_items];
     let mut top = Vec::new();
@@ -338,14 +350,14 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        out!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (u, recs) in &results {
             if recs.is_empty() {
                 eprintln!("{u}: no items to recommend (the user has seen every item)");
             }
             for (rank, (i, s)) in recs.iter().enumerate() {
-                println!("{u}\t{}\t{i}\t{s:.5}", rank + 1);
+                out!("{u}\t{}\t{i}\t{s:.5}", rank + 1);
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::args::InspectArgs;
@@ -25,6 +25,21 @@ struct Series {
 /// Runs `autosample inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
     let path = args.run.join("outcome.json");
+    if !path.exists() && args.run.join("search.json").exists() {
+        bail!(
+            "{}: the search has not finished (no outcome.json yet); continue it with `autosample \
+             search --resume {}`",
+            args.run.display(),
+            args.run.display()
+        );
+    }
+    if !path.exists() && args.run.join("config.json").exists() {
+        bail!(
+            "{}: a training run, not a search; inspect reads searches (a run's results are in \
+             its summary.json, and `autosample evaluate` re-reads them)",
+            args.run.display()
+        );
+    }
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "{}: cannot read; give a directory written by `autosample search`",
@@ -208,9 +223,9 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     autosample_data::write_atomic(&report, html.as_bytes())
         .with_context(|| format!("writing {}", report.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        out!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        println!(
+        out!(
             "search {} on {} with {} ({} strategy, seed {})",
             args.run.display(),
             o["dataset"]["name"].as_str().unwrap_or("?"),
@@ -218,21 +233,21 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             o["strategy"].as_str().unwrap_or("?"),
             o["seed"]
         );
-        println!("chosen: {chosen}");
+        out!("chosen: {chosen}");
         for l in &lines {
-            println!("{l}");
+            out!("{l}");
         }
-        println!(
+        out!(
             "test of the chosen: recall@20 {:.4}  ndcg@20 {:.4}",
             metric("test", "recall@20"),
             metric("test", "ndcg@20")
         );
-        println!(
+        out!(
             "cost: {} epochs, {:.1} s",
             o["total_epochs"],
             o["search_seconds"].as_f64().unwrap_or(f64::NAN)
         );
-        println!("report: {}", report.display());
+        out!("report: {}", report.display());
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `autosample search`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +15,23 @@ use crate::args::{FinalArg, HalvingStartArg, RetrainArg, SearchArgs, SelectorArg
 use crate::commands::train::{DatasetInfo, RunConfig, resolve_config};
 use crate::data_source::DataSpec;
 use crate::meta::{BuildInfo, build_info, utc_stamp};
+
+/// Removes what a search leaves in `dir` (its outcome, plan, event log, candidates and
+/// checkpoints): a new search or a training run (`--overwrite`) replacing it must not leave
+/// `inspect` or `search --resume` reading the old one.
+pub fn remove_search_files(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir.join("candidates"));
+    for f in [
+        "outcome.json",
+        "search.json",
+        "events.jsonl",
+        "report.html",
+        HALVING_CHECKPOINT,
+    ] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    autosample_search::remove_autosample_checkpoint(dir);
+}
 
 /// What `outcome.json` holds.
 #[derive(Debug, Serialize)]
@@ -221,6 +238,13 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     out.display()
                 );
             }
+            if out.join(RunFiles::CONFIG).exists() && !args.overwrite {
+                bail!(
+                    "{}: holds a training run; pick another --out for the search, or pass \
+                     --overwrite to replace the run",
+                    out.display()
+                );
+            }
             (plan, out)
         }
     };
@@ -241,10 +265,9 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             // A new search: an old one is removed (--overwrite) and the plan written only once
             // everything the search needs has been checked, so a bad flag loses nothing.
             if args.overwrite {
-                let _ = std::fs::remove_dir_all(out.join("candidates"));
-                let _ = std::fs::remove_file(out.join("outcome.json"));
-                autosample_search::remove_autosample_checkpoint(&out);
-                let _ = std::fs::remove_file(out.join(HALVING_CHECKPOINT));
+                remove_search_files(&out);
+                // A training run's files too, or `train --resume` and `inspect` would read them.
+                autosample_train::remove_run_files(&out)?;
             }
             plan.data_fingerprint = Some(fingerprint);
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -408,9 +431,9 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     autosample_data::write_atomic(&outcome_path, text.as_bytes())
         .with_context(|| format!("writing {}", outcome_path.display()))?;
     if args.json {
-        println!("{text}");
+        out!("{text}");
     } else {
-        println!(
+        out!(
             "chosen: {}   ({}, {} candidates, {} epochs, {:.1} s)",
             outcome.chosen,
             outcome.strategy,
@@ -422,7 +445,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             for c in candidates {
                 let spec = c["sampler"].as_str().unwrap_or("?");
                 let mark = if spec == outcome.chosen { "*" } else { " " };
-                println!(
+                out!(
                     " {mark} {spec:<60} valid {} {:.4}  (best epoch {})",
                     outcome.monitor,
                     c["monitor_value"].as_f64().unwrap_or(f64::NAN),
@@ -432,24 +455,26 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
         }
         if let Some(rungs) = outcome.details["rungs"].as_array() {
             for r in rungs {
-                println!(
+                out!(
                     "  rung {} ({} epochs): dropped {}",
-                    r["rung"], r["epochs"], r["dropped"]
+                    r["rung"],
+                    r["epochs"],
+                    r["dropped"]
                 );
             }
         }
         if let Some(events) = outcome.details["events"].as_array() {
             for e in events.iter().filter(|e| e["event"] == "round") {
-                println!("  round {}: pruned {}", e["round"], e["pruned"]);
+                out!("  round {}: pruned {}", e["round"], e["pruned"]);
             }
         }
         let t = |k: &str| outcome.test.get(k).copied().unwrap_or(f64::NAN);
-        println!(
+        out!(
             "test of the chosen: recall@20 {:.4}  ndcg@20 {:.4}",
             t("recall@20"),
             t("ndcg@20")
         );
-        println!("outcome: {}", outcome_path.display());
+        out!("outcome: {}", outcome_path.display());
     }
     Ok(())
 }

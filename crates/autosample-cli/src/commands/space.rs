@@ -33,18 +33,18 @@ pub fn validate(args: &SpaceValidateArgs) -> Result<()> {
             "valid": true,
             "candidates": candidates,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
+        out!(
             "{}: valid, {} initial candidates",
             args.file.display(),
             rows.len()
         );
         for (spec, near) in rows {
             if near.is_empty() {
-                println!("  {spec}");
+                out!("  {spec}");
             } else {
-                println!("  {spec}    (expands to: {})", near.join(", "));
+                out!("  {spec}    (expands to: {})", near.join(", "));
             }
         }
     }

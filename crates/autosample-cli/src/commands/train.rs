@@ -297,6 +297,10 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
                     cfg.sampler.spec().replace([':', ',', '='], "_")
                 ))
             });
+            if args.overwrite {
+                // A search replaced by this run must not be inspected or resumed in its place.
+                crate::commands::search::remove_search_files(&out);
+            }
             let run_dir = RunDir::create(&out, args.overwrite)?;
             run_dir.write_json(
                 RunFiles::CONFIG,
@@ -349,7 +353,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
     run_dir.write_json(RunFiles::SUMMARY, &summary)?;
 
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        out!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_summary(&summary, &out);
     }
@@ -357,16 +361,21 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
 }
 
 fn print_summary(s: &Summary, out: &std::path::Path) {
-    println!("run        {}", out.display());
-    println!(
+    out!("run        {}", out.display());
+    out!(
         "data       {} ({} users, {} items; fingerprint {})",
-        s.dataset.name, s.dataset.n_users, s.dataset.n_items, s.dataset.fingerprint
+        s.dataset.name,
+        s.dataset.n_users,
+        s.dataset.n_items,
+        s.dataset.fingerprint
     );
-    println!(
+    out!(
         "model      {} with sampler {} (seed {})",
-        s.model, s.sampler, s.seed
+        s.model,
+        s.sampler,
+        s.seed
     );
-    println!(
+    out!(
         "epochs     {} run, best {}{}",
         s.epochs_run,
         s.best_epoch,
@@ -376,16 +385,16 @@ fn print_summary(s: &Summary, out: &std::path::Path) {
             ""
         }
     );
-    println!(
+    out!(
         "speed      {:.0} triplets/s; train {:.1}s, eval {:.1}s, total {:.1}s",
         s.timing.triplets_per_sec,
         s.timing.train_seconds,
         s.timing.eval_seconds,
         s.timing.total_seconds
     );
-    println!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
+    out!("{:<14} {:>10} {:>10}", "metric", "valid", "test");
     for (name, v) in &s.valid {
         let t = s.test.get(name).copied().unwrap_or(f64::NAN);
-        println!("{name:<14} {v:>10.4} {t:>10.4}");
+        out!("{name:<14} {v:>10.4} {t:>10.4}");
     }
 }
