@@ -855,6 +855,7 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert_eq!(manifest["metrics"]["valid"], v["valid"]);
     assert_eq!(manifest["metrics"]["test"], v["test"]);
     assert_eq!(manifest["sampler"], v["chosen"]);
+    assert_eq!(manifest["final_sampler"], "argmax");
 
     // The experimental AutoSample strategy: same outcome file, its decisions in `details`.
     let out2 = scratch("search-autosample");
@@ -951,6 +952,23 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     let e = run(&["evaluate", out3.to_str().unwrap(), "--on", "test", "--json"]);
     assert!(e.status.success(), "{}", stderr(&e));
     assert_eq!(json(&e)["test"]["recall@20"], v["test"]["recall@20"]);
+    // ...and says it is a mixture wherever the choice is shown, not only in events.jsonl.
+    let i = run(&["inspect", out3.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&i.stdout).contains("final sampler: the mixture"));
+    let i = run(&["inspect", out3.to_str().unwrap(), "--json"]);
+    assert_eq!(json(&i)["final_sampler"], "mixture");
+    let mixed_export = scratch("mixture-export");
+    let o = run(&[
+        "export",
+        out3.to_str().unwrap(),
+        "--to",
+        mixed_export.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mixed_export.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["final_sampler"], "mixture");
     let round = &v["details"]["events"][1];
     assert_eq!(round["rule"], "alignment-bpr");
     assert!(round["final_weights"].is_array());

@@ -37,8 +37,13 @@ pub struct Manifest {
     pub schema_version: u32,
     /// The model's configuration.
     pub model: serde_json::Value,
-    /// The sampler it was trained with.
+    /// The sampler it was trained with (with `final_sampler: mixture`, the argmax of the
+    /// mixture's weights).
     pub sampler: String,
+    /// `mixture` when the model trained on the candidates' weighted losses (`search --final
+    /// mixture`), `argmax` otherwise.
+    #[serde(default = "argmax")]
+    pub final_sampler: String,
     /// Dataset name.
     pub dataset: String,
     /// Fingerprint of the dataset's splits.
@@ -53,6 +58,24 @@ pub struct Manifest {
     pub metrics: serde_json::Value,
     /// The exporting binary.
     pub build: serde_json::Value,
+}
+
+/// How a search's final model trained (its `chosen` event's `final_sampler`); `argmax` for a
+/// train run or an outcome without it.
+fn final_sampler_of(run: &Path) -> String {
+    std::fs::read_to_string(run.join("outcome.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|o| {
+            let events = o["details"]["events"].as_array()?.clone();
+            let chosen = events.iter().rev().find(|e| e["event"] == "chosen")?;
+            chosen["final_sampler"].as_str().map(str::to_owned)
+        })
+        .unwrap_or_else(argmax)
+}
+
+fn argmax() -> String {
+    "argmax".to_owned()
 }
 
 /// Runs `autosample export`.
@@ -143,6 +166,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         schema_version: EXPORT_SCHEMA,
         model: serde_json::to_value(&config.train.model)?,
         sampler: config.train.sampler.spec(),
+        final_sampler: final_sampler_of(&args.run),
         dataset: dataset.name.clone(),
         dataset_fingerprint: dataset.fingerprint(),
         n_users: nu,

@@ -22,6 +22,26 @@ struct Series {
     points: Vec<(f64, f64)>,
 }
 
+/// The line saying that the final model trained on the mixture (`--final mixture`), with its
+/// weights by candidate; `None` for an argmax final.
+pub(crate) fn mixture_line(chosen: &Value, names: &[String]) -> Option<String> {
+    if chosen["final_sampler"] != "mixture" {
+        return None;
+    }
+    let weights: Vec<String> = chosen["final_weights"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(names)
+        .map(|(w, n)| format!("{n} {:.3}", w.as_f64().unwrap_or(f64::NAN)))
+        .collect();
+    Some(format!(
+        "final sampler: the mixture of the candidates' losses with these weights (the chosen \
+         sampler is their argmax): {}",
+        weights.join(", ")
+    ))
+}
+
 /// Runs `autosample inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
     let path = args.run.join("outcome.json");
@@ -198,17 +218,31 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                     e["epochs"],
                     e["seconds"].as_f64().unwrap_or(f64::NAN)
                 )),
-                Some("chosen") => lines.push(format!(
-                    "retrain ({}): {} epochs, best epoch {}",
-                    e["retrain"], e["retrain_epochs"], e["best_epoch"]
-                )),
+                Some("chosen") => {
+                    lines.push(format!(
+                        "retrain ({}): {} epochs, best epoch {}",
+                        e["retrain"], e["retrain_epochs"], e["best_epoch"]
+                    ));
+                    if let Some(mix) = mixture_line(e, &names) {
+                        lines.push(mix);
+                    }
+                }
                 _ => {}
             }
         }
     }
+    let chosen_event = o["details"]["events"]
+        .as_array()
+        .and_then(|es| es.iter().rev().find(|e| e["event"] == "chosen"));
     let summary = serde_json::json!({
         "strategy": o["strategy"],
         "chosen": chosen,
+        // `mixture`: the served model trained on the candidates' weighted losses, not on
+        // `chosen` (the argmax of those weights) alone.
+        "final_sampler": chosen_event.map_or(Value::from("argmax"), |e| {
+            e.get("final_sampler").cloned().unwrap_or(Value::from("argmax"))
+        }),
+        "final_weights": chosen_event.map_or(Value::Null, |e| e["final_weights"].clone()),
         "test": o["test"],
         "total_epochs": o["total_epochs"],
         "search_seconds": o["search_seconds"],

@@ -441,6 +441,13 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             outcome.total_epochs,
             outcome.search_seconds
         );
+        if plan.strategy == StrategyArg::Autosample && plan.final_sampler == FinalArg::Mixture {
+            out!(
+                "  final sampler: the mixture of the candidates' losses with the last weights \
+                 (the model was not trained on {} alone; `autosample inspect` lists the weights)",
+                outcome.chosen
+            );
+        }
         if let Some(candidates) = outcome.details["candidates"].as_array() {
             for c in candidates {
                 let spec = c["sampler"].as_str().unwrap_or("?");
