@@ -404,17 +404,17 @@ pub struct HyperArgs {
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerArg>,
     /// Learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// How the loss gradient is computed: `burn` (autodiff over the gathered rows, the
     /// reference) or `native` (the closed form, checked against burn; faster).
     #[arg(long, value_enum)]
     pub engine: Option<EngineArg>,
     /// L2 coefficient.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub l2: Option<f64>,
     /// Standard deviation of the initial embeddings.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub init_std: Option<f32>,
     /// Training pairs per batch.
     #[arg(long)]
@@ -539,6 +539,18 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    /// `--lr -0.1` reaches the value checks (which say what is wrong) instead of clap's
+    /// "unexpected argument '-0'".
+    #[test]
+    fn negative_rates_parse_as_values() {
+        let cli = Cli::try_parse_from(["autosample", "train", "--lr", "-0.1", "--l2", "-1"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Train(train) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!((train.hyper.lr, train.hyper.l2), (Some(-0.1), Some(-1.0)));
+    }
 
     fn format_of(value: &str) -> Option<FormatArg> {
         let cli = Cli::try_parse_from(["autosample", "data", "stats", "--format", value])
