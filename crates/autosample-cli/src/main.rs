@@ -11,9 +11,6 @@ use clap::Parser;
 /// `println!` would panic there. Whatever the command writes to files is written before its
 /// output, so nothing is lost.
 macro_rules! out {
-    () => {
-        $crate::stdout_line(format_args!(""))
-    };
     ($($arg:tt)*) => {
         $crate::stdout_line(format_args!($($arg)*))
     };

@@ -60,20 +60,6 @@ pub struct Manifest {
     pub build: serde_json::Value,
 }
 
-/// How a search's final model trained (its `chosen` event's `final_sampler`); `argmax` for a
-/// train run or an outcome without it.
-fn final_sampler_of(run: &Path) -> String {
-    std::fs::read_to_string(run.join("outcome.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|o| {
-            let events = o["details"]["events"].as_array()?.clone();
-            let chosen = events.iter().rev().find(|e| e["event"] == "chosen")?;
-            chosen["final_sampler"].as_str().map(str::to_owned)
-        })
-        .unwrap_or_else(argmax)
-}
-
 fn argmax() -> String {
     "argmax".to_owned()
 }
@@ -156,17 +142,28 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         seen.push('\n');
     }
     write_atomic(&args.to.join("seen.txt"), seen.as_bytes())?;
-    let metrics = ["summary.json", "outcome.json"]
-        .iter()
-        .find_map(|f| std::fs::read_to_string(args.run.join(f)).ok())
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    let read_json = |f: &str| {
+        std::fs::read_to_string(args.run.join(f))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    };
+    // A train run's summary, or a search's outcome (which also says how its model trained).
+    let outcome = read_json("outcome.json");
+    let metrics = read_json("summary.json")
+        .or_else(|| outcome.clone())
         .map(|v| serde_json::json!({ "valid": v["valid"], "test": v["test"] }))
         .unwrap_or(serde_json::Value::Null);
+    let final_sampler = outcome
+        .as_ref()
+        .map_or("argmax", |o| {
+            crate::commands::inspect::final_sampler(&o["details"])
+        })
+        .to_owned();
     let manifest = Manifest {
         schema_version: EXPORT_SCHEMA,
         model: serde_json::to_value(&config.train.model)?,
         sampler: config.train.sampler.spec(),
-        final_sampler: final_sampler_of(&args.run),
+        final_sampler,
         dataset: dataset.name.clone(),
         dataset_fingerprint: dataset.fingerprint(),
         n_users: nu,
@@ -253,6 +250,9 @@ fn read_ids(path: &Path) -> Result<(std::collections::HashMap<String, u32>, Vec<
 
 /// Runs `autosample recommend`.
 pub fn recommend(args: &RecommendArgs) -> Result<()> {
+    if args.k == 0 {
+        bail!("-k 0: give the number of items to recommend, at least 1");
+    }
     let dir = &args.model;
     let manifest_path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path).with_context(|| {
@@ -324,9 +324,6 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
             .collect(),
         (None, None) => bail!("give --user ID or --users-file FILE"),
     };
-    if args.k == 0 {
-        bail!("-k 0: give the number of items to recommend, at least 1");
-    }
     if wanted.is_empty() {
         bail!(
             "{}: lists no user id; give one id per line",

@@ -22,6 +22,23 @@ struct Series {
     points: Vec<(f64, f64)>,
 }
 
+/// The last `chosen` event of a search's `details` (an autosample search has one).
+pub(crate) fn chosen_event(details: &Value) -> Option<&Value> {
+    details["events"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "chosen")
+}
+
+/// How a search's final model trained: `mixture` (`--final mixture`: on the candidates'
+/// weighted losses, `chosen` being the argmax of the weights) or `argmax`.
+pub(crate) fn final_sampler(details: &Value) -> &str {
+    chosen_event(details)
+        .and_then(|e| e["final_sampler"].as_str())
+        .unwrap_or("argmax")
+}
+
 /// The line saying that the final model trained on the mixture (`--final mixture`), with its
 /// weights by candidate; `None` for an argmax final.
 pub(crate) fn mixture_line(chosen: &Value, names: &[String]) -> Option<String> {
@@ -231,18 +248,11 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             }
         }
     }
-    let chosen_event = o["details"]["events"]
-        .as_array()
-        .and_then(|es| es.iter().rev().find(|e| e["event"] == "chosen"));
     let summary = serde_json::json!({
         "strategy": o["strategy"],
         "chosen": chosen,
-        // `mixture`: the served model trained on the candidates' weighted losses, not on
-        // `chosen` (the argmax of those weights) alone.
-        "final_sampler": chosen_event.map_or(Value::from("argmax"), |e| {
-            e.get("final_sampler").cloned().unwrap_or(Value::from("argmax"))
-        }),
-        "final_weights": chosen_event.map_or(Value::Null, |e| e["final_weights"].clone()),
+        "final_sampler": final_sampler(&o["details"]),
+        "final_weights": chosen_event(&o["details"]).map_or(Value::Null, |e| e["final_weights"].clone()),
         "test": o["test"],
         "total_epochs": o["total_epochs"],
         "search_seconds": o["search_seconds"],

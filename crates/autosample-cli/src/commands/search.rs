@@ -362,11 +362,10 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                 "retrain_curve": r.retrain_curve,
             });
             strategy_seconds = r.search_seconds + r.retrain_seconds;
-            let valid = r.valid.clone();
             (
                 "autosample",
                 r.chosen,
-                valid,
+                r.valid,
                 r.test,
                 epochs,
                 details,
@@ -441,7 +440,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             outcome.total_epochs,
             outcome.search_seconds
         );
-        if plan.strategy == StrategyArg::Autosample && plan.final_sampler == FinalArg::Mixture {
+        if crate::commands::inspect::final_sampler(&outcome.details) == "mixture" {
             out!(
                 "  final sampler: the mixture of the candidates' losses with the last weights \
                  (the model was not trained on {} alone; `autosample inspect` lists the weights)",
