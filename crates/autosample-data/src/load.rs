@@ -54,7 +54,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::read::{Interner, RawTable, read_table};
+use crate::read::{Interner, RawTable, file_label, read_table};
 use crate::split::{carve_valid, random_split, temporal_split};
 use crate::{Dataset, IdMap, Interactions, ItemId, SplitProvenance, UserId};
 
@@ -632,10 +632,7 @@ fn dedupe(file: &Path, nu: usize, ni: usize, pairs: &[(UserId, ItemId)]) -> Inte
 /// then advise a positive --valid-fraction, which a given valid file overrides), and an empty
 /// test split makes every test metric 0.
 fn empty_split(file: &RawTable, opts: &LoadOptions, role: Role) -> DataError {
-    let name = file.path.file_name().map_or_else(
-        || file.path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = file_label(&file.path);
     let (split, earlier) = match role {
         Role::Valid => ("validation", "train"),
         _ => ("test", "train or valid"),

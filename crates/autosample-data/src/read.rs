@@ -746,13 +746,19 @@ fn cut_quote_error(path: &Path, line_no: usize, column: usize, line: &str) -> Da
     )
 }
 
+/// A file's name as a message names it beside its full path: the last component (the whole
+/// path if it has none).
+pub(crate) fn file_label(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// The error for a header-less file beside a train file whose header names columns in another
 /// order than the positional one.
 fn missing_named_header(path: &Path, line_no: usize, train: &NamedHeader) -> DataError {
-    let train_name = train.file.file_name().map_or_else(
-        || train.file.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let train_name = file_label(&train.file);
     DataError::parse(
         path,
         line_no,
