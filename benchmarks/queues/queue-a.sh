@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Queue A (PLAN.md): the LightGCN x ml-1m selector cell with the default (warm) retrain, 3 seeds
-# (seed 1 ran on v19 in sessions 10-11 and is skipped), about 1.5 h of one core a seed; then the MF x
-# gowalla warm cell (about 1-1.5 h a seed). v21 records the seconds of every process of a
-# resumed search; v19 counted only the last one.
+# Queue A (PLAN.md): LightGCN x ml-1m warm seed 2 (about 1.5 h of one core), then MF x gowalla
+# warm seeds 1 and 3 (about 1 h of one core each). Queue B takes the other seeds, so the two
+# never run the same search directory. v21 records the seconds of every process of a resumed
+# search; v19 counted only the last one.
 set -u; cd "$REPO"; export AUTOSAMPLE_BIN="$AUTOSAMPLE_BIN_DIR/v21/autosample"
-python3 benchmarks/selector/run_selector.py --models lightgcn --datasets ml-1m-diffrec-clean --strategies evidence-6r-peak-warm
-python3 benchmarks/selector/run_selector.py --models mf --datasets gowalla --space-set large --strategies evidence-6r-peak-warm
+python3 benchmarks/selector/run_selector.py --models lightgcn --datasets ml-1m-diffrec-clean --seeds 2 --strategies evidence-6r-peak-warm
+python3 benchmarks/selector/run_selector.py --models mf --datasets gowalla --space-set large --seeds 1 3 --strategies evidence-6r-peak-warm
 echo "queue A done"

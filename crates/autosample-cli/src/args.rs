@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Find the best negative sampler for an implicit-feedback recommender, on your data and model.
 #[derive(Debug, Parser)]
@@ -20,6 +21,37 @@ pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Records in the `search` and `train` arguments which flags the command line gave
+    /// (`given`), as opposed to those clap filled in from a default: a flag that a command
+    /// would not read (a training flag beside `--resume`, a halving flag on an autosample
+    /// search) is refused rather than silently ignored.
+    pub fn record_given_flags(&mut self, matches: &ArgMatches) {
+        let command = Self::command();
+        let given = |name: &str| match (
+            command.find_subcommand(name),
+            matches.subcommand_matches(name),
+        ) {
+            (Some(sub), Some(m)) => given_flags(sub, m),
+            _ => Vec::new(),
+        };
+        match &mut self.command {
+            Command::Search(args) => args.given = given("search"),
+            Command::Train(args) => args.given = given("train"),
+            _ => {}
+        }
+    }
+}
+
+/// The long names (`--lr`) of `command`'s flags that `matches` took from the command line.
+fn given_flags(command: &clap::Command, matches: &ArgMatches) -> Vec<String> {
+    command
+        .get_arguments()
+        .filter(|a| matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .filter_map(|a| a.get_long().map(|long| format!("--{long}")))
+        .collect()
 }
 
 /// Subcommands.
@@ -125,7 +157,8 @@ pub struct SearchArgs {
     #[arg(long, value_name = "FILE", required_unless_present = "resume")]
     pub space: Option<PathBuf>,
     /// Continue an interrupted search (any strategy) with the settings and data recorded in
-    /// its search.json (other flags are not read): an exhaustive search keeps its finished
+    /// its search.json (other search, training and data flags are refused: they would not be
+    /// read): an exhaustive search keeps its finished
     /// candidates, halving and autosample continue from their last rung or round, and the
     /// outcome is the same as an uninterrupted search's.
     #[arg(long, value_name = "SEARCH_DIR", conflicts_with_all = ["out", "overwrite", "space"])]
@@ -229,6 +262,9 @@ pub struct SearchArgs {
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The flags given on the command line ([`Cli::record_given_flags`]).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 /// `autosample space …`
@@ -373,7 +409,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub overwrite: bool,
     /// Continue an interrupted run from its last evaluated epoch, with the configuration and
-    /// data recorded in it (other training flags are ignored). Ends with the same result as an
+    /// data recorded in it (other training and data flags are refused: they would not be
+    /// read). Ends with the same result as an
     /// uninterrupted run with the same seed.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["out", "overwrite", "config"])]
     pub resume: Option<PathBuf>,
@@ -383,6 +420,9 @@ pub struct TrainArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The flags given on the command line ([`Cli::record_given_flags`]).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 /// The model and how it trains: shared by `train` and `search`.

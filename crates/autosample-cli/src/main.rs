@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// `println!` for the command's output, which ends the process quietly (exit 0, as a default
 /// SIGPIPE would) when the reader has gone away, as `autosample recommend ... | head` does:
@@ -37,8 +37,14 @@ mod meta;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = args::Cli::command()
+        .try_get_matches()
+        .and_then(|m| args::Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let cli = match parsed {
+        Ok((mut cli, matches)) => {
+            cli.record_given_flags(&matches);
+            cli
+        }
         Err(e) => {
             // clap prints help/version to stdout with exit 0, and usage errors with exit 2.
             let _ = e.print();

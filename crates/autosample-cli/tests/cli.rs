@@ -1246,6 +1246,28 @@ fn export_then_recommend_serves_top_k_without_training_items() {
     let o = run(&["recommend", copy.to_str().unwrap(), "--user", original]);
     assert_eq!(o.status.code(), Some(2), "a broken export is not served");
 
+    // A truncated seen.txt would let training items through: an error naming the file.
+    let seen = std::fs::read_to_string(export.join("seen.txt")).unwrap();
+    let cut_seen = scratch("export-cut-seen");
+    std::fs::create_dir_all(&cut_seen).unwrap();
+    for f in std::fs::read_dir(&export).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, cut_seen.join(f.file_name().unwrap())).unwrap();
+    }
+    let first_lines: String = seen
+        .lines()
+        .take(nu - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(cut_seen.join("seen.txt"), first_lines).unwrap();
+    let o = run(&["recommend", cut_seen.to_str().unwrap(), "--user", original]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("seen.txt") && stderr(&o).contains("truncated"),
+        "{}",
+        stderr(&o)
+    );
+
     // An id map that does not match the tables (a hand-edited or mixed export) is an error
     // naming the file, not an out-of-range panic.
     let mut users_tsv = std::fs::read_to_string(export.join("users.tsv")).unwrap();
@@ -1290,7 +1312,9 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("chosen: ") && text.contains("candidates (3 trained alone"),
+        text.contains("chosen: ")
+            && text.contains("candidates (3 trained alone")
+            && text.contains("exhaustive search: the baseline"),
         "{text}"
     );
     let report = out.join("report.html");
@@ -1322,8 +1346,33 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["inspect", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // The cost against an exhaustive estimate: 3 candidates, each as long as the chosen
+    // model trained.
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("× the epochs") && text.contains("estimated as 3 candidates ×"),
+        "{text}"
+    );
+    let o = run(&["inspect", out.to_str().unwrap(), "--json"]);
+    let v = json(&o);
+    let estimate = &v["exhaustive_estimate"];
+    assert_eq!(estimate["candidates"], 3);
+    assert_eq!(
+        estimate["epochs"].as_u64().unwrap(),
+        3 * estimate["epochs_per_candidate"].as_u64().unwrap()
+    );
+    let decisions = v["decisions"].as_array().unwrap();
+    assert_eq!(decisions[0]["event"], "warmup");
+    assert!(
+        decisions
+            .iter()
+            .any(|e| e["event"] == "round" && e["evidence"].is_array())
+    );
+    assert_eq!(decisions.last().unwrap()["event"], "chosen");
+    assert!(v["valid"]["recall@20"].is_f64());
     let report = out.join("report.html");
     let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("class=\"cost\""), "{html}");
     assert_eq!(
         html.matches("<polyline class=\"line").count(),
         3 + 1,
@@ -1690,9 +1739,11 @@ fn hold_warmup_marks_candidates_in_their_warmup() {
         &space,
         r#"{"version": 1, "samplers": {"_type": "choice", "_value": [
             {"_name": "dns", "candidates": 8},
-            {"_name": "srns", "s1": 2, "warmup": 50, "varset": 16}]}}"#,
+            {"_name": "srns", "s1": 2, "warmup": 20, "varset": 16}]}}"#,
     )
     .unwrap();
+    // A warm-up of 20 epochs ends within the rounds' horizon (1 + 5·5 supernet epochs and a
+    // last branch cut to the 4-epoch training), so it holds the candidate.
     let search = |name: &str, extra: &[&str]| {
         let out = scratch(name);
         let o = bin()
@@ -1717,7 +1768,7 @@ fn hold_warmup_marks_candidates_in_their_warmup() {
     assert_eq!(setting, serde_json::json!(false));
     let (out, held, setting) = search("hold-default", &[]);
     assert!(
-        !held.is_empty() && held.iter().all(|h| h == 50.0),
+        !held.is_empty() && held.iter().all(|h| h == 20.0),
         "{held:?}"
     );
     assert_eq!(setting, serde_json::json!(true));
@@ -1725,13 +1776,15 @@ fn hold_warmup_marks_candidates_in_their_warmup() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("(held: its warm-up ends at epoch 50)"),
+        text.contains("(held: its warm-up ends at epoch 20)"),
         "{text}"
     );
 }
 
 /// Flags under which, on `synthetic:tiny` with `search-spaces/tiny.json`, the evidence rule's
 /// leader scores lower in round 3 than in round 2: the rounds stop there past the peak.
+/// Trainings of 16 epochs, so that branches of up to 16 epochs (rounds 0-3) are not cut to
+/// one training's length.
 const PAST_PEAK_FIXTURE: &[&str] = &[
     "--retrain",
     "branch",
@@ -1739,11 +1792,25 @@ const PAST_PEAK_FIXTURE: &[&str] = &[
     "5",
     "--prune-from-round",
     "9",
+    "--epochs",
+    "16",
 ];
 
-/// The arguments of a quick `search` of `synthetic:tiny` (1 warm-up epoch, first rungs of 1
-/// epoch, 4-epoch trainings evaluated every 2), its outcome printed as JSON, then `extra`.
+/// The arguments of a quick `search` of `synthetic:tiny` (autosample: 1 warm-up epoch;
+/// halving: first rungs of 1 epoch; 4-epoch trainings, unless `extra` gives `--epochs`,
+/// evaluated every 2), its outcome printed as JSON, then `extra`. Each strategy gets only the
+/// flags it reads: the others are refused.
 fn quick_search_args(space: &Path, strategy: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let own: &[&str] = match strategy {
+        "autosample" => &["--warmup-epochs", "1"],
+        "halving" => &["--first-epochs", "1"],
+        _ => &[],
+    };
+    let epochs: &[&str] = if extra.contains(&"--epochs") {
+        &[]
+    } else {
+        &["--epochs", "4"]
+    };
     [
         "search",
         "--data",
@@ -1752,12 +1819,6 @@ fn quick_search_args(space: &Path, strategy: &str, out: &Path, extra: &[&str]) -
         space.to_str().unwrap(),
         "--strategy",
         strategy,
-        "--warmup-epochs",
-        "1",
-        "--first-epochs",
-        "1",
-        "--epochs",
-        "4",
         "--eval-every",
         "2",
         "--out",
@@ -1766,9 +1827,107 @@ fn quick_search_args(space: &Path, strategy: &str, out: &Path, extra: &[&str]) -
         "--json",
     ]
     .iter()
+    .chain(epochs)
+    .chain(own)
     .chain(extra)
     .map(|s| s.to_string())
     .collect()
+}
+
+/// Flags a command would not read are refused with exit 2, naming the flag and where it
+/// applies, before anything is written; so are `--expand` where it can add nothing and a
+/// `--dim` whose tables cannot fit in memory.
+#[test]
+fn flags_a_command_would_not_read_are_refused() {
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    let out = scratch("unread-flags");
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "exhaustive",
+            &["--max-rounds", "3"],
+            "--max-rounds applies only to --strategy autosample, and this search is `exhaustive`",
+        ),
+        (
+            "autosample",
+            &["--first-epochs", "2"],
+            "--first-epochs applies only to --strategy halving",
+        ),
+        (
+            "halving",
+            &["--warmup-epochs", "2"],
+            "--warmup-epochs applies only to --strategy autosample and to halving with \
+             --halving-start warmup",
+        ),
+        (
+            "autosample",
+            &["--selector", "alignment-bpr", "--prune-level", "0.1"],
+            "--prune-level applies only to --selector evidence, and this search's selector is \
+             `alignment-bpr`",
+        ),
+        (
+            "autosample",
+            &["--max-candidates", "4"],
+            "--max-candidates applies only with --expand",
+        ),
+        ("autosample", &["--expand"], "no candidate of"),
+        (
+            "exhaustive",
+            &["--dim", "4000000000"],
+            "GiB of memory: lower --dim",
+        ),
+    ];
+    for (strategy, extra, want) in cases {
+        let o = bin()
+            .args(quick_search_args(&tiny, strategy, &out, extra))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{extra:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{extra:?}: nothing is written");
+    }
+    // --halving-start warmup reads --warmup-epochs.
+    let o = bin()
+        .args(quick_search_args(
+            &tiny,
+            "halving",
+            &out,
+            &["--halving-start", "warmup", "--warmup-epochs", "1"],
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // --resume reads its settings from the run: a flag beside it would not be read.
+    for (command, recorded) in [("search", "search.json"), ("train", "config.json")] {
+        let o = run(&[
+            command,
+            "--resume",
+            out.to_str().unwrap(),
+            "--lr",
+            "0.1",
+            "--epochs",
+            "3",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("would not read --lr, --epochs: drop them") && e.contains(recorded),
+            "{e}"
+        );
+    }
+    let o = run(&[
+        "search",
+        "--resume",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("has finished already"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// The rounds at which a search's outcome says its rounds stopped past the peak.

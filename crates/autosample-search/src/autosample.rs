@@ -297,6 +297,16 @@ pub fn autosample_in(
     dir: Option<&Path>,
 ) -> Result<AutoSampleOutcome> {
     check_settings(settings)?;
+    let per_candidate = branch_epochs_per_candidate(settings, base.epochs);
+    if per_candidate > base.epochs {
+        // Not an error: a budget or pruning may end the rounds sooner, and a user may want
+        // the evidence anyway; but the cost goal of the search cannot be met this way.
+        tracing::warn!(
+            "with --epochs {} and {} rounds, the branches may train each candidate {per_candidate}              epochs, more than one whole training: this search can cost more than exhaustive              search. Give fewer --max-rounds, a --budget-epochs, or a larger --epochs",
+            base.epochs,
+            settings.max_rounds
+        );
+    }
     let started = Instant::now();
     let setup = Setup {
         dataset,
@@ -361,6 +371,7 @@ pub fn autosample_in(
                 }
             }
         }
+        log_round(&round_event);
         search.events.push(round_event);
         let stopping = past_peak.is_some();
         search.events.extend(past_peak);
@@ -440,6 +451,20 @@ pub fn autosample_in(
     })
 }
 
+/// The most epochs the evidence rule's branches can train one candidate over the planned
+/// rounds when each training may run `max_epochs` (each branch is capped at that); 0 for the
+/// step rules, which have no branches. More than `max_epochs` means the search can cost more
+/// than training every candidate outright.
+#[must_use]
+pub fn branch_epochs_per_candidate(settings: &AutoSampleConfig, max_epochs: usize) -> usize {
+    match settings.selector {
+        SelectorConfig::Evidence { branch_epochs, .. } => (0..settings.max_rounds)
+            .map(|round| search::branch_length(branch_epochs, round, max_epochs))
+            .sum(),
+        _ => 0,
+    }
+}
+
 impl AutoSampleConfig {
     /// Checks that these settings can run, as [`autosample`] does before any training, so
     /// that a caller can refuse them before writing anything.
@@ -448,6 +473,39 @@ impl AutoSampleConfig {
     /// [`TrainError::Config`] naming the setting and the fix.
     pub fn validate(&self) -> Result<()> {
         check_settings(self)
+    }
+}
+
+/// One INFO line per round, so that a long search's log says where it is and what it decided.
+fn log_round(event: &Event) {
+    if let Event::Round {
+        round,
+        signal,
+        branch_epochs,
+        evidence,
+        pruned,
+        final_weights,
+        ..
+    } = event
+    {
+        // The leader scores highest on the round's signal (evidence and step rules alike).
+        let leader = evidence
+            .iter()
+            .max_by(|a, b| a.value.total_cmp(&b.value))
+            .map_or_else(
+                || "?".to_owned(),
+                |x| format!("{} ({:.4})", x.sampler, x.value),
+            );
+        let active = final_weights.iter().filter(|w| **w > 0.0).count();
+        let pruned = if pruned.is_empty() {
+            "none".to_owned()
+        } else {
+            pruned.join(", ")
+        };
+        tracing::info!(
+            "round {round} (branches of {branch_epochs} epochs, {signal}): leader {leader}; \
+             pruned {pruned}; {active} active"
+        );
     }
 }
 

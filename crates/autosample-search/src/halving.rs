@@ -244,16 +244,22 @@ fn run_rungs(
         started,
     } = from;
     let elapsed = || earlier_seconds + started.elapsed().as_secs_f64();
-    // Rung r trains `first · 2^r` epochs, so a survivor entering it has trained
-    // `first · (2^r − 1) = epochs − first` epochs since the common start.
     let first = first_epochs.max(1);
     while survivors.len() > 1 {
+        let trained = trained_before_rung(first, rung, base.epochs);
+        let length = rung_length(first, rung, base.epochs);
+        if length == 0 {
+            // Every survivor has trained a whole training (--epochs) since the common start:
+            // more rungs would train past it. The best of the last rung wins (survivors are
+            // kept best first).
+            break;
+        }
         let mut scored: Vec<(usize, f64, TrainingState, Option<Vec<u8>>)> = Vec::new();
         for (i, state, sampler_state) in survivors.drain(..) {
             let cfg = TrainConfig {
                 sampler: candidates[i].clone(),
-                epochs,
-                eval_every: epochs,
+                epochs: length,
+                eval_every: length,
                 patience: 0,
                 seed: derive_seed(base.seed, "halving", rung as u64),
                 ..base.clone()
@@ -266,7 +272,7 @@ fn run_rungs(
                 }),
                 read_test: false,
                 // Each copy continues its own run: the warm-up and earlier rungs came first.
-                schedule_offset: warmup_epochs + epochs - first,
+                schedule_offset: warmup_epochs + trained,
                 schedule_total: Some(base.epochs),
                 sampler_state,
                 return_sampler_state: true,
@@ -291,7 +297,7 @@ fn run_rungs(
             .collect();
         rungs.push(Rung {
             rung,
-            epochs,
+            epochs: length,
             values,
             dropped,
         });
@@ -331,12 +337,19 @@ fn run_rungs(
             std::process::abort();
         }
     }
-    let (winner, state, sampler_state) = survivors
-        .pop()
-        .ok_or_else(|| TrainError::Config("the search space has no candidate".to_owned()))?;
+    if survivors.is_empty() {
+        return Err(TrainError::Config(
+            "the search space has no candidate".to_owned(),
+        ));
+    }
+    let (winner, state, sampler_state) = survivors.swap_remove(0);
+    // The winner trains on to early stopping, but not past a whole training (--epochs) since
+    // the common start; at least one epoch, so that its final model is evaluated as any is.
+    let trained = trained_before_rung(first, rung, base.epochs);
     let cfg = TrainConfig {
         sampler: candidates[winner].clone(),
         seed: derive_seed(base.seed, "halving", rung as u64),
+        epochs: base.epochs.saturating_sub(trained).max(1),
         ..base.clone()
     };
     let options = TrainOptions {
@@ -346,7 +359,7 @@ fn run_rungs(
             start_competes: true,
         }),
         read_test: true,
-        schedule_offset: warmup_epochs + epochs - first,
+        schedule_offset: warmup_epochs + trained,
         schedule_total: Some(base.epochs),
         sampler_state,
         return_sampler_state: false,
@@ -368,6 +381,30 @@ fn run_rungs(
         seconds: elapsed(),
         model: Some(out.model),
     })
+}
+
+/// Epochs rung `rung` trains each survivor: `first · 2^rung`, less whatever would take a copy
+/// past `max_epochs` (the training's `--epochs`) since the common start; 0 once a copy has
+/// trained that long. Without the cap the rungs of a large space outlast a whole training.
+fn rung_length(first: usize, rung: usize, max_epochs: usize) -> usize {
+    doubled(first, rung)
+        .min(max_epochs.saturating_sub(trained_before_rung(first, rung, max_epochs)))
+}
+
+/// Epochs each survivor entering rung `rung` has trained since the common start: the sum of
+/// the earlier rungs' [`rung_length`] (`first · (2^rung − 1)` while no rung is capped).
+fn trained_before_rung(first: usize, rung: usize, max_epochs: usize) -> usize {
+    (0..rung).fold(0, |trained: usize, r| {
+        trained + doubled(first, r).min(max_epochs.saturating_sub(trained))
+    })
+}
+
+/// `first · 2^rung`, saturating.
+fn doubled(first: usize, rung: usize) -> usize {
+    u32::try_from(rung)
+        .ok()
+        .and_then(|r| first.checked_mul(1usize.checked_shl(r)?))
+        .unwrap_or(usize::MAX)
 }
 
 /// The file of survivor `k`'s model (`"state"`) or sampler (`"sampler"`) state after `rung`.

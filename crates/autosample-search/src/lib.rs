@@ -22,7 +22,8 @@ mod supernet;
 
 pub use autosample::{
     AUTOSAMPLE_CHECKPOINT, AutoSampleConfig, AutoSampleOutcome, EpochCounts, Event, Evidence,
-    FinalSampler, Retrain, autosample, autosample_in, remove_autosample_checkpoint,
+    FinalSampler, Retrain, autosample, autosample_in, branch_epochs_per_candidate,
+    remove_autosample_checkpoint,
 };
 pub use exhaustive::{CandidateRun, ExhaustiveOutcome, exhaustive};
 pub use halving::{

@@ -735,3 +735,36 @@ fn candidates_in_their_warmup_are_held_from_pruning() {
     assert!(held[1].0.iter().all(|(_, _, h)| h.is_none()), "{held:?}");
     assert!(held[1].1.contains(&dens.to_owned()), "{held:?}");
 }
+
+#[test]
+fn branches_never_outlast_one_training() {
+    // With --epochs 3 the doubling branches (1, 2, 4, 8) are cut to one training's length: a
+    // longer branch would cost more than training the candidate outright.
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = autosample_train::TrainConfig {
+        epochs: 3,
+        ..common::quick_mf()
+    };
+    let settings = AutoSampleConfig {
+        warmup_epochs: 1,
+        round_epochs: 1,
+        max_rounds: 4,
+        selector: quick_evidence(0.05, 10),
+        ..AutoSampleConfig::default()
+    };
+    let out = autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap();
+    let lengths: Vec<usize> = out
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Round { branch_epochs, .. } => Some(*branch_epochs),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lengths, [1, 2, 3, 3]);
+    assert_eq!(
+        autosample_search::branch_epochs_per_candidate(&settings, base.epochs),
+        1 + 2 + 3 + 3
+    );
+}

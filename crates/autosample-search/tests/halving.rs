@@ -58,3 +58,40 @@ fn halving_from_a_supernet_warmup_counts_it_and_repeats() {
     assert_eq!(again.chosen, out.chosen);
     assert_eq!(again.test, out.test);
 }
+
+#[test]
+fn rungs_and_the_final_training_stop_at_one_training() {
+    // --epochs 5 and first rungs of 2: rung 1 would train 4 more epochs, 6 in all; it trains
+    // 3, and the winner, which has trained a whole training, trains one epoch more to be
+    // evaluated.
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = autosample_train::TrainConfig {
+        epochs: 5,
+        ..common::quick_mf()
+    };
+    let out =
+        successive_halving(&data, &space, &base, 2, HalvingStart::Init, Progress::Quiet).unwrap();
+    assert_eq!(out.rungs.len(), 2);
+    assert_eq!((out.rungs[0].epochs, out.rungs[1].epochs), (2, 3));
+    assert_eq!(out.final_epochs, 1);
+    assert_eq!(out.total_epochs, 3 * 2 + 2 * 3 + 1);
+    // A space larger than the epochs allow stops halving once the copies have trained
+    // --epochs: 2 epochs, then 0 left, so the best of the first rung wins.
+    let short = autosample_train::TrainConfig {
+        epochs: 2,
+        ..common::quick_mf()
+    };
+    let out = successive_halving(
+        &data,
+        &space,
+        &short,
+        2,
+        HalvingStart::Init,
+        Progress::Quiet,
+    )
+    .unwrap();
+    assert_eq!(out.rungs.len(), 1);
+    assert_eq!(out.chosen, out.rungs[0].values[0].0);
+    assert_eq!(out.total_epochs, 3 * 2 + out.final_epochs);
+}

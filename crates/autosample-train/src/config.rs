@@ -29,6 +29,21 @@ impl ModelConfig {
             ModelConfig::Ngcf(_) => "ngcf",
         }
     }
+
+    /// A lower bound on the bytes a model of this config holds for `rows` users and items:
+    /// its f32 tables with their gradients and Adam's two moments (four copies), and for the
+    /// graph models the propagated embeddings of every layer, kept for the backward pass, with
+    /// their gradients (two copies a layer). It lets a command refuse a `--dim` that cannot
+    /// fit before anything is allocated; the samplers' and the evaluation's memory come on top.
+    pub fn memory_lower_bound(&self, rows: usize) -> u128 {
+        let (dim, layers) = match self {
+            ModelConfig::Mf(c) => (c.dim, 0),
+            ModelConfig::LightGcn(c) => (c.dim, c.layers),
+            ModelConfig::Ngcf(c) => (c.dim, c.layers),
+        };
+        let table = rows as u128 * dim as u128 * 4;
+        table * (4 + 2 * layers as u128)
+    }
 }
 
 impl Default for ModelConfig {
@@ -140,6 +155,17 @@ impl TrainConfig {
         if self.ks.is_empty() || self.ks.contains(&0) {
             return bad("ks must be a non-empty list of positive cut-offs, e.g. [20]");
         }
+        if let Some(k) = self
+            .ks
+            .iter()
+            .enumerate()
+            .find_map(|(n, k)| self.ks[..n].contains(k).then_some(k))
+        {
+            return Err(TrainError::Config(format!(
+                "ks lists {k} twice ({:?}); give each cut-off once",
+                self.ks
+            )));
+        }
         let (name, k) = parse_monitor(&self.monitor)?;
         if !self.ks.contains(&k) {
             return Err(TrainError::Config(format!(
@@ -209,5 +235,31 @@ mod tests {
             ..TrainConfig::default()
         };
         assert!(c.validate().is_err());
+        c = TrainConfig {
+            ks: vec![20, 50, 20],
+            ..TrainConfig::default()
+        };
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            TrainError::Config("ks lists 20 twice ([20, 50, 20]); give each cut-off once".into())
+                .to_string()
+        );
+    }
+
+    #[test]
+    fn the_memory_bound_counts_tables_optimizer_state_and_layers() {
+        // 10 rows × dim 8 × 4 bytes = 320 bytes a table; MF keeps 4 copies, a 3-layer graph
+        // model 4 + 2·3.
+        let mf = ModelConfig::Mf(MfConfig {
+            dim: 8,
+            ..MfConfig::default()
+        });
+        assert_eq!(mf.memory_lower_bound(10), 320 * 4);
+        let lightgcn = ModelConfig::LightGcn(LightGcnConfig {
+            dim: 8,
+            layers: 3,
+            ..LightGcnConfig::default()
+        });
+        assert_eq!(lightgcn.memory_lower_bound(10), 320 * 10);
     }
 }

@@ -590,7 +590,12 @@ pub fn train_with(
         "training"
     );
 
-    let bar = progress.bar(config.epochs as u64, config.model.name());
+    // Named by model and sampler: a search runs many trainings (candidates, branches, rungs,
+    // the retrain), and a bar named by the model alone would not say which one is running.
+    let bar = progress.bar(
+        config.epochs as u64,
+        &format!("{} {}", config.model.name(), config.sampler.spec()),
+    );
     // Each epoch shuffles the canonical pair order afresh, so that epoch e's batches depend on
     // (seed, e) alone; a resumed run then replays exactly what an uninterrupted one would.
     let mut order = pairs.clone();

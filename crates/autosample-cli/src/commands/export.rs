@@ -296,6 +296,17 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
     let seen_text = std::fs::read_to_string(&seen_path)
         .with_context(|| format!("{}: cannot read", seen_path.display()))?;
     let mut seen: Vec<Vec<u32>> = vec![Vec::new(); manifest.n_users];
+    // Export writes one line per user, in order: fewer lines (a truncated copy) would let
+    // training items through as recommendations.
+    let lines = seen_text.lines().count();
+    if lines != manifest.n_users {
+        bail!(
+            "{}: {lines} lines for the {} users of manifest.json (one line per user): the file \
+             is truncated or from another export; export again",
+            seen_path.display(),
+            manifest.n_users
+        );
+    }
     for (n, line) in seen_text.lines().enumerate() {
         let mut it = line.split_whitespace().map(str::parse::<u32>);
         let bad = || {

@@ -248,22 +248,34 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             }
         }
     }
+    let estimate = exhaustive_estimate(&o);
+    let cost = cost_line(&o, estimate.as_ref());
+    // The decision log: per candidate (exhaustive), per rung (halving), or every event
+    // (autosample: warm-up, rounds with their evidence and prunes, stops, the choice).
+    let decisions = ["candidates", "rungs", "events"]
+        .iter()
+        .find_map(|k| o["details"].get(*k).cloned())
+        .unwrap_or(Value::Null);
     let summary = serde_json::json!({
         "strategy": o["strategy"],
         "chosen": chosen,
         "final_sampler": final_sampler(&o["details"]),
         "final_weights": chosen_event(&o["details"]).map_or(Value::Null, |e| e["final_weights"].clone()),
+        "monitor": monitor,
+        "valid": o["valid"],
         "test": o["test"],
         "total_epochs": o["total_epochs"],
         "search_seconds": o["search_seconds"],
+        "exhaustive_estimate": estimate.as_ref().map_or(Value::Null, Estimate::to_json),
         "seed": o["seed"],
         "dataset": o["dataset"]["name"],
         "model": o["model"],
+        "decisions": decisions,
     });
 
     let report = args.run.join("report.html");
     let lines_charts = line_charts(&o, &chosen, &monitor);
-    let html = render_html(&o, &chosen, &lines, &charts, &lines_charts);
+    let html = render_html(&o, &chosen, &cost, &lines, &charts, &lines_charts);
     autosample_data::write_atomic(&report, html.as_bytes())
         .with_context(|| format!("writing {}", report.display()))?;
     if args.json {
@@ -286,14 +298,131 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             metric("test", "recall@20"),
             metric("test", "ndcg@20")
         );
-        out!(
-            "cost: {} epochs, {:.1} s",
-            o["total_epochs"],
-            o["search_seconds"].as_f64().unwrap_or(f64::NAN)
-        );
+        out!("{cost}");
         out!("report: {}", report.display());
     }
     Ok(())
+}
+
+/// What exhaustive search would have cost on the same data, estimated from a search that did
+/// not run it: every candidate trained as long as the chosen model trained in all, at the
+/// chosen model's seconds per epoch. Candidates differ in cost (SRNS's epochs are slower, and
+/// each stops early at its own epoch), so this is a yardstick, not a measurement; the
+/// selector benchmark measures the real ratio.
+struct Estimate {
+    candidates: usize,
+    epochs_per_candidate: usize,
+    seconds_per_epoch: f64,
+    basis: &'static str,
+}
+
+impl Estimate {
+    fn epochs(&self) -> usize {
+        self.candidates * self.epochs_per_candidate
+    }
+
+    fn seconds(&self) -> f64 {
+        self.epochs() as f64 * self.seconds_per_epoch
+    }
+
+    fn to_json(&self) -> Value {
+        serde_json::json!({
+            "candidates": self.candidates,
+            "epochs_per_candidate": self.epochs_per_candidate,
+            "epochs": self.epochs(),
+            "seconds": self.seconds(),
+            "basis": self.basis,
+        })
+    }
+}
+
+/// [`Estimate`] of a halving or autosample search; `None` for exhaustive search (its cost is
+/// the real one) and for an outcome without the counts.
+fn exhaustive_estimate(o: &Value) -> Option<Estimate> {
+    let d = &o["details"];
+    let count = |v: &Value| v.as_u64().and_then(|n| usize::try_from(n).ok());
+    match o["strategy"].as_str()? {
+        "halving" => {
+            let rungs = d["rungs"].as_array()?;
+            let candidates = rungs
+                .first()
+                .and_then(|r| r["values"].as_array())
+                .map_or(1, Vec::len);
+            let winner: usize = count(&d["warmup_epochs"]).unwrap_or(0)
+                + rungs
+                    .iter()
+                    .filter_map(|r| count(&r["epochs"]))
+                    .sum::<usize>()
+                + count(&d["final_epochs"])?;
+            let total = count(&o["total_epochs"])?.max(1);
+            Some(Estimate {
+                candidates,
+                epochs_per_candidate: winner,
+                seconds_per_epoch: o["search_seconds"].as_f64()? / total as f64,
+                basis: "each candidate trained as long as the winner did (its rungs and final \
+                        training), at the search's mean seconds per epoch",
+            })
+        }
+        "autosample" => {
+            let epochs = &d["epochs"];
+            let retrain = count(&epochs["retrain"])?;
+            let scratch = d["settings"]["retrain"].as_str() == Some("scratch");
+            // The chosen model trained through the supernet epochs, then the retrain (from a
+            // fresh start under `scratch`).
+            let own = retrain
+                + if scratch {
+                    0
+                } else {
+                    count(&epochs["supernet"])?
+                };
+            let mut names: Vec<&str> = Vec::new();
+            for e in d["events"].as_array()? {
+                for x in e["evidence"].as_array().into_iter().flatten() {
+                    if let Some(n) = x["sampler"].as_str().filter(|n| !names.contains(n)) {
+                        names.push(n);
+                    }
+                }
+            }
+            Some(Estimate {
+                candidates: names.len().max(1),
+                epochs_per_candidate: own,
+                seconds_per_epoch: d["retrain_seconds"].as_f64()? / retrain.max(1) as f64,
+                basis: if scratch {
+                    "each candidate trained as long as the chosen one's retrain, at its seconds \
+                     per epoch"
+                } else {
+                    "each candidate trained as long as the chosen model did in all (the \
+                     supernet epochs and the retrain), at the retrain's seconds per epoch"
+                },
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The cost line of the summary: the search's epochs and seconds, and against exhaustive
+/// search's (estimated, unless this is it).
+fn cost_line(o: &Value, estimate: Option<&Estimate>) -> String {
+    let epochs = o["total_epochs"].as_u64().unwrap_or(0);
+    let seconds = o["search_seconds"].as_f64().unwrap_or(f64::NAN);
+    let own = format!("cost: {epochs} epochs, {seconds:.1} s");
+    match estimate {
+        _ if o["strategy"] == "exhaustive" => {
+            format!("{own} (exhaustive search: the baseline others are measured against)")
+        }
+        Some(e) if e.epochs() > 0 => format!(
+            "{own}: {:.2}× the epochs and {:.2}× the seconds of an exhaustive search, estimated \
+             as {} candidates × {} epochs = {} epochs, about {:.0} s ({})",
+            epochs as f64 / e.epochs() as f64,
+            seconds / e.seconds(),
+            e.candidates,
+            e.epochs_per_candidate,
+            e.epochs(),
+            e.seconds(),
+            e.basis
+        ),
+        _ => own,
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -468,6 +597,7 @@ fn line_chart(title: &str, x_label: &str, series: &[Series]) -> String {
 fn render_html(
     o: &Value,
     chosen: &str,
+    cost: &str,
     lines: &[String],
     charts: &[(String, Vec<Bar>)],
     line_charts: &[(String, String, Vec<Series>)],
@@ -487,12 +617,11 @@ fn render_html(
     );
     let _ = write!(
         body,
-        "<p>Test of the chosen (read once): Recall@20 {:.4}, NDCG@20 {:.4}. Cost: {} epochs, \
-         {:.1} s. Build {}.</p>",
+        "<p>Test of the chosen (read once): Recall@20 {:.4}, NDCG@20 {:.4}.</p><p \
+         class=\"cost\">{}</p><p>Build {}.</p>",
         o["test"]["recall@20"].as_f64().unwrap_or(f64::NAN),
         o["test"]["ndcg@20"].as_f64().unwrap_or(f64::NAN),
-        o["total_epochs"],
-        o["search_seconds"].as_f64().unwrap_or(f64::NAN),
+        escape(cost),
         escape(o["build"]["commit"].as_str().unwrap_or("?"))
     );
     for (title, x_label, series) in line_charts {

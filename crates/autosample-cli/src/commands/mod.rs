@@ -7,6 +7,7 @@ use crate::args::{Cli, Command, DataCommand, SpaceCommand};
 mod data;
 mod evaluate;
 mod export;
+mod flags;
 mod inspect;
 mod search;
 mod space;

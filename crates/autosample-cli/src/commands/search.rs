@@ -153,6 +153,12 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     // Everything is checked before any training: the space, the flags, the output directory.
     let (mut plan, out) = match &args.resume {
         Some(dir) => {
+            super::flags::refuse_beside_resume(
+                &args.given,
+                &["--resume", "--json"],
+                dir,
+                "search.json",
+            )?;
             let path = dir.join("search.json");
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(
@@ -181,7 +187,8 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
                     space_file.display()
                 )
             })?;
-            SearchSpace::parse(&space_text, &space_file.display().to_string())?;
+            let space = SearchSpace::parse(&space_text, &space_file.display().to_string())?;
+            check_flags_apply(args, &space, &space_file)?;
             if let Some(b) = args.budget_seconds
                 && !(b.is_finite() && b >= 0.0)
             {
@@ -251,6 +258,7 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
     let space = SearchSpace::parse(&plan.space, &plan.space_file)?;
     let spec = plan.data.clone();
     let dataset = spec.load()?;
+    crate::commands::train::check_model_fits(&plan.train, &dataset)?;
     let fingerprint = dataset.fingerprint();
     match &plan.data_fingerprint {
         Some(recorded) if *recorded != fingerprint => bail!(
@@ -481,6 +489,111 @@ pub fn run(args: &SearchArgs, quiet: bool) -> Result<()> {
             t("ndcg@20")
         );
         out!("outcome: {}", outcome_path.display());
+    }
+    Ok(())
+}
+
+/// Flags that only `--strategy autosample` reads.
+const AUTOSAMPLE_FLAGS: &[&str] = &[
+    "--retrain",
+    "--selector",
+    "--weight-floor",
+    "--final",
+    "--max-rounds",
+    "--prune-level",
+    "--prune-from-round",
+    "--stop-past-peak",
+    "--hold-warmup",
+    "--round-epochs",
+    "--expand",
+    "--max-candidates",
+    "--budget-epochs",
+    "--budget-seconds",
+];
+
+/// Flags that only the evidence selector reads.
+const EVIDENCE_FLAGS: &[&str] = &[
+    "--prune-level",
+    "--prune-from-round",
+    "--stop-past-peak",
+    "--hold-warmup",
+];
+
+/// Flags that only `--strategy halving` reads.
+const HALVING_FLAGS: &[&str] = &["--first-epochs", "--halving-start"];
+
+/// Refuses a flag this search would not read (given on the command line, not a default), and
+/// `--expand` where it can add nothing.
+///
+/// # Errors
+/// The flag, where it applies, and the fix.
+fn check_flags_apply(args: &SearchArgs, space: &SearchSpace, space_file: &Path) -> Result<()> {
+    use super::flags::refuse_unread;
+    use clap::ValueEnum;
+    let name = |v: Option<clap::builder::PossibleValue>| {
+        v.map_or_else(|| "?".to_owned(), |v| v.get_name().to_owned())
+    };
+    let strategy = name(args.strategy.to_possible_value());
+    let here = format!("this search is `{strategy}`");
+    let given = &args.given;
+    if args.strategy != StrategyArg::Autosample {
+        refuse_unread(given, AUTOSAMPLE_FLAGS, "to --strategy autosample", &here)?;
+    }
+    if args.strategy != StrategyArg::Halving {
+        refuse_unread(given, HALVING_FLAGS, "to --strategy halving", &here)?;
+    }
+    let reads_warmup = args.strategy == StrategyArg::Autosample
+        || (args.strategy == StrategyArg::Halving && args.halving_start == HalvingStartArg::Warmup);
+    if !reads_warmup {
+        refuse_unread(
+            given,
+            &["--warmup-epochs"],
+            "to --strategy autosample and to halving with --halving-start warmup",
+            &format!("{here}, starting from the initialisation"),
+        )?;
+    }
+    if args.strategy != StrategyArg::Autosample {
+        return Ok(());
+    }
+    if args.selector != SelectorArg::Evidence {
+        refuse_unread(
+            given,
+            EVIDENCE_FLAGS,
+            "to --selector evidence",
+            &format!(
+                "this search's selector is `{}`",
+                name(args.selector.to_possible_value())
+            ),
+        )?;
+    }
+    if !args.expand {
+        refuse_unread(
+            given,
+            &["--max-candidates"],
+            "with --expand",
+            "this search does not expand",
+        )?;
+        return Ok(());
+    }
+    let candidates = space.initial_candidates();
+    if candidates.len() < 2 {
+        bail!(
+            "--expand adds the neighbours of the rounds' leader, and {} starts from one              candidate, so no round runs: list the candidates to compare in the space (more              values in a `choice`), or drop --expand",
+            space_file.display()
+        );
+    }
+    let specs: Vec<String> = candidates.iter().map(|c| c.spec()).collect();
+    let adds_nothing = candidates.iter().all(|c| {
+        space
+            .neighbours(c)
+            .iter()
+            .all(|n| specs.contains(&n.spec()))
+    });
+    if adds_nothing {
+        bail!(
+            "--expand adds the neighbours of the rounds' leader, and no candidate of {} has a              neighbouring value that is not a candidate already: give a parameter              more values in the space, or drop --expand",
+            space_file.display()
+        );
     }
     Ok(())
 }

@@ -233,11 +233,66 @@ pub fn resolve_config(args: &HyperArgs, sampler: Option<&str>) -> Result<TrainCo
     Ok(cfg)
 }
 
+/// Refuses a model that cannot fit in this machine's memory (a `--dim` typed with an extra
+/// digit would otherwise end in an allocation failure, which aborts without a message), from
+/// [`ModelConfig::memory_lower_bound`] against `MemTotal` in /proc/meminfo. Where that cannot
+/// be read (not Linux), nothing is checked.
+///
+/// # Errors
+/// The estimate, the machine's memory and the fix.
+pub fn check_model_fits(cfg: &TrainConfig, dataset: &Dataset) -> Result<()> {
+    let Some(total) = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| mem_total_bytes(&m))
+    else {
+        return Ok(());
+    };
+    let need = cfg
+        .model
+        .memory_lower_bound(dataset.n_users() + dataset.n_items());
+    if need > total {
+        let gib = |b: u128| b as f64 / f64::from(1u32 << 30);
+        bail!(
+            "the model needs at least {:.1} GiB for its tables and their optimizer state ({} users \
+             and items × dim {}), more than this machine's {:.1} GiB of memory: lower --dim (or \
+             --layers)",
+            gib(need),
+            dataset.n_users() + dataset.n_items(),
+            model_dim(&cfg.model),
+            gib(total)
+        );
+    }
+    Ok(())
+}
+
+/// The embedding width of a model config.
+fn model_dim(model: &ModelConfig) -> usize {
+    match model {
+        ModelConfig::Mf(c) => c.dim,
+        ModelConfig::LightGcn(c) => c.dim,
+        ModelConfig::Ngcf(c) => c.dim,
+        _ => 0,
+    }
+}
+
+/// `MemTotal` of a /proc/meminfo text, in bytes.
+fn mem_total_bytes(meminfo: &str) -> Option<u128> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Runs `autosample train`.
 pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let resumed: Option<RunConfig> = match &args.resume {
         Some(dir) => {
+            super::flags::refuse_beside_resume(
+                &args.given,
+                &["--resume", "--json"],
+                dir,
+                RunFiles::CONFIG,
+            )?;
             let path = dir.join(RunFiles::CONFIG);
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!("{}: cannot read; is this a run directory?", path.display())
@@ -259,6 +314,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> Result<()> {
     let t = Instant::now();
     let dataset = spec.load()?;
     let data_seconds = t.elapsed().as_secs_f64();
+    check_model_fits(&cfg, &dataset)?;
     tracing::info!(
         dataset = %dataset.name,
         users = dataset.n_users(),

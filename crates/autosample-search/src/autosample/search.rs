@@ -17,9 +17,13 @@ use super::{AutoSampleConfig, EpochCounts, Event, Evidence, Retrain};
 use crate::selector::{SelectorConfig, StepRule, ValidationSample, floored_softmax};
 use crate::{SearchSpace, Supernet};
 
-/// The evidence rule's branch length in `round`: `first` epochs in round 0, doubling.
-fn branch_length(first: usize, round: usize) -> usize {
-    first.max(1) << round
+/// The evidence rule's branch length in `round`: `first` epochs in round 0, doubling, and never
+/// more than `max_epochs` (the training's `--epochs`): a branch is one candidate training
+/// alone, and a branch longer than a whole training would cost more than training that
+/// candidate outright, which is what the search exists to avoid.
+pub(super) fn branch_length(first: usize, round: usize, max_epochs: usize) -> usize {
+    // `first << round` cannot overflow: rounds are at most MAX_ROUNDS (20).
+    (first.max(1) << round).min(max_epochs.max(1))
 }
 
 /// Seconds of a search: those of the runs before a resume plus this run's.
@@ -209,7 +213,7 @@ impl Search {
             )));
         };
         let c = self.candidates.len();
-        let h = branch_length(branch_epochs, round);
+        let h = branch_length(branch_epochs, round, setup.base.epochs);
         let branch_retrain = settings.retrain == Retrain::Branch;
         // A candidate whose own warm-up ends after its branch does: its evidence is of the
         // ramp, not of its rule, so it is not pruned on it, if the rounds can see the warm-up
@@ -217,7 +221,11 @@ impl Search {
         // search can see: holding it would only cost.
         let horizon = settings.warmup_epochs
             + settings.max_rounds.saturating_sub(1) * settings.round_epochs
-            + branch_length(branch_epochs, settings.max_rounds.saturating_sub(1));
+            + branch_length(
+                branch_epochs,
+                settings.max_rounds.saturating_sub(1),
+                setup.base.epochs,
+            );
         let held_until: Vec<Option<f64>> = self
             .candidates
             .iter()
