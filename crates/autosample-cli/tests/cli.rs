@@ -1350,7 +1350,7 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
     // model trained.
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("× the epochs") && text.contains("estimated as 3 candidates ×"),
+        text.contains("× the work") && text.contains("estimated as 3 candidates ×"),
         "{text}"
     );
     let o = run(&["inspect", out.to_str().unwrap(), "--json"]);
@@ -1360,6 +1360,10 @@ fn inspect_summarises_a_search_and_its_report_renders_in_chromium() {
     assert_eq!(
         estimate["epochs"].as_u64().unwrap(),
         3 * estimate["epochs_per_candidate"].as_u64().unwrap()
+    );
+    assert!(
+        v["work_epochs"].as_u64().unwrap() > v["total_epochs"].as_u64().unwrap(),
+        "a supernet epoch counts once per candidate it trains"
     );
     let decisions = v["decisions"].as_array().unwrap();
     assert_eq!(decisions[0]["event"], "warmup");
@@ -1883,6 +1887,7 @@ fn flags_a_command_would_not_read_are_refused() {
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{extra:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("  "), "{extra:?}: {}", stderr(&o));
         assert!(!out.exists(), "{extra:?}: nothing is written");
     }
     // --halving-start warmup reads --warmup-epochs.

@@ -302,7 +302,9 @@ pub fn autosample_in(
         // Not an error: a budget or pruning may end the rounds sooner, and a user may want
         // the evidence anyway; but the cost goal of the search cannot be met this way.
         tracing::warn!(
-            "with --epochs {} and {} rounds, the branches may train each candidate {per_candidate}              epochs, more than one whole training: this search can cost more than exhaustive              search. Give fewer --max-rounds, a --budget-epochs, or a larger --epochs",
+            "with --epochs {} and {} rounds, the branches may train each candidate {per_candidate} \
+             epochs, more than one whole training: this search can cost more than exhaustive \
+             search. Give fewer --max-rounds, a --budget-epochs, or a larger --epochs",
             base.epochs,
             settings.max_rounds
         );
@@ -374,6 +376,19 @@ pub fn autosample_in(
         log_round(&round_event);
         search.events.push(round_event);
         let stopping = past_peak.is_some();
+        if let Some(Event::PastPeak {
+            round,
+            value,
+            best_round,
+            best_value,
+            leader,
+        }) = &past_peak
+        {
+            tracing::info!(
+                "round {round}: the leader scores {value:.4}, below round {best_round}'s \
+                 {best_value:.4}: past the peak, the rounds stop; chosen {leader}"
+            );
+        }
         search.events.extend(past_peak);
         if settings.expand && !stopping && search.net.is_active(search.leader) {
             search.expand(&setup, round)?;
@@ -488,14 +503,12 @@ fn log_round(event: &Event) {
         ..
     } = event
     {
-        // The leader scores highest on the round's signal (evidence and step rules alike).
-        let leader = evidence
-            .iter()
-            .max_by(|a, b| a.value.total_cmp(&b.value))
-            .map_or_else(
-                || "?".to_owned(),
-                |x| format!("{} ({:.4})", x.sampler, x.value),
-            );
+        // The leader is the candidate nothing leads (its `lead` is 0): under the evidence rule
+        // the best branch, under a step rule the largest weight.
+        let leader = evidence.iter().find(|x| x.lead == 0.0).map_or_else(
+            || "?".to_owned(),
+            |x| format!("{} ({:.4})", x.sampler, x.value),
+        );
         let active = final_weights.iter().filter(|w| **w > 0.0).count();
         let pruned = if pruned.is_empty() {
             "none".to_owned()

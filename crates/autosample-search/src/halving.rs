@@ -306,7 +306,7 @@ fn run_rungs(
             .take(keep)
             .map(|(i, _, s, sampler)| (i, Some(s), sampler))
             .collect();
-        epochs *= 2;
+        epochs = epochs.saturating_mul(2);
         rung += 1;
         if let Some(dir) = dir {
             write_checkpoint(

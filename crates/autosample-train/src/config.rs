@@ -33,16 +33,30 @@ impl ModelConfig {
     /// A lower bound on the bytes a model of this config holds for `rows` users and items:
     /// its f32 tables with their gradients and Adam's two moments (four copies), and for the
     /// graph models the propagated embeddings of every layer, kept for the backward pass, with
-    /// their gradients (two copies a layer). It lets a command refuse a `--dim` that cannot
-    /// fit before anything is allocated; the samplers' and the evaluation's memory come on top.
+    /// their gradients (two copies a layer); NGCF's layer weights (`2·dim + 2` by `dim` a
+    /// layer) with their gradients and moments too. It lets a command refuse a `--dim` that
+    /// cannot fit before anything is allocated; the samplers' and the evaluation's memory come
+    /// on top. Saturates rather than overflows.
     pub fn memory_lower_bound(&self, rows: usize) -> u128 {
-        let (dim, layers) = match self {
-            ModelConfig::Mf(c) => (c.dim, 0),
-            ModelConfig::LightGcn(c) => (c.dim, c.layers),
-            ModelConfig::Ngcf(c) => (c.dim, c.layers),
+        let (dim, layers, weights) = match self {
+            ModelConfig::Mf(c) => (c.dim, 0, false),
+            ModelConfig::LightGcn(c) => (c.dim, c.layers, false),
+            ModelConfig::Ngcf(c) => (c.dim, c.layers, true),
         };
-        let table = rows as u128 * dim as u128 * 4;
-        table * (4 + 2 * layers as u128)
+        let (dim, layers) = (dim as u128, layers as u128);
+        let table = (rows as u128).saturating_mul(dim).saturating_mul(4);
+        let copies = layers.saturating_mul(2).saturating_add(4);
+        let layer_weights = if weights {
+            // W1, W2 (dim × dim) and their biases, per layer: (2·dim + 2)·dim floats.
+            dim.saturating_mul(2)
+                .saturating_add(2)
+                .saturating_mul(dim)
+                .saturating_mul(layers)
+                .saturating_mul(4 * 4)
+        } else {
+            0
+        };
+        table.saturating_mul(copies).saturating_add(layer_weights)
     }
 }
 
@@ -261,5 +275,18 @@ mod tests {
             ..LightGcnConfig::default()
         });
         assert_eq!(lightgcn.memory_lower_bound(10), 320 * 10);
+        // NGCF adds (2·8 + 2)·8 weights a layer, 4 bytes, 4 copies.
+        let ngcf = ModelConfig::Ngcf(NgcfConfig {
+            dim: 8,
+            layers: 3,
+            ..NgcfConfig::default()
+        });
+        assert_eq!(ngcf.memory_lower_bound(10), 320 * 10 + 3 * 18 * 8 * 16);
+        let huge = ModelConfig::LightGcn(LightGcnConfig {
+            dim: usize::MAX,
+            layers: usize::MAX,
+            ..LightGcnConfig::default()
+        });
+        assert_eq!(huge.memory_lower_bound(usize::MAX), u128::MAX);
     }
 }

@@ -266,6 +266,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         "test": o["test"],
         "total_epochs": o["total_epochs"],
         "search_seconds": o["search_seconds"],
+        "work_epochs": work_epochs(&o),
         "exhaustive_estimate": estimate.as_ref().map_or(Value::Null, Estimate::to_json),
         "seed": o["seed"],
         "dataset": o["dataset"]["name"],
@@ -354,49 +355,151 @@ fn exhaustive_estimate(o: &Value) -> Option<Estimate> {
                     .filter_map(|r| count(&r["epochs"]))
                     .sum::<usize>()
                 + count(&d["final_epochs"])?;
-            let total = count(&o["total_epochs"])?.max(1);
+            let work = work_epochs(o)?.max(1);
             Some(Estimate {
                 candidates,
                 epochs_per_candidate: winner,
-                seconds_per_epoch: o["search_seconds"].as_f64()? / total as f64,
+                seconds_per_epoch: o["search_seconds"].as_f64()? / work as f64,
                 basis: "each candidate trained as long as the winner did (its rungs and final \
                         training), at the search's mean seconds per epoch",
             })
         }
         "autosample" => {
-            let epochs = &d["epochs"];
+            let (epochs, settings) = (&d["epochs"], &d["settings"]);
             let retrain = count(&epochs["retrain"])?;
-            let scratch = d["settings"]["retrain"].as_str() == Some("scratch");
-            // The chosen model trained through the supernet epochs, then the retrain (from a
-            // fresh start under `scratch`).
-            let own = retrain
-                + if scratch {
-                    0
-                } else {
-                    count(&epochs["supernet"])?
-                };
+            let events = d["events"].as_array()?;
+            let retrain_kind = settings["retrain"].as_str().unwrap_or("warm");
+            // What the chosen model trained in all: the supernet epochs and the retrain
+            // (`warm`, and a mixture, whose retrain is warm); the retrain alone (`scratch`);
+            // the supernet epochs before the chosen round's branches, the branch and the
+            // retrain (`branch`: past the peak, the best round's branch, else the last one).
+            let own = match retrain_kind {
+                "scratch" => retrain,
+                "branch" => {
+                    let chosen_round = events
+                        .iter()
+                        .find(|e| e["event"] == "past_peak")
+                        .and_then(|e| count(&e["best_round"]))
+                        .or_else(|| {
+                            events
+                                .iter()
+                                .rev()
+                                .find(|e| e["event"] == "round")
+                                .and_then(|e| count(&e["round"]))
+                        })?;
+                    let round = events.iter().find(|e| {
+                        e["event"] == "round" && count(&e["round"]) == Some(chosen_round)
+                    })?;
+                    count(&settings["warmup_epochs"])?
+                        + chosen_round * count(&settings["round_epochs"])?
+                        + count(&round["branch_epochs"])?
+                        + retrain
+                }
+                _ => count(&epochs["supernet"])? + retrain,
+            };
             let mut names: Vec<&str> = Vec::new();
-            for e in d["events"].as_array()? {
+            for e in events {
                 for x in e["evidence"].as_array().into_iter().flatten() {
                     if let Some(n) = x["sampler"].as_str().filter(|n| !names.contains(n)) {
                         names.push(n);
                     }
                 }
             }
+            // A mixture retrain trains every candidate with a weight in each epoch.
+            let copies = if settings["final_sampler"] == "mixture" {
+                mixture_candidates(d).max(1)
+            } else {
+                1
+            };
             Some(Estimate {
                 candidates: names.len().max(1),
                 epochs_per_candidate: own,
-                seconds_per_epoch: d["retrain_seconds"].as_f64()? / retrain.max(1) as f64,
-                basis: if scratch {
-                    "each candidate trained as long as the chosen one's retrain, at its seconds \
-                     per epoch"
-                } else {
-                    "each candidate trained as long as the chosen model did in all (the \
-                     supernet epochs and the retrain), at the retrain's seconds per epoch"
+                seconds_per_epoch: d["retrain_seconds"].as_f64()?
+                    / (retrain.max(1) * copies) as f64,
+                basis: match retrain_kind {
+                    "scratch" => {
+                        "each candidate trained as long as the chosen one's retrain, at the \
+                         retrain's seconds per epoch"
+                    }
+                    "branch" => {
+                        "each candidate trained as long as the chosen model did in all (the \
+                         supernet epochs before its branch, the branch and the retrain), at the \
+                         retrain's seconds per epoch"
+                    }
+                    _ => {
+                        "each candidate trained as long as the chosen model did in all (the \
+                         supernet epochs and the retrain), at the retrain's seconds per epoch \
+                         and candidate"
+                    }
                 },
             })
         }
         _ => None,
+    }
+}
+
+/// The candidates with a weight in a mixture retrain (the `chosen` event's final weights).
+fn mixture_candidates(details: &Value) -> usize {
+    chosen_event(details)
+        .and_then(|e| e["final_weights"].as_array())
+        .map_or(0, |w| {
+            w.iter()
+                .filter(|w| w.as_f64().is_some_and(|w| w > 0.0))
+                .count()
+        })
+}
+
+/// A search's work in single-sampler epochs, as the selector benchmark counts it
+/// (benchmarks/selector/run_selector.py `work_epochs`): a supernet epoch trains every active
+/// candidate's copy of each pair, so it counts once per active candidate.
+fn work_epochs(o: &Value) -> Option<usize> {
+    let d = &o["details"];
+    let count = |v: &Value| v.as_u64().and_then(|n| usize::try_from(n).ok());
+    let total = count(&o["total_epochs"])?;
+    match o["strategy"].as_str()? {
+        "autosample" => {
+            let events = d["events"].as_array()?;
+            let active = |e: &Value| {
+                e["weights"].as_array().map_or(0, |w| {
+                    w.iter()
+                        .filter(|w| w.as_f64().is_some_and(|w| w > 0.0))
+                        .count()
+                })
+            };
+            let rounds: Vec<&Value> = events.iter().filter(|e| e["event"] == "round").collect();
+            // The warm-up trains every initial candidate: as many as round 0 has weights.
+            let initial = rounds
+                .first()
+                .and_then(|e| e["weights"].as_array())
+                .map_or(1, |w| w.len().max(1));
+            let warmup = events
+                .first()
+                .filter(|e| e["event"] == "warmup")
+                .and_then(|e| count(&e["epochs"]))
+                .unwrap_or(0);
+            let epochs = &d["epochs"];
+            let mut work = count(&epochs["branches"])? + count(&epochs["retrain"])?;
+            work += warmup * initial;
+            // The supernet epochs after the warm-up, round by round (a `--retrain branch`
+            // search skips its last round's).
+            let round_epochs = count(&d["settings"]["round_epochs"])?;
+            let mut left = count(&epochs["supernet"])?.saturating_sub(warmup);
+            for e in rounds {
+                let ran = round_epochs.min(left);
+                left -= ran;
+                work += ran * active(e);
+            }
+            if d["settings"]["final_sampler"] == "mixture" {
+                work += count(&epochs["retrain"])? * mixture_candidates(d).saturating_sub(1);
+            }
+            Some(work)
+        }
+        "halving" => {
+            let warm = count(&d["warmup_epochs"]).unwrap_or(0);
+            let c = d["rungs"][0]["values"].as_array().map_or(1, Vec::len);
+            Some(total + warm * c.saturating_sub(1))
+        }
+        _ => Some(total),
     }
 }
 
@@ -405,15 +508,23 @@ fn exhaustive_estimate(o: &Value) -> Option<Estimate> {
 fn cost_line(o: &Value, estimate: Option<&Estimate>) -> String {
     let epochs = o["total_epochs"].as_u64().unwrap_or(0);
     let seconds = o["search_seconds"].as_f64().unwrap_or(f64::NAN);
-    let own = format!("cost: {epochs} epochs, {seconds:.1} s");
+    let work = work_epochs(o).unwrap_or(0);
+    let own = if work as u64 == epochs {
+        format!("cost: {epochs} epochs, {seconds:.1} s")
+    } else {
+        format!(
+            "cost: {epochs} epochs ({work} epochs of work, a supernet epoch counting once per \
+             candidate it trains), {seconds:.1} s"
+        )
+    };
     match estimate {
         _ if o["strategy"] == "exhaustive" => {
             format!("{own} (exhaustive search: the baseline others are measured against)")
         }
         Some(e) if e.epochs() > 0 => format!(
-            "{own}: {:.2}× the epochs and {:.2}× the seconds of an exhaustive search, estimated \
+            "{own}: {:.2}× the work and {:.2}× the seconds of an exhaustive search, estimated \
              as {} candidates × {} epochs = {} epochs, about {:.0} s ({})",
-            epochs as f64 / e.epochs() as f64,
+            work as f64 / e.epochs() as f64,
             seconds / e.seconds(),
             e.candidates,
             e.epochs_per_candidate,
@@ -644,4 +755,67 @@ fn render_html(
          polyline.line.chosen{{stroke:#d0743c;stroke-width:2.5}}figcaption{{font-weight:bold;margin:1em 0 .3em}}\
          </style></head><body>{body}</body></html>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An autosample outcome: 3 candidates, a 5-epoch warm-up, rounds of 5 supernet epochs,
+    /// the third candidate pruned in round 0, the rounds stopped past the peak in round 2 (best
+    /// round 1, whose branches ran 4 epochs), a 10-epoch retrain of 20 s.
+    fn autosample_outcome(retrain: &str, final_sampler: &str) -> Value {
+        serde_json::json!({
+            "strategy": "autosample",
+            "total_epochs": 5 + 10 + 30 + 10,
+            "search_seconds": 100.0,
+            "details": {
+                "settings": {"retrain": retrain, "final_sampler": final_sampler,
+                             "warmup_epochs": 5, "round_epochs": 5},
+                "epochs": {"supernet": 15, "branches": 30, "retrain": 10},
+                "retrain_seconds": 20.0,
+                "events": [
+                    {"event": "warmup", "epochs": 5},
+                    {"event": "round", "round": 0, "branch_epochs": 2, "weights": [0.3, 0.3, 0.4],
+                     "evidence": [{"sampler": "a"}, {"sampler": "b"}, {"sampler": "c"}]},
+                    {"event": "round", "round": 1, "branch_epochs": 4, "weights": [0.5, 0.5, 0.0],
+                     "evidence": [{"sampler": "a"}, {"sampler": "b"}]},
+                    {"event": "round", "round": 2, "branch_epochs": 8, "weights": [0.5, 0.5, 0.0],
+                     "evidence": [{"sampler": "a"}, {"sampler": "b"}]},
+                    {"event": "past_peak", "round": 2, "best_round": 1},
+                    {"event": "chosen", "final_weights": [0.6, 0.4, 0.0]},
+                ],
+            },
+        })
+    }
+
+    #[test]
+    fn the_exhaustive_estimate_follows_what_the_chosen_model_trained() {
+        let est = |retrain, final_sampler| {
+            let e = exhaustive_estimate(&autosample_outcome(retrain, final_sampler)).unwrap();
+            (e.candidates, e.epochs_per_candidate, e.seconds_per_epoch)
+        };
+        // warm: the 15 supernet epochs and the retrain.
+        assert_eq!(est("warm", "argmax"), (3, 15 + 10, 2.0));
+        // scratch: the retrain alone.
+        assert_eq!(est("scratch", "argmax"), (3, 10, 2.0));
+        // branch: the warm-up, round 1's supernet epochs before its branches (1 · 5), the
+        // 4-epoch branch and the retrain.
+        assert_eq!(est("branch", "argmax"), (3, 5 + 5 + 4 + 10, 2.0));
+        // mixture: each retrain epoch trains the two weighted candidates.
+        assert_eq!(est("warm", "mixture"), (3, 25, 1.0));
+    }
+
+    #[test]
+    fn work_epochs_count_a_supernet_epoch_once_per_candidate_it_trains() {
+        // Branches 30 + retrain 10, warm-up 5 × 3, then 10 supernet epochs after it: round 0's
+        // 5 with 3 weighted candidates, round 1's 5 with 2 (round 2 ran none).
+        let argmax = work_epochs(&autosample_outcome("warm", "argmax")).unwrap();
+        assert_eq!(argmax, 30 + 10 + 15 + 5 * 3 + 5 * 2);
+        let mixture = work_epochs(&autosample_outcome("warm", "mixture")).unwrap();
+        assert_eq!(mixture, argmax + 10);
+        let exhaustive = serde_json::json!({"strategy": "exhaustive", "total_epochs": 42});
+        assert_eq!(work_epochs(&exhaustive), Some(42));
+        assert!(exhaustive_estimate(&exhaustive).is_none());
+    }
 }

@@ -578,7 +578,9 @@ fn check_flags_apply(args: &SearchArgs, space: &SearchSpace, space_file: &Path) 
     let candidates = space.initial_candidates();
     if candidates.len() < 2 {
         bail!(
-            "--expand adds the neighbours of the rounds' leader, and {} starts from one              candidate, so no round runs: list the candidates to compare in the space (more              values in a `choice`), or drop --expand",
+            "--expand adds the neighbours of the rounds' leader, and {} starts from one \
+             candidate, so no round runs: list the candidates to compare in the space (more \
+             values in a `choice`), or drop --expand",
             space_file.display()
         );
     }
@@ -591,7 +593,9 @@ fn check_flags_apply(args: &SearchArgs, space: &SearchSpace, space_file: &Path) 
     });
     if adds_nothing {
         bail!(
-            "--expand adds the neighbours of the rounds' leader, and no candidate of {} has a              neighbouring value that is not a candidate already: give a parameter              more values in the space, or drop --expand",
+            "--expand adds the neighbours of the rounds' leader, and no candidate of {} has a \
+             neighbouring value that is not a candidate already: give a parameter \
+             more values in the space, or drop --expand",
             space_file.display()
         );
     }

@@ -22,8 +22,11 @@ use crate::{SearchSpace, Supernet};
 /// alone, and a branch longer than a whole training would cost more than training that
 /// candidate outright, which is what the search exists to avoid.
 pub(super) fn branch_length(first: usize, round: usize, max_epochs: usize) -> usize {
-    // `first << round` cannot overflow: rounds are at most MAX_ROUNDS (20).
-    (first.max(1) << round).min(max_epochs.max(1))
+    let doubled = u32::try_from(round)
+        .ok()
+        .and_then(|r| first.max(1).checked_mul(1usize.checked_shl(r)?))
+        .unwrap_or(usize::MAX);
+    doubled.min(max_epochs.max(1))
 }
 
 /// Seconds of a search: those of the runs before a resume plus this run's.
