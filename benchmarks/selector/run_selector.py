@@ -478,8 +478,10 @@ def write_record(rows, truth, argv):
     lines += ablation_lines(scored)
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text(
-        f"# Selector benchmark setup\n\n- date: {today}\n- machine: {cpu_name()}, {os.cpu_count()} cores, "
-        f"{platform.platform()}\n- binary of this invocation: {BIN}\n"
+        f"# Selector benchmark setup\n\n- date: {today}\n- machine of this invocation: {cpu_name()}, "
+        f"{os.cpu_count()} cores, {platform.platform()} (the rows ran on the machines of the "
+        "sessions that ran them; NOTES.md says which, where they differ)\n"
+        f"- binary of this invocation: {BIN}\n"
         f"- commits of the rows (raw.csv `commit`): {', '.join(sorted({str(r['commit']) for r in rows}))}\n"
         "- commands (every invocation that wrote this record; each row's binary is raw.csv `commit`):\n"
         + "".join(f"  - `{c}`\n" for c in invocations(record / "SETUP.md", argv)) +

@@ -30,6 +30,25 @@ use crate::meta::build_info;
 /// The export format version.
 pub const EXPORT_SCHEMA: u32 = 1;
 
+/// The validation metrics of a train run's summary or a search's outcome. Outcomes written
+/// before they held `valid` (binaries before 2026-12-02) have them in their details: the
+/// autosample retrain's, halving's final training's, or the chosen exhaustive candidate's.
+fn recorded_valid(v: &serde_json::Value) -> serde_json::Value {
+    if !v["valid"].is_null() {
+        return v["valid"].clone();
+    }
+    let d = &v["details"];
+    for key in ["retrained_valid", "final_valid"] {
+        if !d[key].is_null() {
+            return d[key].clone();
+        }
+    }
+    d["candidates"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["sampler"] == v["chosen"]))
+        .map_or(serde_json::Value::Null, |c| c["valid"].clone())
+}
+
 /// `manifest.json`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -151,7 +170,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     let outcome = read_json("outcome.json");
     let metrics = read_json("summary.json")
         .or_else(|| outcome.clone())
-        .map(|v| serde_json::json!({ "valid": v["valid"], "test": v["test"] }))
+        .map(|v| serde_json::json!({ "valid": recorded_valid(&v), "test": v["test"] }))
         .unwrap_or(serde_json::Value::Null);
     let final_sampler = outcome
         .as_ref()
@@ -394,4 +413,22 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_metrics_of_older_outcomes_come_from_their_details() {
+        let v = |o: serde_json::Value| recorded_valid(&o);
+        let m = serde_json::json!({"recall@20": 0.5});
+        assert_eq!(v(serde_json::json!({"valid": m})), m);
+        assert_eq!(v(serde_json::json!({"details": {"retrained_valid": m}})), m);
+        assert_eq!(v(serde_json::json!({"details": {"final_valid": m}})), m);
+        let exhaustive = serde_json::json!({"chosen": "dns", "details": {"candidates": [
+            {"sampler": "uniform", "valid": {"recall@20": 0.1}}, {"sampler": "dns", "valid": m}]}});
+        assert_eq!(v(exhaustive), m);
+        assert!(v(serde_json::json!({"details": {}})).is_null());
+    }
 }
