@@ -104,6 +104,9 @@ pub enum StrategyArg {
 pub enum RetrainArg {
     /// From the search's parameters (optimizer reset).
     Warm,
+    /// From the search's parameters with the optimizer state the supernet left (Adam's
+    /// moments of the mixture's gradients).
+    WarmKeep,
     /// From a fresh initialisation (the ablation).
     Scratch,
     /// Continue the leader's branch of the last evidence round (optimizer kept); the last

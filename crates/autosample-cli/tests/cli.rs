@@ -1945,3 +1945,25 @@ fn past_peak_rounds(outcome: &serde_json::Value) -> Vec<u64> {
         .filter_map(|e| e["round"].as_u64())
         .collect()
 }
+
+/// `--retrain warm-keep` reaches the search and its record.
+#[test]
+fn the_warm_keep_retrain_is_an_option() {
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/tiny.json");
+    let out = scratch("warm-keep");
+    let o = bin()
+        .args(quick_search_args(
+            &tiny,
+            "autosample",
+            &out,
+            &["--retrain", "warm-keep", "--max-rounds", "1"],
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["details"]["settings"]["retrain"], "warm_keep");
+    let o = run(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("retrain (\"warm_keep\")"));
+}

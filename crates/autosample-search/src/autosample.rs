@@ -56,6 +56,11 @@ use search::{Search, Setup, earlier_plus};
 pub enum Retrain {
     /// From the search's parameters, optimizer state reset.
     Warm,
+    /// From the search's parameters with the optimizer state the supernet left: Adam's
+    /// moments of the mixture's gradients, which a fresh optimizer would rebuild over its first
+    /// steps. The documented alternative to `Warm` (issue 7, part 6); `Warm` stays the default
+    /// until a benchmark says otherwise.
+    WarmKeep,
     /// From a fresh initialisation (the ablation).
     Scratch,
     /// From the chosen candidate's branch of the last evidence round, which already trained

@@ -768,3 +768,34 @@ fn branches_never_outlast_one_training() {
         1 + 2 + 3 + 3
     );
 }
+
+#[test]
+fn the_warm_retrain_can_keep_the_supernets_optimizer_state() {
+    // Both start from the same shared parameters (the same first validation point); keeping
+    // Adam's moments of the mixture's gradients changes the steps that follow.
+    let data = common::small_data();
+    let space = common::shipped_space("tiny.json");
+    let base = common::quick_mf();
+    let run = |retrain| {
+        let settings = AutoSampleConfig {
+            warmup_epochs: 2,
+            round_epochs: 2,
+            max_rounds: 2,
+            retrain,
+            selector: quick_evidence(0.05, 0),
+            ..AutoSampleConfig::default()
+        };
+        autosample(&data, &space, &base, &settings, Progress::Quiet).unwrap()
+    };
+    let (fresh, kept) = (run(Retrain::Warm), run(Retrain::WarmKeep));
+    assert_eq!(fresh.chosen, kept.chosen, "the rounds are the same");
+    assert_eq!(fresh.retrain_curve[0], kept.retrain_curve[0]);
+    assert_ne!(fresh.retrain_curve, kept.retrain_curve);
+    assert!(matches!(
+        kept.events.last(),
+        Some(Event::Chosen {
+            retrain: Retrain::WarmKeep,
+            ..
+        })
+    ));
+}

@@ -607,6 +607,7 @@ fn autosample_settings(plan: &SearchPlan) -> AutoSampleConfig {
     AutoSampleConfig {
         retrain: match plan.retrain {
             RetrainArg::Warm => Retrain::Warm,
+            RetrainArg::WarmKeep => Retrain::WarmKeep,
             RetrainArg::Scratch => Retrain::Scratch,
             RetrainArg::Branch => Retrain::Branch,
         },

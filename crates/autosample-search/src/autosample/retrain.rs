@@ -43,8 +43,8 @@ pub(super) struct Retrained {
     pub(super) curve: Vec<(usize, f64)>,
 }
 
-/// Retrains the leader alone to early stopping: warm from the shared state (fresh optimizer),
-/// from scratch, or continuing its kept branch (optimizer kept). A warm retrain continues the
+/// Retrains the leader alone to early stopping: warm from the shared state (fresh optimizer,
+/// or the supernet's kept), from scratch, or continuing its kept branch (optimizer kept). A warm retrain continues the
 /// leader's sampler state as the supernet left it, a branch retrain as its branch left it.
 pub(super) fn retrain_argmax(
     dataset: &Dataset,
@@ -54,10 +54,10 @@ pub(super) fn retrain_argmax(
     end: SearchEnd<'_>,
 ) -> Result<Retrained> {
     let (warm_start, schedule_offset, sampler_state) = match retrain {
-        Retrain::Warm => (
+        Retrain::Warm | Retrain::WarmKeep => (
             Some(WarmStart {
                 state: end.model.training_state(),
-                keep_optimizer: false,
+                keep_optimizer: retrain == Retrain::WarmKeep,
                 start_competes: true,
             }),
             end.epoch,
@@ -117,7 +117,8 @@ pub(super) fn retrain_argmax(
 }
 
 /// Retrains through the supernet with the last round's weights held fixed (`--final
-/// mixture`), warm from the shared state (fresh optimizer) or from scratch.
+/// mixture`), warm from the shared state (fresh optimizer, or the supernet's kept) or from
+/// scratch.
 pub(super) fn retrain_fixed_mixture(
     dataset: &Dataset,
     base: &TrainConfig,
@@ -138,6 +139,7 @@ pub(super) fn retrain_fixed_mixture(
             model.restore(state)?;
             model
         }
+        Retrain::WarmKeep => model,
         Retrain::Scratch => TrainedModel::new(
             &base.model,
             &dataset.train,
