@@ -91,6 +91,10 @@ STRATEGIES = {
     # sampler instead of the argmax (its retrain is warm).
     "evidence-6r-peak-warm": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds", "6",
                               "--retrain", "warm", "--stop-past-peak", "--hold-warmup"],
+    # The warm retrain that keeps the supernet's optimizer state (Adam's moments) instead of
+    # resetting it (--retrain warm-keep, from 2026-12-02): not measured yet.
+    "evidence-6r-peak-warmkeep": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds",
+                                  "6", "--retrain", "warm-keep", "--stop-past-peak", "--hold-warmup"],
     "evidence-6r-peak-scratch": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds",
                                  "6", "--retrain", "scratch", "--stop-past-peak", "--hold-warmup"],
     "evidence-6r-peak-mixture": ["--strategy", "autosample", "--selector", "evidence", "--max-rounds",
