@@ -405,6 +405,19 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
             }
             Ok(s)
         }
+        Err(e)
+            if e.as_bytes().starts_with(&[0xff, 0xfe])
+                || e.as_bytes().starts_with(&[0xfe, 0xff]) =>
+        {
+            Err(DataError::parse(
+                path,
+                1,
+                "the file is UTF-16 text (it starts with a UTF-16 byte-order mark), as some \
+                 spreadsheet exports are; convert it to UTF-8, e.g. `iconv -f UTF-16 -t UTF-8 \
+                 in.txt > out.txt`"
+                    .to_owned(),
+            ))
+        }
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let bytes = e.as_bytes();

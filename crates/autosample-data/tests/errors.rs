@@ -266,6 +266,12 @@ fn a_quoted_comma_is_an_error_not_a_split_field() {
 #[test]
 fn not_utf8() {
     parse_error("malformed/not_utf8.txt", 2, &["not UTF-8"]);
+    // UTF-16 (a spreadsheet's "Unicode text") is named as such, with the conversion.
+    parse_error(
+        "malformed/utf16.txt",
+        1,
+        &["UTF-16", "iconv -f UTF-16 -t UTF-8"],
+    );
 }
 
 #[test]
