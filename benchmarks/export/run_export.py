@@ -9,7 +9,8 @@ For each search directory given, it
 3. checks every list: K items, known ids, none of the user's training items (seen.txt), no
    repeats; and, from the exported user_embeddings.npy / item_embeddings.npy, recomputes each
    user's top K with numpy (scores ⟨u, i⟩, training items masked) and compares the lists
-   (equal, or equal up to exact score ties);
+   (equal, or rank by rank the same score to 1e-5: near-ties swapped), and the served scores
+   against numpy's;
 4. writes benchmarks/runs/<date>-2cpu/export/{summary.md,raw.json,SETUP.md} (one row per
    search; rows of earlier runs of the same day are kept).
 
@@ -80,7 +81,11 @@ def check(export, recs, k):
     problems = []
     exact = ties = 0
     for r in recs:
-        du = user_of[r["user"]]
+        du = user_of.get(r["user"])
+        unknown = [x["item"] for x in r["items"] if x["item"] not in item_of]
+        if du is None or unknown:
+            problems.append(f"user {r['user']}: unknown ids (user {du is None}, items {unknown[:3]})")
+            continue
         got = [item_of[x["item"]] for x in r["items"]]
         if len(got) != min(k, len(items) - len(seen.get(du, ()))):
             problems.append(f"user {r['user']}: {len(got)} items")
@@ -89,19 +94,28 @@ def check(export, recs, k):
         if seen.get(du, set()) & set(got):
             problems.append(f"user {r['user']}: a training item recommended")
         scores = v @ u[du]
+        # The scores recommend printed are numpy's, up to float32 summation order.
+        served = np.array([x["score"] for x in r["items"]], dtype=np.float64)
+        if not np.allclose(served, scores[got], rtol=1e-4, atol=1e-6):
+            problems.append(f"user {r['user']}: served scores differ from numpy's")
         mask = np.zeros(len(items), dtype=bool)
         mask[list(seen.get(du, ()))] = True
         scores[mask] = -np.inf
         want = list(np.argsort(-scores, kind="stable")[:len(got)])
         if want == got:
             exact += 1
-        elif np.allclose(np.sort(scores[got])[::-1], scores[want], rtol=0, atol=1e-5):
-            # The same scores in another order: ties (or float rounding at the last place).
+        elif np.allclose(scores[got], scores[want], rtol=1e-5, atol=0):
+            # Rank by rank the same score to 1e-5: items whose scores tie to float32 rounding
+            # (summation order differs between numpy and recommend) swapped places.
             ties += 1
         else:
             problems.append(f"user {r['user']}: top-{k} differs from numpy's")
     return {"users_checked": len(recs), "equal_to_numpy": exact, "equal_up_to_ties": ties,
             "problems": problems[:20], "n_problems": len(problems)}
+
+
+def fmt(x):
+    return "?" if x is None else f"{x:.4f}"
 
 
 def main():
@@ -141,7 +155,7 @@ def main():
             "machine": cpu_name(),
             "manifest_sampler": manifest["sampler"], "final_sampler": manifest.get("final_sampler"),
             "n_users": manifest["n_users"], "n_items": manifest["n_items"], "dim": manifest["dim"],
-            "manifest_test_recall@20": (manifest.get("metrics") or {}).get("test", {}).get("recall@20"),
+            "manifest_test_recall@20": ((manifest.get("metrics") or {}).get("test") or {}).get("recall@20"),
             "outcome_test_recall@20": outcome["test"].get("recall@20"),
             "export_seconds": round(export_seconds, 2), "recommend_users": len(users), "k": args.k,
             "recommend_seconds": round(rec_seconds, 2),
@@ -155,8 +169,9 @@ def main():
              "Each row: a finished search's model exported (`autosample export`), top-20 served for "
              "the first users of users.tsv (`autosample recommend --users-file`, one process, "
              "reading the export), and each list checked: K items, known ids, no training item, no "
-             "repeat, and equal to numpy's top-K over the exported .npy embeddings with the "
-             "training items masked (or equal up to exact score ties). Seconds are wall time of "
+             "repeat, served scores equal to numpy's, and the list equal to numpy's top-K over the "
+             "exported .npy embeddings with the training items masked (or, rank by rank, the same "
+             "score to 1e-5: items tied to float32 rounding swapped). Seconds are wall time of "
              "the whole command, start-up and reading included.", "",
              "| search | model × data | chosen | users × items | export s | recommend | equal to numpy | up to ties | problems | test R@20 (manifest = outcome) |",
              "|---|---|---|---|---:|---|---:|---:|---:|---|"]
@@ -166,7 +181,7 @@ def main():
             f"| {r['search']} | {r['model']} × {r['dataset']} | {r['chosen']} | {r['n_users']} × "
             f"{r['n_items']} | {r['export_seconds']} | {r['recommend_users']} users in "
             f"{r['recommend_seconds']} s ({r['users_per_second']}/s) | {r['equal_to_numpy']} | "
-            f"{r['equal_up_to_ties']} | {r['n_problems']} | {r['outcome_test_recall@20']:.4f} ({same}) |")
+            f"{r['equal_up_to_ties']} | {r['n_problems']} | {fmt(r['outcome_test_recall@20'])} ({same}) |")
     (record / "summary.md").write_text("\n".join(lines) + "\n")
     (record / "SETUP.md").write_text(
         "# Setup\n\n"

@@ -198,7 +198,8 @@ def space_candidates(name):
 ABLATIONS = [("evidence-6r-peak-hold", "branch: continue the leader's branch (the default until 2026-12-01)"),
              ("evidence-6r-peak-warm", "warm: from the search's shared state, optimizer reset (the default since)"),
              ("evidence-6r-peak-scratch", "scratch: from a fresh initialisation"),
-             ("evidence-6r-peak-mixture", "mixture final: the last weights' mixture, warm")]
+             ("evidence-6r-peak-mixture", "mixture final: the last weights' mixture, warm"),
+             ("evidence-6r-peak-warmkeep", "warm-keep: as warm, the supernet's optimizer state kept")]
 
 
 def ground_truth():

@@ -954,9 +954,31 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     assert_eq!(json(&e)["test"]["recall@20"], v["test"]["recall@20"]);
     // ...and says it is a mixture wherever the choice is shown, not only in events.jsonl.
     let i = run(&["inspect", out3.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&i.stdout).contains("final sampler: the mixture"));
+    let text = String::from_utf8_lossy(&i.stdout);
+    assert!(text.contains("final sampler: the mixture"));
+    let mixture = text
+        .lines()
+        .find(|l| l.starts_with("final sampler: the mixture"))
+        .unwrap();
+    assert!(
+        mixture.contains("dns:candidates=8 0.") && !mixture.contains("NaN"),
+        "every mixture weight is shown by name: {mixture}"
+    );
     let i = run(&["inspect", out3.to_str().unwrap(), "--json"]);
-    assert_eq!(json(&i)["final_sampler"], "mixture");
+    let inspected = json(&i);
+    assert_eq!(inspected["final_sampler"], "mixture");
+    // The mixture retrain's epochs count once per candidate it trained.
+    let trained = chosen_event["final_weights"].as_array().unwrap().len() as u64;
+    let retrain = v["details"]["epochs"]["retrain"].as_u64().unwrap();
+    let supernet_and_branches = inspected["work_epochs"].as_u64().unwrap() - retrain * trained;
+    assert!(trained >= 1 && supernet_and_branches > 0, "{inspected}");
+    assert!(
+        inspected["exhaustive_estimate"]["basis"]
+            .as_str()
+            .unwrap()
+            .contains("mixture retrain")
+            || trained == 1
+    );
     let mixed_export = scratch("mixture-export");
     let o = run(&[
         "export",
@@ -1267,6 +1289,25 @@ fn export_then_recommend_serves_top_k_without_training_items() {
         "{}",
         stderr(&o)
     );
+    // So is a line out of place (user 0's line twice, user 1's gone), while a trailing blank
+    // line is harmless.
+    let lines: Vec<&str> = seen.lines().collect();
+    let swapped: String = std::iter::once(lines[0])
+        .chain(std::iter::once(lines[0]))
+        .chain(lines[2..].iter().copied())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(cut_seen.join("seen.txt"), swapped).unwrap();
+    let o = run(&["recommend", cut_seen.to_str().unwrap(), "--user", original]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("seen.txt:2: expected `1 item"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(cut_seen.join("seen.txt"), format!("{seen}\n\n")).unwrap();
+    let o = run(&["recommend", cut_seen.to_str().unwrap(), "--user", original]);
+    assert!(o.status.success(), "{}", stderr(&o));
 
     // An id map that does not match the tables (a hand-edited or mixed export) is an error
     // naming the file, not an out-of-range panic.

@@ -317,7 +317,15 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
     let mut seen: Vec<Vec<u32>> = vec![Vec::new(); manifest.n_users];
     // Export writes one line per user, in order: fewer lines (a truncated copy) would let
     // training items through as recommendations.
-    let lines = seen_text.lines().count();
+    // Export writes one line per user, in user order: a missing or repeated line (a
+    // truncated or edited copy) would let that user's training items through as
+    // recommendations, and an item beyond the tables means another export's file.
+    let body = seen_text.trim_end_matches(['\n', '\r']);
+    let lines = if body.is_empty() {
+        0
+    } else {
+        body.lines().count()
+    };
     if lines != manifest.n_users {
         bail!(
             "{}: {lines} lines for the {} users of manifest.json (one line per user): the file \
@@ -326,19 +334,28 @@ pub fn recommend(args: &RecommendArgs) -> Result<()> {
             manifest.n_users
         );
     }
-    for (n, line) in seen_text.lines().enumerate() {
+    for (n, line) in body.lines().enumerate() {
         let mut it = line.split_whitespace().map(str::parse::<u32>);
         let bad = || {
             format!(
-                "{}:{}: expected `user item item ...`",
+                "{}:{}: expected `{n} item item ...` (user {n}'s training items, dense ids \
+                 below {}): the file is damaged or from another export; export again",
                 seen_path.display(),
-                n + 1
+                n + 1,
+                manifest.n_items
             )
         };
         let u = it.next().transpose().ok().flatten().with_context(bad)? as usize;
-        let row = seen.get_mut(u).with_context(bad)?;
+        if u != n {
+            bail!(bad());
+        }
+        let row = &mut seen[u];
         for i in it {
-            row.push(i.ok().with_context(bad)?);
+            let i = i
+                .ok()
+                .filter(|&i| (i as usize) < manifest.n_items)
+                .with_context(bad)?;
+            row.push(i);
         }
     }
     // Each wanted id with where it came from, for the error on an unknown one.

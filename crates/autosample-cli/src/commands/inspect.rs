@@ -40,8 +40,9 @@ pub(crate) fn final_sampler(details: &Value) -> &str {
 }
 
 /// The line saying that the final model trained on the mixture (`--final mixture`), with its
-/// weights by candidate; `None` for an argmax final.
-pub(crate) fn mixture_line(chosen: &Value, names: &[String]) -> Option<String> {
+/// weights by candidate; `None` for an argmax final. The `chosen` event's `final_weights` are
+/// `[spec, weight]` pairs of the candidates the mixture trained (the active ones).
+pub(crate) fn mixture_line(chosen: &Value) -> Option<String> {
     if chosen["final_sampler"] != "mixture" {
         return None;
     }
@@ -49,8 +50,13 @@ pub(crate) fn mixture_line(chosen: &Value, names: &[String]) -> Option<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .zip(names)
-        .map(|(w, n)| format!("{n} {:.3}", w.as_f64().unwrap_or(f64::NAN)))
+        .map(|pair| {
+            format!(
+                "{} {:.3}",
+                pair[0].as_str().unwrap_or("?"),
+                pair[1].as_f64().unwrap_or(f64::NAN)
+            )
+        })
         .collect();
     Some(format!(
         "final sampler: the mixture of the candidates' losses with these weights (the chosen \
@@ -240,7 +246,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                         "retrain ({}): {} epochs, best epoch {}",
                         e["retrain"], e["retrain_epochs"], e["best_epoch"]
                     ));
-                    if let Some(mix) = mixture_line(e, &names) {
+                    if let Some(mix) = mixture_line(e) {
                         lines.push(mix);
                     }
                 }
@@ -444,15 +450,13 @@ fn exhaustive_estimate(o: &Value) -> Option<Estimate> {
     }
 }
 
-/// The candidates with a weight in a mixture retrain (the `chosen` event's final weights).
+/// The candidates a mixture retrain trained: the `chosen` event's `final_weights`, one
+/// `[spec, weight]` pair per active candidate (each samples and joins every batch, whatever
+/// its weight; as the selector benchmark counts them).
 fn mixture_candidates(details: &Value) -> usize {
     chosen_event(details)
         .and_then(|e| e["final_weights"].as_array())
-        .map_or(0, |w| {
-            w.iter()
-                .filter(|w| w.as_f64().is_some_and(|w| w > 0.0))
-                .count()
-        })
+        .map_or(0, Vec::len)
 }
 
 /// A search's work in single-sampler epochs, as the selector benchmark counts it
@@ -789,7 +793,7 @@ mod tests {
                     {"event": "round", "round": 2, "branch_epochs": 8, "weights": [0.5, 0.5, 0.0],
                      "evidence": [{"sampler": "a"}, {"sampler": "b"}]},
                     {"event": "past_peak", "round": 2, "best_round": 1},
-                    {"event": "chosen", "final_weights": [0.6, 0.4, 0.0]},
+                    {"event": "chosen", "final_weights": [["a", 0.6], ["b", 0.4]]},
                 ],
             },
         })
