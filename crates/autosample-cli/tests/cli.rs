@@ -956,6 +956,7 @@ fn exhaustive_search_writes_an_outcome_and_refuses_to_overwrite() {
     let i = run(&["inspect", out3.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&i.stdout);
     assert!(text.contains("final sampler: the mixture"));
+    assert!(!text.contains("NaN"), "{text}");
     let mixture = text
         .lines()
         .find(|l| l.starts_with("final sampler: the mixture"))

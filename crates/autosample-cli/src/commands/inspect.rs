@@ -187,8 +187,15 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                         let held = x["held_until"].as_f64().map_or(String::new(), |w| {
                             format!("  (held: its warm-up ends at epoch {w})")
                         });
+                        // A step rule's signal is a mean over its probe steps: a round too
+                        // short for one has none (recorded as null).
+                        let shown = if value.is_finite() {
+                            format!("{value:.4}")
+                        } else {
+                            "no signal (no probe step this round)".to_owned()
+                        };
                         lines.push(format!(
-                            "    {label:<64} {value:.4}  behind the leader by {:.4} ± {:.4}{held}",
+                            "    {label:<64} {shown}  behind the leader by {:.4} ± {:.4}{held}",
                             x["lead"].as_f64().unwrap_or(0.0),
                             x["lead_se"].as_f64().unwrap_or(0.0)
                         ));
